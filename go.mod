@@ -1,0 +1,3 @@
+module github.com/xmodal/xmodal
+
+go 1.26.8
