@@ -1,0 +1,154 @@
+// Package eval measures retrieval quality with the protocol of the
+// image–caption retrieval literature (Karpathy and Fei-Fei; VSE++; CLIP):
+// Recall@K, median rank and mean reciprocal rank in both directions.
+package eval
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/xmodal/xmodal/index"
+)
+
+// Metrics summarises the ranks of one retrieval direction. Recall is a
+// percentage; MedR is the median rank, 1-based; MRR is in [0, 1].
+type Metrics struct {
+	R1   float64 `json:"r1"`
+	R5   float64 `json:"r5"`
+	R10  float64 `json:"r10"`
+	MedR float64 `json:"medr"`
+	MRR  float64 `json:"mrr"`
+}
+
+// Result is an evaluation in both directions.
+type Result struct {
+	Images      int     `json:"images"`
+	Captions    int     `json:"captions"`
+	TextToImage Metrics `json:"text_to_image"`
+	ImageToText Metrics `json:"image_to_text"`
+}
+
+// Evaluate ranks every caption's own image among all images (text→image)
+// and, for every image, takes the best rank of any of its captions among all
+// captions (image→text). owner[c] is the image of caption c. Vectors should
+// be L2-normalised, so that scores are cosine similarities. Ties are broken
+// in favour of the lower row, as a stable sort would.
+func Evaluate(images, captions [][]float32, owner []int) (Result, error) {
+	if len(owner) != len(captions) {
+		return Result{}, fmt.Errorf("eval: %d owners for %d captions", len(owner), len(captions))
+	}
+	if len(images) == 0 || len(captions) == 0 {
+		return Result{}, fmt.Errorf("eval: need images and captions, have %d and %d", len(images), len(captions))
+	}
+	dim := len(images[0])
+	imgIndex := index.NewFlat(dim)
+	if err := imgIndex.Add(images...); err != nil {
+		return Result{}, err
+	}
+	capIndex := index.NewFlat(dim)
+	if err := capIndex.Add(captions...); err != nil {
+		return Result{}, err
+	}
+	for c, o := range owner {
+		if o < 0 || o >= len(images) {
+			return Result{}, fmt.Errorf("eval: caption %d belongs to image %d of %d", c, o, len(images))
+		}
+	}
+
+	// Text→image: one row of image scores per caption, in blocks so that
+	// memory stays small for tens of thousands of captions.
+	t2i := make([]int, len(captions))
+	const block = 256
+	for lo := 0; lo < len(captions); lo += block {
+		hi := min(lo+block, len(captions))
+		scores, n, err := imgIndex.Scores(captions[lo:hi])
+		if err != nil {
+			return Result{}, err
+		}
+		for c := lo; c < hi; c++ {
+			t2i[c] = rank(scores[(c-lo)*n:(c-lo+1)*n], owner[c])
+		}
+	}
+
+	// Image→text: the best caption of an image is the one it scores
+	// highest; its rank is the image's rank.
+	captionsOf := make([][]int, len(images))
+	for c, o := range owner {
+		captionsOf[o] = append(captionsOf[o], c)
+	}
+	var i2t []int
+	for lo := 0; lo < len(images); lo += block {
+		hi := min(lo+block, len(images))
+		scores, n, err := capIndex.Scores(images[lo:hi])
+		if err != nil {
+			return Result{}, err
+		}
+		for i := lo; i < hi; i++ {
+			if len(captionsOf[i]) == 0 {
+				continue // an image without captions has nothing to retrieve
+			}
+			row := scores[(i-lo)*n : (i-lo+1)*n]
+			best := captionsOf[i][0]
+			for _, c := range captionsOf[i][1:] {
+				if row[c] > row[best] {
+					best = c
+				}
+			}
+			i2t = append(i2t, rank(row, best))
+		}
+	}
+	return Result{
+		Images:      len(images),
+		Captions:    len(captions),
+		TextToImage: Summarise(t2i),
+		ImageToText: Summarise(i2t),
+	}, nil
+}
+
+// rank is the 1-based position of row target when scores are sorted in
+// descending order, ties in row order.
+func rank(scores []float32, target int) int {
+	s := scores[target]
+	r := 1
+	for j, v := range scores {
+		if v > s || v == s && j < target {
+			r++
+		}
+	}
+	return r
+}
+
+// Summarise turns 1-based ranks into metrics.
+func Summarise(ranks []int) Metrics {
+	if len(ranks) == 0 {
+		return Metrics{}
+	}
+	var m Metrics
+	sorted := append([]int(nil), ranks...)
+	sort.Ints(sorted)
+	for _, r := range ranks {
+		if r <= 1 {
+			m.R1++
+		}
+		if r <= 5 {
+			m.R5++
+		}
+		if r <= 10 {
+			m.R10++
+		}
+		m.MRR += 1 / float64(r)
+	}
+	n := float64(len(ranks))
+	m.R1, m.R5, m.R10 = 100*m.R1/n, 100*m.R5/n, 100*m.R10/n
+	m.MRR /= n
+	// VSE++ and the Karpathy split tools report floor(median of 0-based
+	// ranks) + 1; for an odd count that is simply the middle rank.
+	mid := len(sorted) / 2
+	med := float64(sorted[mid] - 1)
+	if len(sorted)%2 == 0 {
+		med = float64(sorted[mid-1]-1+sorted[mid]-1) / 2
+	}
+	m.MedR = math.Floor(med) + 1
+	return m
+}

@@ -1,0 +1,83 @@
+package eval
+
+import (
+	"math"
+	"testing"
+)
+
+// A hand-computed example: three images, five captions, in two dimensions.
+//
+//	images:   A=(1,0)  B=(0,1)  C=(0.6,0.8)
+//	captions: a1=(1,0)  a2=(0,1)  b1=(0,1)  c1=(0.8,0.6)  c2=(0.6,0.8)
+//	owners:   a1→A  a2→A  b1→B  c1→C  c2→C
+//
+// Text→image (scores of A, B, C; rank of the owner):
+//
+//	a1: 1, 0, 0.6     → A rank 1
+//	a2: 0, 1, 0.8     → A rank 3
+//	b1: 0, 1, 0.8     → B rank 1
+//	c1: 0.8, 0.6, 0.96 → C rank 1
+//	c2: 0.6, 0.8, 1   → C rank 1
+//
+// ranks 1,3,1,1,1: R@1 80, R@5 100, R@10 100, MedR 1, MRR (4+1/3)/5.
+//
+// Image→text (scores of a1, a2, b1, c1, c2):
+//
+//	A: 1, 0, 0, 0.8, 0.6         → best own caption a1, rank 1
+//	B: 0, 1, 1, 0.6, 0.8         → best own caption b1 (1.0), tied with a2 (row 1 < 2) → rank 2
+//	C: 0.6, 0.8, 0.8, 0.96, 1    → best own caption c2, rank 1
+//
+// ranks 1,2,1: R@1 66.67, R@5 100, MedR 1, MRR (1+0.5+1)/3.
+func TestEvaluateHandComputed(t *testing.T) {
+	images := [][]float32{{1, 0}, {0, 1}, {0.6, 0.8}}
+	captions := [][]float32{{1, 0}, {0, 1}, {0, 1}, {0.8, 0.6}, {0.6, 0.8}}
+	owner := []int{0, 0, 1, 2, 2}
+	got, err := Evaluate(images, captions, owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Result{
+		Images: 3, Captions: 5,
+		TextToImage: Metrics{R1: 80, R5: 100, R10: 100, MedR: 1, MRR: (4 + 1.0/3) / 5},
+		ImageToText: Metrics{R1: 200.0 / 3, R5: 100, R10: 100, MedR: 1, MRR: 2.5 / 3},
+	}
+	if !close(got.TextToImage, want.TextToImage) || !close(got.ImageToText, want.ImageToText) || got.Images != 3 || got.Captions != 5 {
+		t.Errorf("got  %+v\nwant %+v", got, want)
+	}
+}
+
+func close(a, b Metrics) bool {
+	eq := func(x, y float64) bool { return math.Abs(x-y) < 1e-9 }
+	return eq(a.R1, b.R1) && eq(a.R5, b.R5) && eq(a.R10, b.R10) && eq(a.MedR, b.MedR) && eq(a.MRR, b.MRR)
+}
+
+// {2, 6, 11, 20} are 0-based ranks 1, 5, 10, 19: the median 7.5 floors to
+// 7, so MedR is 8.
+func TestSummarise(t *testing.T) {
+	tests := []struct {
+		ranks []int
+		want  Metrics
+	}{
+		{[]int{1}, Metrics{100, 100, 100, 1, 1}},
+		{[]int{2, 6, 11, 20}, Metrics{0, 25, 50, 8, (0.5 + 1.0/6 + 1.0/11 + 0.05) / 4}},
+		{[]int{3, 1, 2}, Metrics{100.0 / 3, 100, 100, 2, (1 + 0.5 + 1.0/3) / 3}},
+		{nil, Metrics{}},
+	}
+	for _, tc := range tests {
+		if got := Summarise(tc.ranks); !close(got, tc.want) {
+			t.Errorf("Summarise(%v) = %+v, want %+v", tc.ranks, got, tc.want)
+		}
+	}
+}
+
+func TestEvaluateErrors(t *testing.T) {
+	if _, err := Evaluate([][]float32{{1}}, [][]float32{{1}}, []int{3}); err == nil {
+		t.Error("owner out of range: no error")
+	}
+	if _, err := Evaluate(nil, [][]float32{{1}}, []int{0}); err == nil {
+		t.Error("no images: no error")
+	}
+	if _, err := Evaluate([][]float32{{1}}, [][]float32{{1}}, nil); err == nil {
+		t.Error("owners missing: no error")
+	}
+}

@@ -1,0 +1,361 @@
+package workspace
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+const schema = `
+CREATE TABLE IF NOT EXISTS meta (
+	key   TEXT PRIMARY KEY,
+	value INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO meta VALUES ('image_rows', 0), ('caption_rows', 0), ('generation', 0);
+CREATE TABLE IF NOT EXISTS images (
+	id     INTEGER PRIMARY KEY,
+	key    TEXT NOT NULL UNIQUE,
+	path   TEXT NOT NULL,
+	sha256 TEXT NOT NULL,
+	size   INTEGER NOT NULL,
+	mtime  INTEGER NOT NULL,
+	split  TEXT NOT NULL DEFAULT '',
+	row    INTEGER NOT NULL UNIQUE,
+	added  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS captions (
+	id       INTEGER PRIMARY KEY,
+	image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+	ord      INTEGER NOT NULL,
+	text     TEXT NOT NULL,
+	row      INTEGER NOT NULL UNIQUE
+);
+CREATE INDEX IF NOT EXISTS captions_image ON captions(image_id);
+CREATE INDEX IF NOT EXISTS images_split ON images(split);
+CREATE TABLE IF NOT EXISTS skipped (
+	key    TEXT PRIMARY KEY,
+	path   TEXT NOT NULL,
+	size   INTEGER NOT NULL,
+	mtime  INTEGER NOT NULL,
+	reason TEXT NOT NULL
+);
+`
+
+func openDB(path string, create bool) (*sql.DB, error) {
+	if !create {
+		if _, err := os.Stat(path); err != nil {
+			return nil, err
+		}
+	}
+	q := url.Values{}
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(ON)"} {
+		q.Add("_pragma", p)
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if create {
+		if _, err := db.Exec(schema); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("%s: create schema: %w", path, err)
+		}
+	}
+	if err := db.Ping(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func (w *Workspace) meta(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, key string) (int64, error) {
+	var v int64
+	err := q.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	return v, err
+}
+
+// Generation changes whenever a writer commits; readers compare it to know
+// when to reload.
+func (w *Workspace) Generation() (int64, error) {
+	return w.meta(context.Background(), w.db, "generation")
+}
+
+// Rows is the number of committed vector rows of a kind, live or not.
+func (w *Workspace) Rows(k Kind) (int, error) {
+	n, err := w.meta(context.Background(), w.db, string(k)+"_rows")
+	return int(n), err
+}
+
+// Image is an image document.
+type Image struct {
+	ID       int64     `json:"id"`
+	Key      string    `json:"key"`
+	Path     string    `json:"path"`
+	SHA256   string    `json:"sha256"`
+	Size     int64     `json:"size"`
+	MTime    int64     `json:"mtime"`
+	Split    string    `json:"split,omitempty"`
+	Row      int       `json:"-"`
+	Added    time.Time `json:"added"`
+	Captions []Caption `json:"captions"`
+}
+
+// Caption is a caption document, linked to its image.
+type Caption struct {
+	ID      int64  `json:"id"`
+	ImageID int64  `json:"image_id"`
+	Ord     int    `json:"ord"`
+	Text    string `json:"text"`
+	Row     int    `json:"-"`
+}
+
+// State is what the indexer needs to know of an indexed image to decide
+// whether to index it again.
+type State struct {
+	ID       int64
+	SHA256   string
+	Size     int64
+	MTime    int64
+	Split    string
+	Captions []string
+}
+
+// States returns the state of every indexed image by key.
+func (w *Workspace) States(ctx context.Context) (map[string]State, error) {
+	out := map[string]State{}
+	rows, err := w.db.QueryContext(ctx, `SELECT id, key, sha256, size, mtime, split FROM images`)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[int64]string{}
+	for rows.Next() {
+		var s State
+		var key string
+		if err := rows.Scan(&s.ID, &key, &s.SHA256, &s.Size, &s.MTime, &s.Split); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out[key] = s
+		byID[s.ID] = key
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	caps, err := w.db.QueryContext(ctx, `SELECT image_id, text FROM captions ORDER BY image_id, ord`)
+	if err != nil {
+		return nil, err
+	}
+	defer caps.Close()
+	for caps.Next() {
+		var id int64
+		var text string
+		if err := caps.Scan(&id, &text); err != nil {
+			return nil, err
+		}
+		key := byID[id]
+		s := out[key]
+		s.Captions = append(s.Captions, text)
+		out[key] = s
+	}
+	return out, caps.Err()
+}
+
+// Skip is an image the indexer could not use, with the reason.
+type Skip struct {
+	Key    string `json:"key"`
+	Path   string `json:"file"`
+	Size   int64  `json:"-"`
+	MTime  int64  `json:"-"`
+	Reason string `json:"reason"`
+}
+
+// Skipped lists the images recorded as unusable, by key.
+func (w *Workspace) Skipped(ctx context.Context) (map[string]Skip, error) {
+	rows, err := w.db.QueryContext(ctx, `SELECT key, path, size, mtime, reason FROM skipped ORDER BY key`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]Skip{}
+	for rows.Next() {
+		var s Skip
+		if err := rows.Scan(&s.Key, &s.Path, &s.Size, &s.MTime, &s.Reason); err != nil {
+			return nil, err
+		}
+		out[s.Key] = s
+	}
+	return out, rows.Err()
+}
+
+// Stats counts the live documents.
+type Stats struct {
+	Images   int            `json:"images"`
+	Captions int            `json:"captions"`
+	Skipped  int            `json:"skipped"`
+	Splits   map[string]int `json:"splits,omitempty"`
+}
+
+// Stats counts the workspace's documents.
+func (w *Workspace) Stats(ctx context.Context) (Stats, error) {
+	var s Stats
+	err := w.db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM images), (SELECT count(*) FROM captions), (SELECT count(*) FROM skipped)`).
+		Scan(&s.Images, &s.Captions, &s.Skipped)
+	if err != nil {
+		return s, err
+	}
+	rows, err := w.db.QueryContext(ctx, `SELECT split, count(*) FROM images WHERE split != '' GROUP BY split`)
+	if err != nil {
+		return s, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var split string
+		var n int
+		if err := rows.Scan(&split, &n); err != nil {
+			return s, err
+		}
+		if s.Splits == nil {
+			s.Splits = map[string]int{}
+		}
+		s.Splits[split] = n
+	}
+	return s, rows.Err()
+}
+
+// RowIDs maps every committed vector row of a kind to its live document's
+// id, or 0 for a row whose document was deleted or replaced.
+func (w *Workspace) RowIDs(ctx context.Context, k Kind) ([]int64, error) {
+	tx, err := w.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	n, err := w.meta(ctx, tx, string(k)+"_rows")
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, n)
+	rows, err := tx.QueryContext(ctx, `SELECT id, row FROM `+table(k))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var row int
+		if err := rows.Scan(&id, &row); err != nil {
+			return nil, err
+		}
+		if row < len(ids) {
+			ids[row] = id
+		}
+	}
+	return ids, rows.Err()
+}
+
+func table(k Kind) string {
+	if k == Images {
+		return "images"
+	}
+	return "captions"
+}
+
+// Image returns an image document with its captions.
+func (w *Workspace) Image(ctx context.Context, id int64) (*Image, error) {
+	imgs, err := w.images(ctx, `WHERE id = ?`, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(imgs) == 0 {
+		return nil, fmt.Errorf("image %d: %w", id, os.ErrNotExist)
+	}
+	return &imgs[0], nil
+}
+
+// ImageByKey returns the image with the given key.
+func (w *Workspace) ImageByKey(ctx context.Context, key string) (*Image, error) {
+	imgs, err := w.images(ctx, `WHERE key = ?`, key)
+	if err != nil {
+		return nil, err
+	}
+	if len(imgs) == 0 {
+		return nil, fmt.Errorf("image %q: %w", key, os.ErrNotExist)
+	}
+	return &imgs[0], nil
+}
+
+// ImagesInSplit returns the images of a split ("" for all), in row order,
+// with their captions.
+func (w *Workspace) ImagesInSplit(ctx context.Context, split string) ([]Image, error) {
+	if split == "" {
+		return w.images(ctx, `ORDER BY row`)
+	}
+	return w.images(ctx, `WHERE split = ? ORDER BY row`, split)
+}
+
+func (w *Workspace) images(ctx context.Context, where string, args ...any) ([]Image, error) {
+	rows, err := w.db.QueryContext(ctx, `SELECT id, key, path, sha256, size, mtime, split, row, added FROM images `+where, args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []Image
+	index := map[int64]int{}
+	for rows.Next() {
+		var im Image
+		var added int64
+		if err := rows.Scan(&im.ID, &im.Key, &im.Path, &im.SHA256, &im.Size, &im.MTime, &im.Split, &im.Row, &added); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		im.Added = time.Unix(added, 0).UTC()
+		im.Captions = []Caption{}
+		index[im.ID] = len(out)
+		out = append(out, im)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(out) == 0 {
+		return out, err
+	}
+	capQuery := `SELECT id, image_id, ord, text, row FROM captions ORDER BY image_id, ord`
+	var capArgs []any
+	if len(out) <= 500 {
+		ph := strings.TrimSuffix(strings.Repeat("?,", len(out)), ",")
+		capQuery = `SELECT id, image_id, ord, text, row FROM captions WHERE image_id IN (` + ph + `) ORDER BY image_id, ord`
+		for _, im := range out {
+			capArgs = append(capArgs, im.ID)
+		}
+	}
+	caps, err := w.db.QueryContext(ctx, capQuery, capArgs...)
+	if err != nil {
+		return nil, err
+	}
+	defer caps.Close()
+	for caps.Next() {
+		var c Caption
+		if err := caps.Scan(&c.ID, &c.ImageID, &c.Ord, &c.Text, &c.Row); err != nil {
+			return nil, err
+		}
+		if i, ok := index[c.ImageID]; ok {
+			out[i].Captions = append(out[i].Captions, c)
+		}
+	}
+	return out, caps.Err()
+}
+
+// Caption returns a caption document.
+func (w *Workspace) Caption(ctx context.Context, id int64) (*Caption, error) {
+	var c Caption
+	err := w.db.QueryRowContext(ctx, `SELECT id, image_id, ord, text, row FROM captions WHERE id = ?`, id).
+		Scan(&c.ID, &c.ImageID, &c.Ord, &c.Text, &c.Row)
+	if err == sql.ErrNoRows {
+		return nil, fmt.Errorf("caption %d: %w", id, os.ErrNotExist)
+	}
+	return &c, err
+}

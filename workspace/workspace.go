@@ -1,0 +1,190 @@
+// Package workspace stores what `xmodal index` builds and `search`, `eval`
+// and `serve` read: the documents (images with their path, content hash and
+// split, captions, and the links between them) and one vector per document.
+//
+// A workspace is a directory:
+//
+//	workspace.json      the manifest: format version and the model's identity
+//	docs.db             documents, in SQLite (WAL mode)
+//	vectors/image.f32   one row of Dim little-endian float32 per image row
+//	vectors/caption.f32 the same for captions
+//	lock                held by the one process that writes
+//
+// SQLite was chosen for the documents because its write-ahead log lets
+// other processes read (a server answering queries) while one process
+// indexes, and because a committed transaction survives kill -9; bbolt and
+// pebble lock their files against a second process. The pure-Go driver
+// (modernc.org/sqlite) keeps xmodal free of cgo.
+//
+// Vectors are append-only files of fixed-size rows, which a reader can map
+// or read in one go. Crash safety comes from ordering: a batch's vectors are
+// appended and synced first, then one transaction records the documents and
+// the new row counts. Rows past the committed count are leftovers of an
+// interrupted batch; readers never look at them and the next writer cuts
+// them off.
+package workspace
+
+import (
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// FormatVersion is the layout version written to workspace.json.
+const FormatVersion = 1
+
+// Model identifies the encoder whose vectors a workspace holds.
+type Model struct {
+	ID   string `json:"id"`   // hash of the weights and preprocessing settings
+	Name string `json:"name"` // what the user called it, for messages
+	Dim  int    `json:"dim"`
+}
+
+// Manifest is workspace.json.
+type Manifest struct {
+	Version int       `json:"version"`
+	Model   Model     `json:"model"`
+	Created time.Time `json:"created"`
+}
+
+// Kind is a document type: the vectors of each kind form their own space of
+// rows.
+type Kind string
+
+// The two kinds of document.
+const (
+	Images   Kind = "image"
+	Captions Kind = "caption"
+)
+
+// Workspace is an open workspace. Its methods are safe for concurrent use.
+type Workspace struct {
+	dir      string
+	manifest Manifest
+	db       *sql.DB
+	unlock   func() error // non-nil when opened for writing
+}
+
+// ErrNotExist is returned by Open when dir holds no workspace.
+var ErrNotExist = errors.New("no workspace")
+
+// Create opens the workspace in dir for writing, creating it for model if it
+// does not exist. An existing workspace made with another model is refused.
+// Only one process may write at a time.
+func Create(dir string, model Model) (*Workspace, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "vectors"), 0o755); err != nil {
+		return nil, err
+	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	w, err := open(dir, true, &model)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	w.unlock = unlock
+	if err := w.trimVectors(); err != nil {
+		w.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// Open opens an existing workspace for reading, while another process may
+// be writing to it.
+func Open(dir string) (*Workspace, error) {
+	return open(dir, false, nil)
+}
+
+func open(dir string, create bool, model *Model) (*Workspace, error) {
+	manPath := filepath.Join(dir, "workspace.json")
+	data, err := os.ReadFile(manPath)
+	var m Manifest
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(data, &m); err != nil {
+			return nil, fmt.Errorf("%s: %w", manPath, err)
+		}
+		if m.Version != FormatVersion {
+			return nil, fmt.Errorf("%s: format version %d, this xmodal reads version %d", manPath, m.Version, FormatVersion)
+		}
+		if model != nil && m.Model.ID != model.ID {
+			return nil, fmt.Errorf("workspace %s was built with model %s (%.12s) and cannot be used with %s (%.12s): index into a new workspace, or use the original model",
+				dir, m.Model.Name, m.Model.ID, model.Name, model.ID)
+		}
+	case errors.Is(err, os.ErrNotExist) && create:
+		m = Manifest{Version: FormatVersion, Model: *model, Created: time.Now().UTC().Truncate(time.Second)}
+		data, _ := json.MarshalIndent(m, "", "  ")
+		if err := writeFileAtomic(manPath, append(data, '\n')); err != nil {
+			return nil, err
+		}
+	case errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("%s: %w (run xmodal index first)", dir, ErrNotExist)
+	default:
+		return nil, err
+	}
+	db, err := openDB(filepath.Join(dir, "docs.db"), create)
+	if err != nil {
+		return nil, err
+	}
+	return &Workspace{dir: dir, manifest: m, db: db}, nil
+}
+
+// Close releases the database and, for a writer, the lock.
+func (w *Workspace) Close() error {
+	err := w.db.Close()
+	if w.unlock != nil {
+		err = errors.Join(err, w.unlock())
+		w.unlock = nil
+	}
+	return err
+}
+
+// Dir is the workspace's directory.
+func (w *Workspace) Dir() string { return w.dir }
+
+// Manifest returns the workspace's manifest.
+func (w *Workspace) Manifest() Manifest { return w.manifest }
+
+// CheckModel reports an error unless the workspace was built with model.
+func (w *Workspace) CheckModel(model Model) error {
+	if w.manifest.Model.ID != model.ID {
+		return fmt.Errorf("workspace %s was built with model %s (%.12s), not %s (%.12s): search it with the model that built it",
+			w.dir, w.manifest.Model.Name, w.manifest.Model.ID, model.Name, model.ID)
+	}
+	return nil
+}
+
+func (w *Workspace) vectorPath(k Kind) string {
+	return filepath.Join(w.dir, "vectors", string(k)+".f32")
+}
+
+// writeFileAtomic writes data to a temporary file, syncs it and renames it
+// over path, so that readers see the old or the new file, never a part.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
