@@ -180,3 +180,10 @@ func (h *minHeap) Pop() any {
 	*h = old[:len(old)-1]
 	return x
 }
+
+// Rows returns the vectors, n×Dim values; the slice must not be modified.
+func (f *Flat) Rows() []float32 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.rows[:len(f.rows):len(f.rows)]
+}

@@ -25,6 +25,7 @@ func ParseAct(name string) (Act, error) {
 	return Identity, fmt.Errorf("unsupported activation %q (want quick_gelu or gelu)", name)
 }
 
+// String returns the Hugging Face name of the activation.
 func (a Act) String() string {
 	switch a {
 	case QuickGELU:
@@ -39,20 +40,36 @@ func (a Act) String() string {
 // In values.
 type Linear struct {
 	In, Out int
-	W       []float32 // Out×In, row-major
+	W       []float32 // Out×In, row-major; never written (it may be mapped read-only)
 	B       []float32 // Out values, or nil for no bias
+
+	e    *engine
+	pw   packedB   // W packed for e's micro-kernel
+	bias []float32 // B padded with zeros to whole panels, or nil
 }
 
 // NewLinear returns a layer over w (out×in, row-major) and b (out values or
-// nil). The slices are used as they are, not copied.
+// nil). The slices are kept and never written; the layer also holds a copy of
+// w packed for the CPU's matrix kernel.
 func NewLinear(w, b []float32, out, in int) *Linear {
-	if len(w) != out*in {
+	return newLinear(native, w, b, out, in)
+}
+
+func newLinear(e *engine, w, b []float32, out, in int) *Linear {
+	if out < 0 || in < 0 || len(w) != out*in {
 		panic(fmt.Sprintf("nn: weight has %d values, want %d×%d", len(w), out, in))
 	}
 	if b != nil && len(b) != out {
 		panic(fmt.Sprintf("nn: bias has %d values, want %d", len(b), out))
 	}
-	return &Linear{In: in, Out: out, W: w, B: b}
+	l := &Linear{In: in, Out: out, W: w, B: b, e: e}
+	nr := e.kern.nr
+	packWeights(&l.pw, w, in, out, in, nr)
+	if b != nil {
+		l.bias = make([]float32, l.pw.panels()*nr)
+		copy(l.bias, b)
+	}
+	return l
 }
 
 // Forward sets dst[rows×Out] = act(x[rows×In]·Wᵀ + b).
@@ -67,42 +84,22 @@ func (l *Linear) ForwardAdd(dst, x []float32, rows int) {
 }
 
 func (l *Linear) forward(dst, x []float32, rows int, act Act, accumulate bool) {
-	if rows == 0 {
+	if rows <= 0 || l.Out == 0 {
 		return
 	}
-	in, out := l.In, l.Out
-	_ = x[rows*in-1]
-	_ = dst[rows*out-1]
-	// Split the work by blocks of output columns so that each goroutine
-	// streams its own slice of W once per row block.
-	const rowBlock = 8
-	ParallelFor(out, 16, func(lo, hi int) {
-		for r0 := 0; r0 < rows; r0 += rowBlock {
-			r1 := min(r0+rowBlock, rows)
-			for j := lo; j < hi; j++ {
-				w := l.W[j*in : (j+1)*in]
-				var b float32
-				if l.B != nil {
-					b = l.B[j]
-				}
-				for r := r0; r < r1; r++ {
-					v := Dot(x[r*in:(r+1)*in], w) + b
-					if accumulate {
-						dst[r*out+j] += v
-					} else {
-						dst[r*out+j] = v
-					}
-				}
-			}
-		}
-	})
-	if act != Identity {
-		ParallelFor(rows, 4, func(lo, hi int) { Activate(dst[lo*out:hi*out], act) })
+	if l.In > 0 {
+		_ = x[rows*l.In-1]
 	}
+	_ = dst[rows*l.Out-1]
+	l.e.gemm(rows, l.Out, l.In, x, l.In, &l.pw, l.bias, dst, l.Out, act, accumulate, true)
 }
 
 // Dot returns the dot product of a and b[:len(a)].
 func Dot(a, b []float32) float32 {
+	return native.dot(a, b[:len(a)])
+}
+
+func dotGo(a, b []float32) float32 {
 	b = b[:len(a)]
 	var s0, s1, s2, s3 float32
 	i := 0

@@ -8,28 +8,45 @@ import (
 // and unit variance, then scales by gamma and shifts by beta, into dst. dst
 // may be x.
 func LayerNorm(dst, x, gamma, beta []float32, rows, dim int, eps float32) {
-	ParallelFor(rows, 8, func(lo, hi int) {
+	native.layerNorm(dst, x, gamma, beta, rows, dim, eps)
+}
+
+func (e *engine) layerNorm(dst, x, gamma, beta []float32, rows, dim int, eps float32) {
+	if rows <= 0 || dim <= 0 {
+		return
+	}
+	gamma, beta = gamma[:dim], beta[:dim]
+	ParallelFor(rows, max(1, 16*1024/dim), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			layerNormRow(dst[r*dim:(r+1)*dim], x[r*dim:(r+1)*dim], gamma, beta, eps)
+			xr := x[r*dim : (r+1)*dim]
+			// Two passes in float64 keep the variance accurate for wide
+			// rows with large activations, as PyTorch's Welford reduction
+			// does.
+			mean := e.sum64(xr) / float64(dim)
+			inv := 1 / math.Sqrt(e.sqDev64(xr, mean)/float64(dim)+float64(eps))
+			e.normRow(dst[r*dim:(r+1)*dim], xr, gamma, beta, float32(mean), float32(inv))
 		}
 	})
 }
 
-func layerNormRow(dst, x, gamma, beta []float32, eps float32) {
-	// Two passes in float64 keep the variance accurate for wide rows with
-	// large activations, as PyTorch's Welford reduction does.
+func sum64Go(x []float32) float64 {
 	var sum float64
 	for _, v := range x {
 		sum += float64(v)
 	}
-	mean := sum / float64(len(x))
+	return sum
+}
+
+func sqDev64Go(x []float32, mean float64) float64 {
 	var sq float64
 	for _, v := range x {
 		d := float64(v) - mean
 		sq += d * d
 	}
-	inv := 1 / math.Sqrt(sq/float64(len(x))+float64(eps))
-	m, s := float32(mean), float32(inv)
+	return sq
+}
+
+func normRowGo(dst, x, gamma, beta []float32, m, s float32) {
 	gamma, beta, dst = gamma[:len(x)], beta[:len(x)], dst[:len(x)]
 	for i, v := range x {
 		dst[i] = (v-m)*s*gamma[i] + beta[i]
@@ -38,6 +55,22 @@ func layerNormRow(dst, x, gamma, beta []float32, eps float32) {
 
 // Activate applies act to every value of x in place.
 func Activate(x []float32, act Act) {
+	if act == Identity || len(x) == 0 {
+		return
+	}
+	e := native
+	// Chunks of whole cache lines keep the goroutines off each other's
+	// lines.
+	const grain = 16 * 1024
+	ParallelFor((len(x)+grain-1)/grain, 1, func(lo, hi int) {
+		c := x[lo*grain : min(hi*grain, len(x))]
+		e.actTile(c, len(c), 1, len(c), act)
+	})
+}
+
+// activateGo is the portable reference for the activations, in float64
+// where the math package works in float64.
+func activateGo(x []float32, act Act) {
 	switch act {
 	case QuickGELU:
 		for i, v := range x {
@@ -52,6 +85,11 @@ func Activate(x []float32, act Act) {
 
 // Softmax replaces x with exp(x - max) / Σ exp(x - max).
 func Softmax(x []float32) {
+	native.softmax(x, 1)
+}
+
+// softmaxGo replaces x with the softmax of scale·x (scale > 0).
+func softmaxGo(x []float32, scale float32) {
 	if len(x) == 0 {
 		return
 	}
@@ -61,7 +99,7 @@ func Softmax(x []float32) {
 	}
 	var sum float32
 	for i, v := range x {
-		e := float32(math.Exp(float64(v - m)))
+		e := float32(math.Exp(float64((v - m) * scale)))
 		x[i] = e
 		sum += e
 	}
@@ -77,6 +115,14 @@ func Softmax(x []float32) {
 // sequences' lengths in row order. With causal set, a token attends only to
 // itself and the tokens before it. dst receives heads·headDim values per row.
 func Attention(dst, qkv []float32, seqs []int, heads, headDim int, causal bool) {
+	native.attention(dst, qkv, seqs, heads, headDim, causal)
+}
+
+// attention runs each (sequence, head) pair as two small matrix products
+// straight out of qkv: S = Q·Kᵀ (K is already in nn.Linear weight layout)
+// and O = softmax(S)·V, written into dst in place. Only K and V are packed,
+// as any B operand is.
+func (e *engine) attention(dst, qkv []float32, seqs []int, heads, headDim int, causal bool) {
 	width := heads * headDim
 	starts := make([]int, len(seqs))
 	total := 0
@@ -84,38 +130,47 @@ func Attention(dst, qkv []float32, seqs []int, heads, headDim int, causal bool) 
 		starts[i] = total
 		total += n
 	}
+	if total == 0 || width == 0 {
+		return
+	}
+	_ = qkv[total*3*width-1]
+	_ = dst[total*width-1]
 	scale := float32(1 / math.Sqrt(float64(headDim)))
+	nr := e.kern.nr
 	ParallelFor(len(seqs)*heads, 1, func(lo, hi int) {
 		var scores []float32
+		var kb, vb packedB
 		for job := lo; job < hi; job++ {
 			s, h := job/heads, job%heads
 			n, base := seqs[s], starts[s]
-			scores = grow(scores, n)
+			if n == 0 {
+				continue
+			}
+			q := qkv[base*3*width+h*headDim:]
+			packWeights(&kb, qkv[base*3*width+width+h*headDim:], 3*width, n, headDim, nr)
+			packRows(&vb, qkv[base*3*width+2*width+h*headDim:], 3*width, headDim, n, nr)
+			scores = grow(scores, n*n)
+			e.gemm(n, n, headDim, q, 3*width, &kb, nil, scores, n, Identity, false, false)
 			for i := 0; i < n; i++ {
-				q := qkv[(base+i)*3*width+h*headDim:][:headDim]
 				keys := n
 				if causal {
 					keys = i + 1
 				}
-				row := scores[:keys]
-				for j := range row {
-					k := qkv[(base+j)*3*width+width+h*headDim:][:headDim]
-					row[j] = Dot(q, k) * scale
-				}
-				Softmax(row)
-				out := dst[(base+i)*width+h*headDim:][:headDim]
-				clear(out)
-				for j, p := range row {
-					v := qkv[(base+j)*3*width+2*width+h*headDim:][:headDim]
-					Axpy(out, v, p)
-				}
+				row := scores[i*n : (i+1)*n]
+				e.softmax(row[:keys], scale)
+				clear(row[keys:])
 			}
+			e.gemm(n, headDim, n, scores, n, &vb, nil, dst[base*width+h*headDim:], width, Identity, false, false)
 		}
 	})
 }
 
 // Axpy adds a·x to y.
 func Axpy(y, x []float32, a float32) {
+	native.axpy(y, x[:len(y)], a)
+}
+
+func axpyGo(y, x []float32, a float32) {
 	x = x[:len(y)]
 	for i, v := range x {
 		y[i] += a * v

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/xmodal/xmodal/dataset"
+	"github.com/xmodal/xmodal/indexer"
+	"github.com/xmodal/xmodal/workspace"
+)
+
+func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("index", "--data DIR --workspace WS [--model M] [--format F] [--split S] [--limit N] [--batch-size N] [--prune] [--json]", stderr)
+	data := fs.String("data", "", "dataset folder")
+	format := fs.String("format", "auto", "dataset format: auto, flickr8k-kaggle, flickr8k, flickr30k-kaggle, karpathy, coco or folder")
+	wsDir := fs.String("workspace", "", "workspace folder (created if missing)")
+	modelDir := fs.String("model", "", "model folder")
+	split := fs.String("split", "", "index only this split (train, val, test...)")
+	limit := fs.Int("limit", 0, "index at most N images (0: all)")
+	batch := fs.Int("batch-size", 32, "images encoded and committed together")
+	prune := fs.Bool("prune", false, "remove indexed images that are no longer in the dataset")
+	noEXIF := fs.Bool("no-exif", false, "ignore EXIF orientation")
+	asJSON := fs.Bool("json", false, "print the summary as JSON on the last line of stdout")
+	if err := parse(fs, args, false); err != nil {
+		return err
+	}
+	if *data == "" || *wsDir == "" {
+		return usagef("--data and --workspace are required")
+	}
+	if *batch < 1 || *limit < 0 {
+		return usagef("--batch-size must be at least 1 and --limit at least 0")
+	}
+	root, err := filepath.Abs(*data)
+	if err != nil {
+		return err
+	}
+	ds, err := dataset.Open(root, *format)
+	if err != nil {
+		return err
+	}
+	for _, p := range ds.Problems {
+		fmt.Fprintf(stderr, "warning: %s\n", p)
+	}
+	fmt.Fprintf(stderr, "dataset %s (%s): %d images, %d captions\n", root, ds.Format, len(ds.Images), ds.NumCaptions())
+
+	m, err := loadModel(*modelDir)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	m.Preprocess.NoEXIF = *noEXIF
+	ident, err := modelIdentity(m)
+	if err != nil {
+		return err
+	}
+	ws, err := workspace.Create(*wsDir, ident)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+
+	pp := newProgressPrinter(stderr)
+	sum, err := indexer.Run(ctx, ds, m, ws, indexer.Options{
+		Split: *split, Limit: *limit, BatchSize: *batch, Prune: *prune, Progress: pp.update,
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted; what was committed is kept, run the same command again to resume")
+		}
+		return err
+	}
+	t := sum.Timing
+	fmt.Fprintf(stderr, "workspace %s: %d images, %d captions (this run: %d added, %d unchanged, %d pruned, %d skipped in all) in %s\n",
+		*wsDir, sum.ImagesIndexed, sum.CaptionsIndexed, sum.Added, sum.Unchanged, sum.Pruned, len(sum.Skipped), t.Wall.Round(time.Millisecond))
+	if sum.Added > 0 {
+		fmt.Fprintf(stderr, "stages: read %s, decode %s (summed over workers), encode %s, commit %s, encoder waited %s\n",
+			t.Read.Round(time.Millisecond), t.Decode.Round(time.Millisecond), t.Encode.Round(time.Millisecond), t.Commit.Round(time.Millisecond), t.Waiting.Round(time.Millisecond))
+	}
+	for _, s := range sum.Skipped {
+		fmt.Fprintf(stderr, "skipped %s: %s\n", s.Path, s.Reason)
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(struct {
+			ImagesIndexed   int              `json:"images_indexed"`
+			CaptionsIndexed int              `json:"captions_indexed"`
+			Skipped         []workspace.Skip `json:"skipped"`
+		}{sum.ImagesIndexed, sum.CaptionsIndexed, sum.Skipped})
+	}
+	return nil
+}

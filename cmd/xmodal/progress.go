@@ -1,0 +1,67 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/xmodal/xmodal/indexer"
+)
+
+// progressPrinter renders indexing progress on stderr: a bar redrawn in
+// place on a terminal, or a plain line every few seconds in a log.
+type progressPrinter struct {
+	w        io.Writer
+	tty      bool
+	last     time.Time
+	interval time.Duration
+}
+
+func newProgressPrinter(w io.Writer) *progressPrinter {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			tty = true
+		}
+	}
+	interval := 5 * time.Second
+	if tty {
+		interval = 200 * time.Millisecond
+	}
+	return &progressPrinter{w: w, tty: tty, interval: interval}
+}
+
+func (p *progressPrinter) update(pr indexer.Progress) {
+	final := pr.Done == pr.Total
+	if !final && time.Since(p.last) < p.interval {
+		return
+	}
+	p.last = time.Now()
+	rate := float64(pr.Done) / pr.Elapsed.Seconds()
+	eta := "--"
+	if rate > 0 && !final {
+		eta = (time.Duration(float64(pr.Total-pr.Done)/rate) * time.Second).Round(time.Second).String()
+	}
+	pct := 100.0
+	if pr.Total > 0 {
+		pct = 100 * float64(pr.Done) / float64(pr.Total)
+	}
+	skipped := ""
+	if pr.Skipped > 0 {
+		skipped = fmt.Sprintf(", %d skipped", pr.Skipped)
+	}
+	status := fmt.Sprintf("%d/%d images (%.0f%%%s), %.1f images/s, ETA %s", pr.Done, pr.Total, pct, skipped, rate, eta)
+	if p.tty {
+		const width = 30
+		filled := int(pct / 100 * width)
+		bar := strings.Repeat("█", filled) + strings.Repeat("░", width-filled)
+		fmt.Fprintf(p.w, "\r\033[Kindexing %s %s", bar, status)
+		if final {
+			fmt.Fprintln(p.w)
+		}
+		return
+	}
+	fmt.Fprintf(p.w, "indexing: %s\n", status)
+}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/xmodal/xmodal/model/clip"
+	"github.com/xmodal/xmodal/workspace"
+)
+
+// modelIdentity describes a loaded model as a workspace records it. The
+// name is the model folder's absolute path, so that later commands can
+// find the model without --model.
+func modelIdentity(m *clip.Model) (workspace.Model, error) {
+	id, err := m.ID()
+	if err != nil {
+		return workspace.Model{}, fmt.Errorf("hash model: %w", err)
+	}
+	name := m.Dir()
+	if abs, err := filepath.Abs(name); err == nil {
+		name = abs
+	}
+	return workspace.Model{ID: id, Name: name, Dim: m.Dim()}, nil
+}
+
+// openWorkspaceModel opens a workspace for reading with its model: the one
+// given, or the one the workspace was built with.
+func openWorkspaceModel(dir, modelFlag string, noEXIF bool) (*workspace.Workspace, *clip.Model, error) {
+	ws, err := workspace.Open(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	name := modelFlag
+	if name == "" {
+		name = ws.Manifest().Model.Name
+	}
+	m, err := loadModel(name)
+	if err != nil {
+		ws.Close()
+		return nil, nil, err
+	}
+	m.Preprocess.NoEXIF = noEXIF
+	ident, err := modelIdentity(m)
+	if err == nil {
+		err = ws.CheckModel(ident)
+	}
+	if err != nil {
+		m.Close()
+		ws.Close()
+		return nil, nil, err
+	}
+	return ws, m, nil
+}

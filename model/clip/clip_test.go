@@ -1,0 +1,355 @@
+package clip
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const fixtures = "../../testdata/clip"
+
+// models lists each fixture model with the files of its expected values.
+var models = []struct {
+	dir, texts, images string
+}{
+	{"model-a", "texts.json", "images.json"},
+	{"model-b-gelu", "texts.model-b-gelu.json", "images.model-b-gelu.json"},
+}
+
+type textCase struct {
+	Text         string    `json:"text"`
+	IDs          []int     `json:"ids"`
+	IDsHF        []int     `json:"ids_hf"`
+	EOTIndex     int       `json:"eot_index"`
+	Embedding    []float64 `json:"embedding"`
+	EmbeddingRaw []float64 `json:"embedding_raw"`
+	EmbeddingHF  []float64 `json:"embedding_hf"`
+}
+
+type imageCase struct {
+	File                     string    `json:"file"`
+	PixelValues              string    `json:"pixel_values"`
+	Embedding                []float64 `json:"embedding"`
+	EmbeddingRaw             []float64 `json:"embedding_raw"`
+	EmbeddingFromPixelValues []float64 `json:"embedding_from_pixel_values"`
+	PixelValuesEXIF          string    `json:"pixel_values_exif_transposed"`
+	EmbeddingEXIF            []float64 `json:"embedding_exif_transposed"`
+}
+
+func readJSON[T any](t *testing.T, name string) T {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(fixtures, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct{ Items T }
+	if err := json.Unmarshal(data, &v); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return v.Items
+}
+
+func readPixels(t *testing.T, name string) []float32 {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(fixtures, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]float32, len(data)/4)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
+	}
+	return out
+}
+
+func loadModel(t testing.TB, dir string) *Model {
+	t.Helper()
+	m, err := Load(filepath.Join(fixtures, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+// compare returns the largest absolute difference and the cosine between
+// got (L2-normalised here when normalise is set) and want.
+func compare(got []float32, want []float64, normalise bool) (maxAbs, cos float64) {
+	g := make([]float64, len(got))
+	var gn, wn, dot float64
+	for i, v := range got {
+		g[i] = float64(v)
+		gn += g[i] * g[i]
+		wn += want[i] * want[i]
+		dot += g[i] * want[i]
+	}
+	cos = dot / math.Sqrt(gn*wn)
+	for i := range g {
+		if normalise {
+			g[i] /= math.Sqrt(gn)
+		}
+		maxAbs = max(maxAbs, math.Abs(g[i]-want[i]))
+	}
+	return maxAbs, cos
+}
+
+func TestTextEmbeddingsFromIDs(t *testing.T) {
+	for _, mc := range models {
+		t.Run(mc.dir, func(t *testing.T) {
+			m := loadModel(t, mc.dir)
+			cases := readJSON[[]textCase](t, mc.texts)
+			ids := make([][]int, len(cases))
+			for i, c := range cases {
+				ids[i] = c.IDs
+			}
+			got, err := m.EncodeTokens(context.Background(), ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var worst, worstRaw float64
+			for i, c := range cases {
+				d, cos := compare(got[i], c.Embedding, true)
+				raw, _ := compare(got[i], c.EmbeddingRaw, false)
+				worst, worstRaw = max(worst, d), max(worstRaw, raw)
+				if d > 1e-5 || cos < 0.99999 || raw > 2e-5 {
+					t.Errorf("%q: max abs %.2g, cos %.7f, raw max abs %.2g", c.Text, d, cos, raw)
+				}
+			}
+			t.Logf("%d texts: max abs %.2g (normalised), %.2g (raw)", len(cases), worst, worstRaw)
+		})
+	}
+}
+
+func TestTextEmbeddingsFromStrings(t *testing.T) {
+	for _, mc := range models {
+		t.Run(mc.dir, func(t *testing.T) {
+			m := loadModel(t, mc.dir)
+			cases := readJSON[[]textCase](t, mc.texts)
+			texts := make([]string, len(cases))
+			for i, c := range cases {
+				texts[i] = c.Text
+			}
+			got, err := m.EncodeTexts(context.Background(), texts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, c := range cases {
+				ids, _ := m.Tokenize(c.Text)
+				want := c.Embedding
+				switch {
+				case slices.Equal(ids, c.IDs):
+				case c.IDsHF != nil && slices.Equal(ids, c.IDsHF):
+					want = c.EmbeddingHF
+				default:
+					t.Errorf("%q: ids %v, want %v or %v", c.Text, ids, c.IDs, c.IDsHF)
+					continue
+				}
+				if d, cos := compare(got[i], want, true); d > 1e-5 || cos < 0.99999 {
+					t.Errorf("%q: max abs %.2g, cos %.7f", c.Text, d, cos)
+				}
+			}
+		})
+	}
+}
+
+func TestImageEmbeddingsFromPixels(t *testing.T) {
+	for _, mc := range models {
+		t.Run(mc.dir, func(t *testing.T) {
+			m := loadModel(t, mc.dir)
+			cases := readJSON[[]imageCase](t, mc.images)
+			pixels := make([][]float32, len(cases))
+			for i, c := range cases {
+				pixels[i] = readPixels(t, c.PixelValues)
+			}
+			got, err := m.EncodePixels(context.Background(), pixels)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var worst float64
+			for i, c := range cases {
+				d, cos := compare(got[i], c.EmbeddingFromPixelValues, true)
+				worst = max(worst, d)
+				if d > 1e-5 || cos < 0.99999 {
+					t.Errorf("%s: max abs %.2g, cos %.7f", c.File, d, cos)
+				}
+			}
+			t.Logf("%d images: max abs %.2g", len(cases), worst)
+		})
+	}
+}
+
+func TestImageEmbeddingsFromFiles(t *testing.T) {
+	for _, mc := range models {
+		t.Run(mc.dir, func(t *testing.T) {
+			m := loadModel(t, mc.dir)
+			m.Preprocess.NoEXIF = true // the fixtures record the official pipeline, which ignores EXIF
+			cases := readJSON[[]imageCase](t, mc.images)
+			paths := make([]string, len(cases))
+			for i, c := range cases {
+				paths[i] = filepath.Join(fixtures, c.File)
+			}
+			got, err := m.EncodeImageFiles(context.Background(), paths)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, c := range cases {
+				d, cos := compare(got[i], c.Embedding, true)
+				t.Logf("%s: max abs %.2g, cos %.7f", c.File, d, cos)
+				if d > 5e-3 || cos < 0.9999 {
+					t.Errorf("%s: max abs %.2g, cos %.7f", c.File, d, cos)
+				}
+			}
+		})
+	}
+}
+
+func TestImageEXIFOrientation(t *testing.T) {
+	m := loadModel(t, "model-a")
+	for _, c := range readJSON[[]imageCase](t, "images.json") {
+		if c.EmbeddingEXIF == nil {
+			continue
+		}
+		got, err := m.EncodeImageFiles(context.Background(), []string{filepath.Join(fixtures, c.File)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, cos := compare(got[0], c.EmbeddingEXIF, true); d > 5e-3 || cos < 0.9999 {
+			t.Errorf("%s with EXIF applied: max abs %.2g, cos %.7f", c.File, d, cos)
+		}
+	}
+}
+
+func TestEncodeTokensPoolsAtFirstEOT(t *testing.T) {
+	m := loadModel(t, "model-a")
+	eot := m.Tokenizer.EOT()
+	// Tokens after the first EOT cannot change the pooled embedding.
+	a := []int{m.Tokenizer.SOT(), 1237, eot}
+	b := []int{m.Tokenizer.SOT(), 1237, eot, 68, 5769, eot}
+	got, err := m.EncodeTokens(context.Background(), [][]int{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got[0], got[1]) {
+		t.Errorf("tokens after EOT changed the embedding")
+	}
+	for _, bad := range [][]int{{}, {49408}, {-1, eot}, make([]int, 78)} {
+		if _, err := m.EncodeTokens(context.Background(), [][]int{bad}); err == nil {
+			t.Errorf("EncodeTokens(%v): no error", bad)
+		}
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	src := filepath.Join(fixtures, "model-a")
+	copyModel := func(t *testing.T, edit func(cfg map[string]any)) string {
+		dir := t.TempDir()
+		for _, f := range []string{"model.safetensors", "vocab.json", "merges.txt", "preprocessor_config.json"} {
+			if err := os.Symlink(mustAbs(t, filepath.Join(src, f)), filepath.Join(dir, f)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var cfg map[string]any
+		data, _ := os.ReadFile(filepath.Join(src, "config.json"))
+		json.Unmarshal(data, &cfg)
+		edit(cfg)
+		data, _ = json.Marshal(cfg)
+		os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644)
+		return dir
+	}
+	tests := []struct {
+		name string
+		edit func(cfg map[string]any)
+		want []string
+	}{
+		{"wrong width", func(c map[string]any) { c["projection_dim"] = 64 }, []string{"text_projection.weight", "[48 40]", "[64 40]"}},
+		{"extra layer", func(c map[string]any) { c["vision_config"].(map[string]any)["num_hidden_layers"] = 4 }, []string{"vision_model.encoder.layers.3", "missing"}},
+		{"bad activation", func(c map[string]any) { c["text_config"].(map[string]any)["hidden_act"] = "relu" }, []string{"relu"}},
+		{"vocab mismatch", func(c map[string]any) { c["text_config"].(map[string]any)["vocab_size"] = 100 }, []string{"vocab_size 100"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(copyModel(t, tc.edit))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func TestParseConfigDefaults(t *testing.T) {
+	c, err := ParseConfig([]byte(`{"text_config": {"hidden_act": "gelu"}, "vision_config": {"patch_size": 16}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Text.HiddenSize != 512 || c.Text.HiddenAct != "gelu" || c.Vision.PatchSize != 16 || c.Vision.HiddenSize != 768 || c.ProjectionDim != 512 {
+		t.Errorf("config = %+v", c)
+	}
+	legacy, err := ParseConfig([]byte(`{"text_config_dict": {"hidden_size": 64, "num_attention_heads": 4}, "vision_config": null}`))
+	if err != nil || legacy.Text.HiddenSize != 64 {
+		t.Errorf("legacy config = %+v, %v", legacy.Text, err)
+	}
+}
+
+func TestParsePreprocessor(t *testing.T) {
+	tests := []struct {
+		json       string
+		size, crop int
+		resample   int
+		wantErr    bool
+	}{
+		{`{"size": 224, "crop_size": 224}`, 224, 224, 3, false},
+		{`{"size": {"shortest_edge": 256}, "crop_size": {"height": 224, "width": 224}, "resample": 2}`, 256, 224, 2, false},
+		{`{}`, 224, 224, 3, false},
+		{`{"crop_size": 336}`, 224, 336, 3, true},
+		{`{"image_mean": [0.5, 0.5]}`, 0, 0, 0, true},
+		{`{"size": "big"}`, 0, 0, 0, true},
+	}
+	for _, tc := range tests {
+		o, err := ParsePreprocessor([]byte(tc.json), 224)
+		if (err != nil) != tc.wantErr {
+			t.Errorf("%s: err = %v", tc.json, err)
+			continue
+		}
+		if !tc.wantErr && (o.Size != tc.size || o.CropSize != tc.crop || o.Resample != tc.resample) {
+			t.Errorf("%s: got %+v", tc.json, o)
+		}
+	}
+}
+
+func TestInfo(t *testing.T) {
+	m := loadModel(t, "model-a")
+	info := m.Info()
+	s := m.weights
+	total := 0
+	for _, name := range s.Names() {
+		tensor, _ := s.Tensor(name)
+		if _, err := tensor.Float32(); err == nil {
+			total += tensor.Len()
+		}
+	}
+	if info.Parameters != total {
+		t.Errorf("Info counts %d parameters, the checkpoint holds %d", info.Parameters, total)
+	}
+	if info.Vision.Tokens != 50 || info.EmbeddingSize != 48 || !slices.Equal(info.DTypes, []string{"F32"}) {
+		t.Errorf("info = %+v", info)
+	}
+}

@@ -1,0 +1,50 @@
+package nn
+
+// engine is one set of kernels: the portable Go ones, or those for a CPU
+// feature level. The package picks one at start-up (native) and never
+// changes it; tests run the portable engine side by side to check the fast
+// one.
+type engine struct {
+	name string
+	kern *gemmKernel
+	// actTile applies an activation in place to rows×cols values of c
+	// (row stride ldc); nil means the portable loop.
+	actTile func(c []float32, ldc, rows, cols int, act Act)
+	// Optional vector kernels; nil means the portable Go code.
+	softmax  func(x []float32, scale float32)
+	sum64    func(x []float32) float64               // Σx in float64
+	sqDev64  func(x []float32, mean float64) float64 // Σ(x-mean)² in float64
+	normRow  func(dst, x, gamma, beta []float32, mean, inv float32)
+	dot      func(a, b []float32) float32
+	axpy     func(y, x []float32, a float32)
+	features string // what CPUFeatures reports
+}
+
+// portable is the reference engine: plain Go, on every platform.
+var portable = &engine{
+	name:     "go",
+	kern:     goKernel,
+	actTile:  actTileGo,
+	softmax:  softmaxGo,
+	sum64:    sum64Go,
+	sqDev64:  sqDev64Go,
+	normRow:  normRowGo,
+	dot:      dotGo,
+	axpy:     axpyGo,
+	features: "portable",
+}
+
+// native is the engine for this CPU, chosen once at start-up.
+var native = detectEngine()
+
+// CPUFeatures describes the CPU features the package detected and the
+// kernels it uses, e.g. "avx512f avx512_bf16 amx (kernels: avx512)".
+func CPUFeatures() string {
+	return native.features
+}
+
+func actTileGo(c []float32, ldc, rows, cols int, act Act) {
+	for i := 0; i < rows; i++ {
+		activateGo(c[i*ldc:i*ldc+cols], act)
+	}
+}

@@ -1,0 +1,217 @@
+package nn
+
+import (
+	"sync"
+)
+
+// The matrix product at the heart of Linear (and of Attention) follows the
+// GotoBLAS/BLIS scheme in the form ggml and others use on CPUs:
+//
+//   - B (the weight, Wᵀ) is packed once into panels of nr columns: for each k
+//     step, the nr values of that step are contiguous, zero-padded at the
+//     right edge, so the micro-kernel streams it with full-width loads.
+//   - A (the activations) is packed per call into panels of mr rows, so the
+//     micro-kernel broadcasts consecutive floats instead of chasing mr rows.
+//   - A micro-kernel keeps an mr×nr tile of C in registers for kc steps of k.
+//     For a fixed B panel, the loop over A panels re-reads that B panel
+//     (kc×nr floats) from L1 while the A block (mc×kc) stays in L2.
+//   - The cores split the B panels between them, so each core streams only
+//     its own share of the weights, which is what matters for small batches
+//     (text queries), where the product is bound by memory bandwidth.
+
+// gemmKernel is a register-tile micro-kernel and the panel shapes it reads.
+type gemmKernel struct {
+	name   string
+	mr, nr int // rows of an A panel and of the tile; columns of a B panel and of the tile
+	// tile sets C[rows×cols] (row stride ldc; load=false) or adds to it
+	// (load=true) the product of kc steps of the A panel a (mr values per
+	// step) and of the B panel b (nr values per step), plus bias[:nr] if
+	// bias is not nil. 1 ≤ rows ≤ mr and 1 ≤ cols ≤ nr.
+	tile func(kc int, a, b, c []float32, ldc, rows, cols int, bias []float32, load bool)
+}
+
+// Cache blocking. kc·nr·4 bytes of B stay in L1 while a kernel sweeps the A
+// panels of a block; mc·kc·4 bytes of packed A stay in L2 while the B panels
+// are swept. The values suit the 48 KiB L1 and 1–2 MiB L2 of recent x86 cores
+// and are harmless elsewhere.
+var (
+	gemmKC = 256
+	gemmMC = 336
+	gemmNC = 16 // B panels
+)
+
+// packedB is a k×n matrix B packed into ⌈n/nr⌉ panels of k×nr values.
+type packedB struct {
+	k, n, nr int
+	data     []float32
+}
+
+func (p *packedB) panels() int { return (p.n + p.nr - 1) / p.nr }
+
+// panel returns the values of panel j from step k0 on.
+func (p *packedB) panel(j, k0 int) []float32 {
+	return p.data[(j*p.k+k0)*p.nr : (j+1)*p.k*p.nr]
+}
+
+// packWeights packs B = Wᵀ from w in nn.Linear layout: n rows (outputs) of k
+// values (inputs), row j starting at w[j*ldw].
+func packWeights(dst *packedB, w []float32, ldw, n, k, nr int) {
+	np := (n + nr - 1) / nr
+	dst.k, dst.n, dst.nr = k, n, nr
+	dst.data = grow(dst.data, np*k*nr)
+	for j := 0; j < np; j++ {
+		panel := dst.data[j*k*nr : (j+1)*k*nr]
+		for c := 0; c < nr; c++ {
+			col := j*nr + c
+			if col >= n {
+				for kk := 0; kk < k; kk++ {
+					panel[kk*nr+c] = 0
+				}
+				continue
+			}
+			row := w[col*ldw : col*ldw+k]
+			for kk, v := range row {
+				panel[kk*nr+c] = v
+			}
+		}
+	}
+}
+
+// packRows packs B from v holding B itself: k rows of n values, row kk
+// starting at v[kk*ldv]. Attention packs the values V this way.
+func packRows(dst *packedB, v []float32, ldv, n, k, nr int) {
+	np := (n + nr - 1) / nr
+	dst.k, dst.n, dst.nr = k, n, nr
+	dst.data = grow(dst.data, np*k*nr)
+	for j := 0; j < np; j++ {
+		c0 := j * nr
+		w := min(nr, n-c0)
+		panel := dst.data[j*k*nr : (j+1)*k*nr]
+		for kk := 0; kk < k; kk++ {
+			d := panel[kk*nr : kk*nr+nr]
+			copy(d, v[kk*ldv+c0:kk*ldv+c0+w])
+			clear(d[w:])
+		}
+	}
+}
+
+// packA packs rows [r0, r1) of A (k values per row, row i at a[i*lda]) into
+// panels of mr rows, zero-padding the last panel. Panel p of the whole matrix
+// lands at dst[p*k*mr:], so that panels packed by different goroutines share
+// one buffer.
+func packA(dst, a []float32, lda, m, k, mr, p0, p1 int) {
+	for p := p0; p < p1; p++ {
+		panel := dst[p*k*mr : (p+1)*k*mr]
+		for i := 0; i < mr; i++ {
+			r := p*mr + i
+			if r >= m {
+				for kk := 0; kk < k; kk++ {
+					panel[kk*mr+i] = 0
+				}
+				continue
+			}
+			row := a[r*lda : r*lda+k]
+			for kk, v := range row {
+				panel[kk*mr+i] = v
+			}
+		}
+	}
+}
+
+// scratch recycles the packed-A buffers of gemm calls; they are large (up to
+// rows×In floats) and needed on every call.
+var scratch = sync.Pool{New: func() any { return new([]float32) }}
+
+// gemm sets C[m×n] = act(A·B + bias), or, with accumulate, adds A·B + bias to
+// C (act must then be Identity). A is m×k with row stride lda; C has row
+// stride ldc; bias is nil or holds at least b.panels()·nr values (zero
+// beyond n). With parallel set, the work is spread over GOMAXPROCS
+// goroutines.
+func (e *engine) gemm(m, n, k int, a []float32, lda int, b *packedB, bias []float32, c []float32, ldc int, act Act, accumulate, parallel bool) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	kern := e.kern
+	mr, nr := kern.mr, kern.nr
+	mp := (m + mr - 1) / mr
+	np := b.panels()
+
+	buf := scratch.Get().(*[]float32)
+	*buf = grow(*buf, mp*mr*k)
+	pa := *buf
+	defer scratch.Put(buf)
+
+	// Small products run on the calling goroutine: a goroutine costs about
+	// as much as a few hundred thousand flops.
+	grainA, grainB := mp, np
+	if parallel {
+		grainA = max(1, 64*1024/(mr*k+1))
+		grainB = max(1, (1<<20)/(2*m*k*nr+1))
+	}
+	ParallelFor(mp, grainA, func(lo, hi int) { packA(pa, a, lda, m, k, mr, lo, hi) })
+
+	ParallelFor(np, grainB, func(jlo, jhi int) {
+		for i0 := 0; i0 < m; i0 += gemmMC {
+			i1 := min(i0+gemmMC, m)
+			for j0 := jlo; j0 < jhi; j0 += gemmNC {
+				j1 := min(j0+gemmNC, jhi)
+				for k0 := 0; k0 < k || k0 == 0; k0 += gemmKC {
+					kc := min(gemmKC, k-k0)
+					first, last := k0 == 0, k0+kc >= k
+					for j := j0; j < j1; j++ {
+						bp := b.panel(j, k0)
+						cols := min(nr, n-j*nr)
+						var bias1 []float32
+						if first && bias != nil {
+							bias1 = bias[j*nr : j*nr+nr]
+						}
+						for i := i0; i < i1; i += mr {
+							rows := min(mr, i1-i)
+							ap := pa[(i/mr*k+k0)*mr:]
+							ct := c[i*ldc+j*nr:]
+							kern.tile(kc, ap, bp, ct, ldc, rows, cols, bias1, accumulate || !first)
+							if last && act != Identity {
+								e.actTile(ct, ldc, rows, cols, act)
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// tileGo is the portable micro-kernel: a 4×16 tile.
+func tileGo(kc int, a, b, c []float32, ldc, rows, cols int, bias []float32, load bool) {
+	const mr, nr = 4, 16
+	var acc [mr][nr]float32
+	if bias != nil {
+		for i := range acc {
+			copy(acc[i][:], bias[:nr])
+		}
+	}
+	a, b = a[:kc*mr], b[:kc*nr]
+	for kk := 0; kk < kc; kk++ {
+		bv := (*[nr]float32)(b[kk*nr:])
+		av := (*[mr]float32)(a[kk*mr:])
+		for i := range rows {
+			x := av[i]
+			r := &acc[i]
+			for j, w := range bv {
+				r[j] += x * w
+			}
+		}
+	}
+	for i := range rows {
+		row := c[i*ldc : i*ldc+cols]
+		if load {
+			for j := range row {
+				row[j] += acc[i][j]
+			}
+		} else {
+			copy(row, acc[i][:cols])
+		}
+	}
+}
+
+var goKernel = &gemmKernel{name: "go", mr: 4, nr: 16, tile: tileGo}

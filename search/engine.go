@@ -1,0 +1,291 @@
+// Package search is xmodal's engine: it encodes queries, looks them up in a
+// workspace's vector indexes and returns documents. The CLI and the server
+// are thin shells over it.
+package search
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/xmodal/xmodal/imageio"
+	"github.com/xmodal/xmodal/index"
+	"github.com/xmodal/xmodal/nn"
+	"github.com/xmodal/xmodal/workspace"
+)
+
+// Encoder embeds texts and preprocessed images into one vector space.
+// *clip.Model is one.
+type Encoder interface {
+	Dim() int
+	EncodeTexts(ctx context.Context, texts []string) ([][]float32, error)
+	EncodePixels(ctx context.Context, pixels [][]float32) ([][]float32, error)
+	// ImageOptions is the preprocessing that EncodePixels expects.
+	ImageOptions() imageio.Options
+}
+
+// Engine answers queries over one workspace. It picks up documents that
+// another process adds to the workspace while it runs. Safe for concurrent
+// use.
+type Engine struct {
+	enc Encoder
+	ws  *workspace.Workspace
+
+	// RefreshInterval bounds how often the engine asks the workspace
+	// whether it changed; 0 checks before every query.
+	RefreshInterval time.Duration
+
+	mu        sync.Mutex // serialises refreshes
+	state     *snapshot  // the indexes as of the last refresh; replaced, never mutated
+	stateMu   sync.RWMutex
+	lastCheck time.Time
+}
+
+// snapshot is the engine's view of the workspace at one generation.
+type snapshot struct {
+	gen     int64
+	indexes map[workspace.Kind]*index.Flat
+	ids     map[workspace.Kind][]int64 // row → live document id, 0 if dead
+	live    map[workspace.Kind]int
+}
+
+// New opens an engine over ws, loading its vectors.
+func New(ctx context.Context, enc Encoder, ws *workspace.Workspace) (*Engine, error) {
+	if d := ws.Manifest().Model.Dim; d != enc.Dim() {
+		return nil, fmt.Errorf("workspace %s holds %d-dimensional vectors, the model makes %d", ws.Dir(), d, enc.Dim())
+	}
+	e := &Engine{enc: enc, ws: ws, RefreshInterval: time.Second}
+	if err := e.Refresh(ctx); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Workspace is the engine's workspace.
+func (e *Engine) Workspace() *workspace.Workspace { return e.ws }
+
+// Encoder is the engine's encoder.
+func (e *Engine) Encoder() Encoder { return e.enc }
+
+func (e *Engine) snapshot() *snapshot {
+	e.stateMu.RLock()
+	defer e.stateMu.RUnlock()
+	return e.state
+}
+
+// Refresh loads whatever the workspace gained since the last refresh.
+func (e *Engine) Refresh(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.lastCheck = time.Now()
+	gen, err := e.ws.Generation()
+	if err != nil {
+		return fmt.Errorf("workspace %s: %w", e.ws.Dir(), err)
+	}
+	old := e.snapshot()
+	if old != nil && old.gen == gen {
+		return nil
+	}
+	next := &snapshot{gen: gen, indexes: map[workspace.Kind]*index.Flat{}, ids: map[workspace.Kind][]int64{}, live: map[workspace.Kind]int{}}
+	for _, k := range []workspace.Kind{workspace.Images, workspace.Captions} {
+		ids, err := e.ws.RowIDs(ctx, k)
+		if err != nil {
+			return err
+		}
+		// Rows are append-only: keep the loaded ones and read the rest.
+		idx, have := index.NewFlat(e.enc.Dim()), 0
+		if old != nil {
+			idx, have = old.indexes[k], old.indexes[k].Len()
+		}
+		if have > len(ids) {
+			return fmt.Errorf("workspace %s: %s rows went from %d to %d", e.ws.Dir(), k, have, len(ids))
+		}
+		if have < len(ids) {
+			rows, err := e.ws.ReadVectors(k, have, len(ids))
+			if err != nil {
+				return err
+			}
+			grown := index.NewFlat(e.enc.Dim())
+			if have > 0 {
+				if err := grown.AddRows(idx.Rows()); err != nil {
+					return err
+				}
+			}
+			if err := grown.AddRows(rows); err != nil {
+				return err
+			}
+			idx = grown
+		}
+		next.indexes[k], next.ids[k] = idx, ids
+		for _, id := range ids {
+			if id != 0 {
+				next.live[k]++
+			}
+		}
+	}
+	e.stateMu.Lock()
+	e.state = next
+	e.stateMu.Unlock()
+	return nil
+}
+
+func (e *Engine) maybeRefresh(ctx context.Context) error {
+	e.mu.Lock()
+	due := time.Since(e.lastCheck) >= e.RefreshInterval
+	e.mu.Unlock()
+	if !due {
+		return nil
+	}
+	return e.Refresh(ctx)
+}
+
+// Counts reports how many live images and captions the engine searches.
+func (e *Engine) Counts() (images, captions int) {
+	s := e.snapshot()
+	return s.live[workspace.Images], s.live[workspace.Captions]
+}
+
+// Hit is one search result.
+type Hit struct {
+	Rank  int            `json:"rank"`
+	Score float32        `json:"score"`
+	Type  workspace.Kind `json:"type"`
+	ID    int64          `json:"id"`
+	// For an image: its key, path and captions.
+	Key      string   `json:"key,omitempty"`
+	Path     string   `json:"path,omitempty"`
+	Captions []string `json:"captions,omitempty"`
+	// For a caption: its text and its image.
+	Text  string     `json:"text,omitempty"`
+	Image *ImageInfo `json:"image,omitempty"`
+}
+
+// ImageInfo names a caption's image.
+type ImageInfo struct {
+	ID   int64  `json:"id"`
+	Key  string `json:"key"`
+	Path string `json:"path"`
+}
+
+// ErrBadQuery marks errors in what was asked, as opposed to failures of the
+// engine; servers answer them with a 4xx status.
+var ErrBadQuery = errors.New("bad query")
+
+// SearchTexts finds the k best documents of the target kind for each text.
+func (e *Engine) SearchTexts(ctx context.Context, texts []string, target workspace.Kind, k int) ([][]Hit, error) {
+	vecs, err := e.enc.EncodeTexts(ctx, texts)
+	if err != nil {
+		return nil, err
+	}
+	return e.SearchVectors(ctx, vecs, target, k, nil)
+}
+
+// SearchImages finds the k best documents of the target kind for each
+// encoded image (JPEG, PNG, GIF, WebP or BMP bytes). A bad image is an
+// ErrBadQuery.
+func (e *Engine) SearchImages(ctx context.Context, images [][]byte, target workspace.Kind, k int) ([][]Hit, error) {
+	pixels := make([][]float32, len(images))
+	for i, data := range images {
+		var err error
+		if pixels[i], err = imageio.PreprocessBytes(data, e.enc.ImageOptions()); err != nil {
+			return nil, fmt.Errorf("%w: image %d: %v", ErrBadQuery, i+1, err)
+		}
+	}
+	vecs, err := e.enc.EncodePixels(ctx, pixels)
+	if err != nil {
+		return nil, err
+	}
+	return e.SearchVectors(ctx, vecs, target, k, nil)
+}
+
+// SimilarTo finds the k best documents of the target kind for an indexed
+// document ("more like this"), leaving the document itself out.
+func (e *Engine) SimilarTo(ctx context.Context, kind workspace.Kind, id int64, target workspace.Kind, k int) ([]Hit, error) {
+	if err := e.maybeRefresh(ctx); err != nil {
+		return nil, err
+	}
+	s := e.snapshot()
+	row := -1
+	for r, rid := range s.ids[kind] {
+		if rid == id {
+			row = r
+			break
+		}
+	}
+	if row < 0 {
+		return nil, fmt.Errorf("%w: no %s with id %d", ErrBadQuery, kind, id)
+	}
+	vec := s.indexes[kind].Vector(row)
+	exclude := func(k workspace.Kind, rid int64) bool { return k == kind && rid == id }
+	hits, err := e.SearchVectors(ctx, [][]float32{vec}, target, k, exclude)
+	if err != nil {
+		return nil, err
+	}
+	return hits[0], nil
+}
+
+// SearchVectors finds the k best documents of the target kind for each
+// query vector; exclude, if not nil, drops documents from the results.
+func (e *Engine) SearchVectors(ctx context.Context, queries [][]float32, target workspace.Kind, k int, exclude func(workspace.Kind, int64) bool) ([][]Hit, error) {
+	if target != workspace.Images && target != workspace.Captions {
+		return nil, fmt.Errorf("%w: target %q (want image or caption)", ErrBadQuery, target)
+	}
+	if k < 1 {
+		return nil, fmt.Errorf("%w: top_k %d must be at least 1", ErrBadQuery, k)
+	}
+	if err := e.maybeRefresh(ctx); err != nil {
+		return nil, err
+	}
+	for _, q := range queries {
+		nn.Normalize(q)
+	}
+	s := e.snapshot()
+	ids := s.ids[target]
+	keep := func(row int) bool {
+		id := ids[row]
+		return id != 0 && (exclude == nil || !exclude(target, id))
+	}
+	rows, err := s.indexes[target].Search(queries, k, keep)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]Hit, len(rows))
+	for q, hits := range rows {
+		out[q] = make([]Hit, 0, len(hits))
+		for i, h := range hits {
+			hit, err := e.describe(ctx, target, ids[h.Row])
+			if err != nil {
+				return nil, err
+			}
+			hit.Rank, hit.Score = i+1, h.Score
+			out[q] = append(out[q], hit)
+		}
+	}
+	return out, nil
+}
+
+// describe fills a hit with its document.
+func (e *Engine) describe(ctx context.Context, kind workspace.Kind, id int64) (Hit, error) {
+	if kind == workspace.Images {
+		im, err := e.ws.Image(ctx, id)
+		if err != nil {
+			return Hit{}, err
+		}
+		h := Hit{Type: kind, ID: id, Key: im.Key, Path: im.Path, Captions: []string{}}
+		for _, c := range im.Captions {
+			h.Captions = append(h.Captions, c.Text)
+		}
+		return h, nil
+	}
+	c, err := e.ws.Caption(ctx, id)
+	if err != nil {
+		return Hit{}, err
+	}
+	im, err := e.ws.Image(ctx, c.ImageID)
+	if err != nil {
+		return Hit{}, err
+	}
+	return Hit{Type: kind, ID: id, Text: c.Text, Image: &ImageInfo{ID: im.ID, Key: im.Key, Path: im.Path}}, nil
+}
