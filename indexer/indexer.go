@@ -113,12 +113,16 @@ func Run(ctx context.Context, ds *dataset.Dataset, enc search.Encoder, ws *works
 
 	// Plan: stat every image, and send on only what is new or changed.
 	var todo []item
+	var missing []string // indexed, listed, but the file is gone
 	for _, img := range ds.Filter(opts.Split, opts.Limit) {
 		it := item{img: img}
 		st, err := os.Stat(img.Path)
 		if err != nil {
 			it.skip = "cannot read: " + errText(err)
 			todo = append(todo, it)
+			if _, indexed := states[img.Key]; indexed && opts.Prune && errors.Is(err, os.ErrNotExist) {
+				missing = append(missing, img.Key)
+			}
 			continue
 		}
 		it.size, it.mtime = st.Size(), st.ModTime().UnixNano()
@@ -132,7 +136,7 @@ func Run(ctx context.Context, ds *dataset.Dataset, enc search.Encoder, ws *works
 		todo = append(todo, it)
 	}
 	if opts.Prune {
-		var gone []string
+		gone := missing
 		for key := range states {
 			if _, ok := ds.Lookup(key); !ok {
 				gone = append(gone, key)

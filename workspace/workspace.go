@@ -74,6 +74,10 @@ type Workspace struct {
 // ErrNotExist is returned by Open when dir holds no workspace.
 var ErrNotExist = errors.New("no workspace")
 
+// ErrLocked is returned by Create while another process writes to the
+// workspace.
+var ErrLocked = errors.New("being written by another process")
+
 // Create opens the workspace in dir for writing, creating it for model if it
 // does not exist. An existing workspace made with another model is refused.
 // Only one process may write at a time.

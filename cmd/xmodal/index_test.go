@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/xmodal/xmodal/workspace"
+)
+
+// makeFlickrKaggle writes n small images and two captions each in the
+// layout of Flickr8k on Kaggle, plus a corrupt and an empty image.
+func makeFlickrKaggle(t *testing.T, n int) string {
+	t.Helper()
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "Images"), 0o755)
+	rng := rand.New(rand.NewPCG(1, 2))
+	var captions strings.Builder
+	captions.WriteString("image,caption\n")
+	for i := range n {
+		img := image.NewRGBA(image.Rect(0, 0, 40+i%17, 30+i%11))
+		base := color.RGBA{uint8(rng.IntN(256)), uint8(rng.IntN(256)), uint8(rng.IntN(256)), 255}
+		for y := range img.Rect.Dy() {
+			for x := range img.Rect.Dx() {
+				img.Set(x, y, color.RGBA{base.R + uint8(x), base.G + uint8(y), base.B, 255})
+			}
+		}
+		name := fmt.Sprintf("%04d.png", i)
+		f, _ := os.Create(filepath.Join(dir, "Images", name))
+		png.Encode(f, img)
+		f.Close()
+		fmt.Fprintf(&captions, "%s,\"picture %d, with a \"\"quote\"\"\"\n%s,another caption of %d\n", name, i, name, i)
+	}
+	os.WriteFile(filepath.Join(dir, "Images", "corrupt.jpg"), []byte("\xff\xd8\xff\xe0 not really a jpeg"), 0o644)
+	os.WriteFile(filepath.Join(dir, "Images", "empty.png"), nil, 0o644)
+	captions.WriteString("corrupt.jpg,a broken file\nempty.png,nothing at all\n")
+	os.WriteFile(filepath.Join(dir, "captions.txt"), []byte(captions.String()), 0o644)
+	return dir
+}
+
+type indexSummary struct {
+	ImagesIndexed   int `json:"images_indexed"`
+	CaptionsIndexed int `json:"captions_indexed"`
+	Skipped         []struct {
+		File   string `json:"file"`
+		Reason string `json:"reason"`
+	} `json:"skipped"`
+}
+
+func lastJSONLine[T any](t *testing.T, out string) T {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var v T
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &v); err != nil {
+		t.Fatalf("last line %q: %v", lines[len(lines)-1], err)
+	}
+	return v
+}
+
+func TestIndexSearchEval(t *testing.T) {
+	data := makeFlickrKaggle(t, 20)
+	ws := filepath.Join(t.TempDir(), "ws")
+	code, out, errOut := xmodal(t, "index", "--data", data, "--workspace", ws, "--model", modelA, "--batch-size", "8", "--json")
+	if code != 0 {
+		t.Fatalf("index: exit %d: %s", code, errOut)
+	}
+	sum := lastJSONLine[indexSummary](t, out)
+	if sum.ImagesIndexed != 20 || sum.CaptionsIndexed != 40 || len(sum.Skipped) != 2 {
+		t.Fatalf("summary = %+v", sum)
+	}
+	for _, s := range sum.Skipped {
+		if !strings.Contains(s.File, "corrupt.jpg") && !strings.Contains(s.File, "empty.png") || s.Reason == "" {
+			t.Errorf("skipped %+v", s)
+		}
+	}
+	if !strings.Contains(errOut, "20/22 images") && !strings.Contains(errOut, "22/22 images") {
+		t.Errorf("no progress on stderr:\n%s", errOut)
+	}
+
+	// Search without --model: the workspace knows its model.
+	code, out, errOut = xmodal(t, "search", "--workspace", ws, "--text", "picture 3, with a \"quote\"", "--to", "captions", "--top-k", "3", "--json")
+	if code != 0 {
+		t.Fatalf("search: exit %d: %s", code, errOut)
+	}
+	type hit struct {
+		Rank  int     `json:"rank"`
+		Score float64 `json:"score"`
+		Type  string  `json:"type"`
+		Text  string  `json:"text"`
+		Image struct {
+			Path string `json:"path"`
+		} `json:"image"`
+	}
+	hits := decodeLines[hit](t, out)
+	if len(hits) != 3 || hits[0].Type != "caption" || hits[0].Text != `picture 3, with a "quote"` || hits[0].Score < 0.9999 || !strings.HasSuffix(hits[0].Image.Path, "0003.png") {
+		t.Errorf("hits = %+v", hits)
+	}
+	code, out, _ = xmodal(t, "search", "--workspace", ws, "--image", filepath.Join(data, "Images", "0007.png"), "--to", "images", "--top-k", "1", "--json")
+	if img := decodeLines[map[string]any](t, out); code != 0 || !strings.HasSuffix(img[0]["path"].(string), "0007.png") {
+		t.Errorf("image search: exit %d, %v", code, img)
+	}
+
+	code, out, errOut = xmodal(t, "eval", "--workspace", ws, "--json")
+	if code != 0 {
+		t.Fatalf("eval: exit %d: %s", code, errOut)
+	}
+	var res struct {
+		Images, Captions int
+		TextToImage      struct{ R1, R10, MedR float64 } `json:"text_to_image"`
+	}
+	json.Unmarshal([]byte(out), &res)
+	if res.Images != 20 || res.Captions != 40 || res.TextToImage.R10 <= 0 {
+		t.Errorf("eval = %+v", res)
+	}
+
+	// A model other than the workspace's is refused with a clear message.
+	code, _, errOut = xmodal(t, "search", "--workspace", ws, "--model", filepath.Join(fixtures, "model-b-gelu"), "--text", "x")
+	if code != 1 || !strings.Contains(errOut, "built with model") {
+		t.Errorf("other model: exit %d, %s", code, errOut)
+	}
+
+	// Incremental: a new image is added, a deleted one pruned, the rest
+	// left alone.
+	os.Remove(filepath.Join(data, "Images", "0000.png"))
+	os.WriteFile(filepath.Join(data, "captions.txt"), append(mustRead(t, filepath.Join(data, "captions.txt")), []byte("0000b.png,a new one\n")...), 0o644)
+	copyFile(t, filepath.Join(data, "Images", "0001.png"), filepath.Join(data, "Images", "0000b.png"))
+	code, out, errOut = xmodal(t, "index", "--data", data, "--workspace", ws, "--model", modelA, "--prune", "--json")
+	if code != 0 {
+		t.Fatalf("re-index: %s", errOut)
+	}
+	sum = lastJSONLine[indexSummary](t, out)
+	if sum.ImagesIndexed != 20 || sum.CaptionsIndexed != 39 || !strings.Contains(errOut, "1 added, 19 unchanged, 1 pruned") {
+		t.Errorf("after changes: %+v\n%s", sum, errOut)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func copyFile(t *testing.T, from, to string) {
+	if err := os.WriteFile(to, mustRead(t, from), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestKillAndResume kills an index run with SIGKILL in the middle, runs it
+// again, and checks that the result equals an uninterrupted run's.
+func TestKillAndResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "xmodal")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	data := makeFlickrKaggle(t, 300)
+	index := func(ws string) *exec.Cmd {
+		return exec.Command(bin, "index", "--data", data, "--workspace", ws, "--model", modelA, "--batch-size", "4", "--json")
+	}
+
+	reference := filepath.Join(t.TempDir(), "reference")
+	out, err := index(reference).Output()
+	if err != nil {
+		t.Fatalf("uninterrupted run: %v", err)
+	}
+	want := lastJSONLine[indexSummary](t, string(out))
+
+	ws := filepath.Join(t.TempDir(), "ws")
+	for kill := 0; kill < 3; kill++ {
+		cmd := index(ws)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Kill as soon as more has been committed than before.
+		before := committedRows(ws)
+		deadline := time.Now().Add(30 * time.Second)
+		for committedRows(ws) <= before && time.Now().Before(deadline) {
+			time.Sleep(2 * time.Millisecond)
+		}
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+	}
+	interrupted := committedRows(ws)
+	out, err = index(ws).Output()
+	if err != nil {
+		t.Fatalf("resumed run: %v", err)
+	}
+	got := lastJSONLine[indexSummary](t, string(out))
+	if got.ImagesIndexed != want.ImagesIndexed || got.CaptionsIndexed != want.CaptionsIndexed || len(got.Skipped) != len(want.Skipped) {
+		t.Errorf("resumed run: %+v, uninterrupted: %+v", got, want)
+	}
+	if interrupted == 0 || interrupted >= want.ImagesIndexed {
+		t.Logf("the kills landed at %d of %d images", interrupted, want.ImagesIndexed)
+	}
+	// No image was indexed twice: rows equal documents.
+	r, err := workspace.Open(ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	rows, _ := r.Rows(workspace.Images)
+	if rows != want.ImagesIndexed {
+		t.Errorf("%d image rows for %d images: work was redone", rows, want.ImagesIndexed)
+	}
+	// The same images have the same vectors as in the uninterrupted run.
+	ref, err := workspace.Open(reference)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	for _, key := range []string{"Images/0000.png", "Images/0150.png", "Images/0299.png"} {
+		a, _ := r.ImageByKey(context.Background(), key)
+		b, _ := ref.ImageByKey(context.Background(), key)
+		va, _ := r.ReadVectors(workspace.Images, a.Row, a.Row+1)
+		vb, _ := ref.ReadVectors(workspace.Images, b.Row, b.Row+1)
+		if maxAbs32(va, vb) != 0 {
+			t.Errorf("%s: vectors differ after resume", key)
+		}
+	}
+}
+
+func committedRows(ws string) int {
+	r, err := workspace.Open(ws)
+	if err != nil {
+		return 0
+	}
+	defer r.Close()
+	n, _ := r.Rows(workspace.Images)
+	return n
+}
+
+func maxAbs32(a, b []float32) float32 {
+	var d float32
+	for i := range a {
+		d = max(d, a[i]-b[i], b[i]-a[i])
+	}
+	return d
+}
