@@ -40,7 +40,7 @@ type Image struct {
 // Problem is a malformed row or entry that was skipped; the rest of the file
 // was read.
 type Problem struct {
-	File string // the file that holds it, relative to the dataset root
+	File string // the file that holds it, relative to the root and slash-separated like a Key
 	Line int    // 1-based line, 0 when not applicable (JSON)
 	Msg  string
 }
@@ -85,8 +85,8 @@ var readers = map[string]func(b *builder) error{
 	FormatFolder:          readFolder,
 }
 
-// Formats lists the accepted format names: "auto" first, then the formats in
-// the order Detect tries them, with "folder" last.
+// Formats lists the accepted format names, "auto" first. Detect tries the
+// others in its own order (see Detect).
 func Formats() []string {
 	return []string{FormatAuto, FormatFlickr8kKaggle, FormatFlickr8k, FormatFlickr30kKaggle,
 		FormatKarpathy, FormatCOCO, FormatFolder}

@@ -72,18 +72,18 @@ func walkImages(b *builder) (images []string, txt map[string]bool, err error) {
 		return nil, nil, err
 	}
 	txt = map[string]bool{}
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, walkErr error) error {
 		if p == root {
-			return err
+			return walkErr
 		}
 		rel, _ := filepath.Rel(root, p)
 		key := filepath.ToSlash(rel)
-		if err != nil { // an unreadable folder: the rest is still worth reading
+		if walkErr != nil { // an unreadable folder: the rest is still worth reading
 			var pe *fs.PathError
-			if errors.As(err, &pe) {
-				err = pe.Err
+			if errors.As(walkErr, &pe) {
+				walkErr = pe.Err
 			}
-			b.problem(rel, 0, "%v", err)
+			b.problem(key, 0, "%v", walkErr)
 			return nil
 		}
 		if strings.HasPrefix(d.Name(), ".") {
@@ -96,7 +96,7 @@ func walkImages(b *builder) (images []string, txt map[string]bool, err error) {
 		case d.IsDir():
 		case IsImageFile(key):
 			images = append(images, key)
-		case strings.EqualFold(path.Ext(key), ".txt"):
+		case path.Ext(key) == ".txt":
 			txt[key] = true
 		}
 		return nil
@@ -157,15 +157,15 @@ func (r *captionFile) readDelimited(text string, sep byte) error {
 			return
 		}
 		f := splitRow(line, sep)
-		if first && !IsImageFile(strings.TrimSpace(f[0])) {
-			first = false
+		header := first && !IsImageFile(strings.TrimSpace(f[0]))
+		first = false
+		if header {
 			imageCol, captionCol, splitCol, ncols = column(f, "image"), column(f, "caption"), column(f, "split"), len(f)
 			if imageCol < 0 || captionCol < 0 {
 				headerErr = fmt.Errorf("%s:%d: want a header with image and caption columns, got %q", r.b.path(r.file), n, line)
 			}
 			return
 		}
-		first = false
 		if len(f) <= max(imageCol, captionCol, splitCol) {
 			r.b.problem(r.file, n, "want %d fields, got %d", max(imageCol, captionCol, splitCol)+1, len(f))
 			return

@@ -1,6 +1,9 @@
 package dataset
 
 import (
+	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -197,7 +200,9 @@ func TestKarpathy(t *testing.T) {
   "split": "val", "filename": "1001773457_577c3a7d70.jpg", "group": 7},
  {"sentids": [], "imgid": 2, "sentences": [], "split": "test"},
  {"imgid": 3, "sentences": [], "split": "test", "filename": 12345},
- {"imgid": 4, "sentences": [{"raw": ""}], "split": "test", "filename": "1002674143_1b742ab4b8.jpg"}
+ {"imgid": 4, "sentences": [{"raw": ""}], "split": "test", "filename": "1002674143_1b742ab4b8.jpg"},
+ {"imgid": 5, "sentences": [{"raw": ["not", "a", "string"]}], "split": "test", "filename": "5.jpg"},
+ "not an entry"
 ], "dataset": "flickr8k"}`
 	coco := `{"images": [
  {"filepath": "val2014", "sentids": [1], "filename": "COCO_val2014_000000391895.jpg", "imgid": 0, "split": "test",
@@ -216,7 +221,9 @@ func TestKarpathy(t *testing.T) {
 	}
 	flickr8kProblems := []string{
 		"dataset_flickr8k.json: images[2]: no filename",
-		"dataset_flickr8k.json: images[3]: cannot unmarshal number into Go struct field karpathyEntry.filename of type string",
+		"dataset_flickr8k.json: images[3]: filename: want a string, got number",
+		"dataset_flickr8k.json: images[5]: sentences.raw: want a string, got array",
+		"dataset_flickr8k.json: images[6]: want an object, got string",
 	}
 	for _, c := range []formatCase{{
 		name:     "flickr8k",
@@ -320,7 +327,7 @@ func TestCOCO(t *testing.T) {
 	}
 	problems := func(dir string) []string {
 		return []string{
-			dir + "captions_val2017.json: annotations[3]: cannot unmarshal string into Go struct field cocoAnnotation.image_id of type int64",
+			dir + "captions_val2017.json: annotations[3]: image_id: want an integer, got string",
 			dir + "captions_val2017.json: images[2]: no file_name",
 			dir + "captions_val2017.json: annotations[1]: image_id 999 is not in images",
 		}
@@ -475,5 +482,21 @@ func TestFolderAmbiguousBase(t *testing.T) {
 	}
 	if len(d.Problems) != 1 || d.Problems[0].String() != `captions.csv:2: no image "a.jpg" in the folder` {
 		t.Errorf("problems = %v", d.Problems)
+	}
+}
+
+func TestFolderSymlinkedRoot(t *testing.T) {
+	target := writeTree(t, map[string]string{"a.jpg": "", "a.txt": "A dog ."})
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(target, link); err != nil {
+		t.Skip(err)
+	}
+	d, err := Open(link, "auto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Image{{Key: "a.jpg", Path: filepath.Join(link, "a.jpg"), Captions: []string{"A dog ."}}}
+	if !reflect.DeepEqual(d.Images, want) {
+		t.Errorf("images = %+v, want %+v", d.Images, want)
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
+	"reflect"
 )
 
 // readJSONArrays streams the JSON object in file (relative to the root) and
@@ -79,8 +79,27 @@ func expectDelim(dec *json.Decoder, want json.Delim, what string) error {
 func decodeEntry(dec *json.Decoder, v any) (problem string, err error) {
 	err = dec.Decode(v)
 	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return strings.TrimPrefix(te.Error(), "json: "), nil
+	if !errors.As(err, &te) {
+		return "", err
 	}
-	return "", err
+	if te.Field == "" { // the entry itself, say a string among objects
+		return "want an object, got " + te.Value, nil
+	}
+	return fmt.Sprintf("%s: want %s, got %s", te.Field, jsonKind(te.Type), te.Value), nil
+}
+
+// jsonKind names the JSON kind a Go type is decoded from, for messages that
+// speak of the file rather than of this package's types.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "an integer"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	}
+	return t.String()
 }

@@ -353,3 +353,14 @@ func TestInfo(t *testing.T) {
 		t.Errorf("info = %+v", info)
 	}
 }
+
+func TestFLOPs(t *testing.T) {
+	c, _ := Arch("ViT-B/32")
+	// The published figure for ViT-B/32's image tower is 4.4 GMACs.
+	if g := c.ImageFLOPs() / 1e9; g < 8.7 || g > 8.9 {
+		t.Errorf("ViT-B/32 image: %.2f GFLOP, want about 8.8", g)
+	}
+	if g := c.TextFLOPs(77) / 1e9; g < 5.7 || g > 6.0 {
+		t.Errorf("ViT-B/32 text of 77 tokens: %.2f GFLOP, want about 5.8", g)
+	}
+}
