@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/xmodal/xmodal/safetensors"
 )
 
 const fixtures = "../../testdata/clip"
@@ -363,4 +365,34 @@ func TestFLOPs(t *testing.T) {
 	if g := c.TextFLOPs(77) / 1e9; g < 5.7 || g > 6.0 {
 		t.Errorf("ViT-B/32 text of 77 tokens: %.2f GFLOP, want about 5.8", g)
 	}
+}
+
+func TestWriteRandomRoundTrip(t *testing.T) {
+	cfg, _ := ParseConfig(mustRead(t, filepath.Join(fixtures, "model-a", "config.json")))
+	for _, dtype := range []string{"F32", "BF16"} {
+		dir := t.TempDir()
+		if err := WriteRandom(dir, cfg, safetensors.DType(dtype), 7, filepath.Join(fixtures, "model-a")); err != nil {
+			t.Fatal(err)
+		}
+		m, err := Load(dir)
+		if err != nil {
+			t.Fatalf("%s: %v", dtype, err)
+		}
+		if info := m.Info(); info.Parameters != loadModel(t, "model-a").Info().Parameters || info.DTypes[0] != dtype {
+			t.Errorf("%s: info = %+v", dtype, info)
+		}
+		emb, err := m.EncodeTexts(context.Background(), []string{"a random model still runs"})
+		if err != nil || len(emb[0]) != 48 {
+			t.Errorf("%s: encode: %v", dtype, err)
+		}
+		m.Close()
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
