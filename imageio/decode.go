@@ -10,6 +10,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
+	"strings"
 
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/webp"
@@ -17,10 +18,10 @@ import (
 
 // Errors returned by Decode; test for them with errors.Is.
 var (
-	ErrEmpty             = errors.New("imageio: empty input")
-	ErrUnknownFormat     = errors.New("imageio: unknown image format")
-	ErrUnsupportedFormat = errors.New("imageio: unsupported image format")
-	ErrTooLarge          = errors.New("imageio: image too large")
+	ErrEmpty             = errors.New("imageio: empty input")              // no bytes at all
+	ErrUnknownFormat     = errors.New("imageio: unknown image format")     // not an image format we recognise
+	ErrUnsupportedFormat = errors.New("imageio: unsupported image format") // a known format we do not decode (TIFF, HEIF, AVIF...)
+	ErrTooLarge          = errors.New("imageio: image too large")          // more pixels than Options.MaxPixels
 )
 
 // Decode reads a JPEG, PNG, GIF (first frame), WebP or BMP image and returns
@@ -44,12 +45,15 @@ var (
 //   - lossy WebP uses libwebp's fancy upsampling and YUV->RGB formulas;
 //   - GIF keeps the real colour of the transparent index (Go replaces it
 //     with transparent black) and is placed on its logical screen;
-//   - PNG keeps the colour under tRNS transparency for grey and RGB images
-//     (Pillow ignores tRNS there);
+//   - PNG grey and RGB images with a tRNS chunk stay "L" and "RGB" with
+//     their colours, as in Pillow (Go turns them into NRGBA);
 //   - 16-bit PNG channels keep their high byte, as Pillow does for RGB(A)
-//     and LA. 16-bit grey is the one exception: Pillow opens it as mode "I"
-//     whose conversion to RGB clips values above 255 (mostly white); here it
-//     becomes "L" from the high byte, which is what the image looks like.
+//     and grey+alpha (which Pillow opens as "RGBA").
+//
+// One deliberate difference: Pillow opens 16-bit grey PNGs as mode "I",
+// whose conversion to RGB clips values above 255 (so they come out mostly
+// white); Decode makes them "L" from the high byte, which is what the image
+// looks like.
 func Decode(r io.Reader, opts Options) (*Pixels, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -129,6 +133,9 @@ func decodeError(format string, err error) error {
 	if errors.Is(err, io.EOF) {
 		err = io.ErrUnexpectedEOF // a decoder's EOF means the file is truncated
 	}
+	if strings.HasPrefix(err.Error(), format+": ") {
+		return fmt.Errorf("imageio: %w", err) // "imageio: png: invalid format: ..."
+	}
 	return fmt.Errorf("imageio: decoding %s: %w", format, err)
 }
 
@@ -166,7 +173,7 @@ func sniff(b []byte) (string, error) {
 		name = "TIFF"
 	case has(4, "ftypavif"), has(4, "ftypavis"):
 		name = "AVIF"
-	case has(4, "ftyphei"), has(4, "ftypmif1"), has(4, "ftypmsf1"), has(4, "ftypheic"), has(4, "ftyphevc"):
+	case has(4, "ftyphei"), has(4, "ftyphev"), has(4, "ftypmif1"), has(4, "ftypmsf1"):
 		name = "HEIF"
 	case has(0, "\xff\x0a"), has(0, "\x00\x00\x00\x0cJXL \r\n\x87\n"):
 		name = "JPEG XL"

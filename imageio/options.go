@@ -8,12 +8,12 @@ import (
 // Pillow's resampling filter codes, as stored in "resample" of a Hugging Face
 // preprocessor_config.json.
 const (
-	Nearest  = 0
-	Lanczos  = 1
-	Bilinear = 2
-	Bicubic  = 3
-	Box      = 4
-	Hamming  = 5
+	Nearest  = 0 // nearest neighbour (always used for "P" and "1" images)
+	Lanczos  = 1 // Lanczos, support 3
+	Bilinear = 2 // triangle, support 1
+	Bicubic  = 3 // cubic convolution with a = -0.5, support 2: CLIP's filter
+	Box      = 4 // box, support 0.5
+	Hamming  = 5 // Hamming-windowed sinc, support 1
 )
 
 // DefaultMaxPixels is the decoded-size limit used when Options.MaxPixels is 0.

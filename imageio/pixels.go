@@ -4,13 +4,13 @@ import "fmt"
 
 // Pillow mode names used by Pixels.
 const (
-	ModeRGB  = "RGB"
-	ModeRGBA = "RGBA"
-	ModeL    = "L"
-	ModeLA   = "LA"
-	ModeP    = "P"
-	Mode1    = "1"
-	ModeCMYK = "CMYK"
+	ModeRGB  = "RGB"  // 3 bytes per pixel
+	ModeRGBA = "RGBA" // 4 bytes per pixel, alpha not premultiplied
+	ModeL    = "L"    // 1 byte per pixel, grey
+	ModeLA   = "LA"   // 2 bytes per pixel, grey and alpha
+	ModeP    = "P"    // 1 byte per pixel, an index into Pixels.Palette
+	Mode1    = "1"    // 1 byte per pixel, 0 or 255 (bilevel)
+	ModeCMYK = "CMYK" // 4 bytes per pixel, 0 means no ink
 )
 
 // Pixels is one decoded image in Pillow-like terms: its mode and its

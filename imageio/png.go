@@ -78,6 +78,10 @@ func decodePNG(data []byte, info pngInfo) (*Pixels, error) {
 		}
 		return palettedPixels(m), nil
 	case 4:
+		if info.depth == 16 {
+			// Pillow 9 opens 16-bit grey+alpha as "RGBA" (rawmode "LA;16B").
+			return &Pixels{Mode: ModeRGBA, W: w, H: h, Pix: nrgbaPix(img)}, nil
+		}
 		return &Pixels{Mode: ModeLA, W: w, H: h, Pix: keepChannels(nrgbaPix(img), 0, 3)}, nil
 	case 6:
 		return &Pixels{Mode: ModeRGBA, W: w, H: h, Pix: nrgbaPix(img)}, nil

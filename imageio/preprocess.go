@@ -47,6 +47,28 @@ func Preprocess(p *Pixels, opts Options, dst []float32) []float32 {
 	if err := p.Validate(); err != nil {
 		panic(err)
 	}
+	rgb := centreCropRGB(p, opts)
+	plane := len(rgb) / 3
+	if cap(dst) >= 3*plane {
+		dst = dst[:3*plane]
+	} else {
+		dst = make([]float32, 3*plane)
+	}
+	lut := normTable(opts.Mean, opts.Std)
+	r, g, b := dst[:plane], dst[plane:2*plane], dst[2*plane:]
+	for i := range plane {
+		r[i] = lut[0][rgb[3*i]]
+		g[i] = lut[1][rgb[3*i+1]]
+		b[i] = lut[2][rgb[3*i+2]]
+	}
+	return dst
+}
+
+// centreCropRGB does the official pipeline up to convert("RGB"): resize
+// the shortest side to opts.Size in the image's own mode, centre-crop
+// opts.CropSize (padding with zeros in that mode if the crop is larger),
+// convert to RGB. It returns CropSize×CropSize interleaved RGB bytes.
+func centreCropRGB(p *Pixels, opts Options) []uint8 {
 	crop := opts.cropSize()
 	nw, nh := ResizedSize(p.W, p.H, opts.Size)
 	left, top := cropOffset(nw, crop), cropOffset(nh, crop)
@@ -56,43 +78,27 @@ func Preprocess(p *Pixels, opts Options, dst []float32) []float32 {
 	y0, y1 := max(top, 0), min(top+crop, nh)
 	win := resizeWindow(p, nw, nh, x0, x1, y0, y1, opts.Resample)
 
-	plane := crop * crop
-	if cap(dst) >= 3*plane {
-		dst = dst[:3*plane]
-	} else {
-		dst = make([]float32, 3*plane)
-	}
-	lut := normTable(opts.Mean, opts.Std)
 	var pal *[256][3]uint8
 	if p.Mode == ModeP {
 		pal = p.palette256()
 	}
 	ch := Channels(p.Mode)
+	out := make([]uint8, crop*crop*3)
 	if x1-x0 < crop || y1-y0 < crop {
 		// torchvision pads with zeros in the image's own mode, before the
 		// conversion to RGB: palette entry 0 for "P", white for "CMYK".
 		var pad [3]uint8
 		toRGB(pad[:], make([]uint8, ch), p.Mode, pal)
-		for c := range 3 {
-			v := lut[c][pad[c]]
-			for i := range plane {
-				dst[c*plane+i] = v
-			}
+		for i := 0; i < len(out); i += 3 {
+			copy(out[i:i+3], pad[:])
 		}
 	}
 	w := x1 - x0
-	rgb := make([]uint8, w*3)
 	for y := y0; y < y1; y++ {
-		toRGB(rgb, win[(y-y0)*w*ch:(y-y0+1)*w*ch], p.Mode, pal)
-		o := (y-top)*crop + x0 - left
-		r, g, b := dst[o:o+w], dst[plane+o:plane+o+w], dst[2*plane+o:2*plane+o+w]
-		for i := range w {
-			r[i] = lut[0][rgb[3*i]]
-			g[i] = lut[1][rgb[3*i+1]]
-			b[i] = lut[2][rgb[3*i+2]]
-		}
+		o := ((y-top)*crop + x0 - left) * 3
+		toRGB(out[o:o+w*3], win[(y-y0)*w*ch:(y-y0+1)*w*ch], p.Mode, pal)
 	}
-	return dst
+	return out
 }
 
 // normTable precomputes ToTensor + Normalize for every byte value: v/255

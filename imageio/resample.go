@@ -189,11 +189,11 @@ func (c *coeffs) filterRow(dst, src []uint8, base, ch int) {
 			k := c.k[o*c.ksize : o*c.ksize+c.n[o]]
 			s := src[(x0-base)*3 : (x0-base+len(k))*3]
 			a0, a1, a2 := int32(half), int32(half), int32(half)
-			for j, w := range k {
-				p := s[j*3 : j*3+3 : j*3+3]
-				a0 += int32(p[0]) * w
-				a1 += int32(p[1]) * w
-				a2 += int32(p[2]) * w
+			for _, w := range k {
+				a0 += int32(s[0]) * w
+				a1 += int32(s[1]) * w
+				a2 += int32(s[2]) * w
+				s = s[3:]
 			}
 			d := dst[o*3 : o*3+3 : o*3+3]
 			d[0], d[1], d[2] = clip8(a0), clip8(a1), clip8(a2)

@@ -17,7 +17,7 @@ import (
 var (
 	avx512 = &engine{
 		name:    "avx512",
-		kern:    &gemmKernel{name: "avx512", mr: 14, nr: 32, tile: tileAVX512},
+		kern:    &gemmKernel{name: "avx512", mr: 14, nr: 32, tile: tileAVX512, pack: packAAVX512},
 		actTile: actTileAVX512,
 		softmax: softmaxAVX512,
 		sum64:   sum64AVX512,
@@ -39,6 +39,9 @@ var (
 	}
 )
 
+// bf16Kernel is the AVX512_BF16 kernel: the AVX-512 tile over bf16 pairs.
+var bf16Kernel = &gemmKernel{name: "avx512_bf16", mr: 14, nr: 32, tile: tileBF16, pack: packABF16AVX512, pairs: true}
+
 func hasAVX512() bool {
 	return cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL
 }
@@ -59,6 +62,9 @@ func engines() []*engine {
 
 func detectEngine() *engine {
 	e := *engines()[0]
+	if e.name == "avx512" && cpu.X86.HasAVX512BF16 {
+		e.bf16 = bf16Kernel
+	}
 	var f []string
 	for _, x := range []struct {
 		ok   bool
@@ -124,6 +130,48 @@ func sgemmAVX512x13(k int, a, b, c *float32, ldc int, bias *float32, mask uint64
 func sgemmAVX512x14(k int, a, b, c *float32, ldc int, bias *float32, mask uint64, load bool)
 
 //go:noescape
+func sgemmBF16x1(k int, a, b, c *float32, ldc int, bias *float32, mask uint64, load bool)
+
+//go:noescape
+func sgemmBF16x2(k int, a, b, c *float32, ldc int, bias *float32, mask uint64, load bool)
+
+//go:noescape
+func sgemmBF16x3(k int, a, b, c *float32, ldc int, bias *float32, mask uint64, load bool)
+
+//go:noescape
+func sgemmBF16x4(k int, a, b, c *float32, ldc int, bias *float32, mask uint64, load bool)
+
+//go:noescape
+func sgemmBF16x5(k int, a, b, c *float32, ldc int, bias *float32, mask uint64, load bool)
+
+//go:noescape
+func sgemmBF16x6(k int, a, b, c *float32, ldc int, bias *float32, mask uint64, load bool)
+
+//go:noescape
+func sgemmBF16x7(k int, a, b, c *float32, ldc int, bias *float32, mask uint64, load bool)
+
+//go:noescape
+func sgemmBF16x8(k int, a, b, c *float32, ldc int, bias *float32, mask uint64, load bool)
+
+//go:noescape
+func sgemmBF16x9(k int, a, b, c *float32, ldc int, bias *float32, mask uint64, load bool)
+
+//go:noescape
+func sgemmBF16x10(k int, a, b, c *float32, ldc int, bias *float32, mask uint64, load bool)
+
+//go:noescape
+func sgemmBF16x11(k int, a, b, c *float32, ldc int, bias *float32, mask uint64, load bool)
+
+//go:noescape
+func sgemmBF16x12(k int, a, b, c *float32, ldc int, bias *float32, mask uint64, load bool)
+
+//go:noescape
+func sgemmBF16x13(k int, a, b, c *float32, ldc int, bias *float32, mask uint64, load bool)
+
+//go:noescape
+func sgemmBF16x14(k int, a, b, c *float32, ldc int, bias *float32, mask uint64, load bool)
+
+//go:noescape
 func sgemmAVX2x1(k int, a, b, c *float32, ldc int, bias *float32, load bool)
 
 //go:noescape
@@ -147,6 +195,12 @@ var avx512Tiles = [...]func(k int, a, b, c *float32, ldc int, bias *float32, mas
 	sgemmAVX512x11, sgemmAVX512x12, sgemmAVX512x13, sgemmAVX512x14,
 }
 
+var bf16Tiles = [...]func(k int, a, b, c *float32, ldc int, bias *float32, mask uint64, load bool){
+	nil, sgemmBF16x1, sgemmBF16x2, sgemmBF16x3, sgemmBF16x4, sgemmBF16x5,
+	sgemmBF16x6, sgemmBF16x7, sgemmBF16x8, sgemmBF16x9, sgemmBF16x10,
+	sgemmBF16x11, sgemmBF16x12, sgemmBF16x13, sgemmBF16x14,
+}
+
 var avx2Tiles = [...]func(k int, a, b, c *float32, ldc int, bias *float32, load bool){
 	nil, sgemmAVX2x1, sgemmAVX2x2, sgemmAVX2x3, sgemmAVX2x4, sgemmAVX2x5, sgemmAVX2x6,
 }
@@ -168,6 +222,16 @@ func tileAVX512(kc int, a, b, c []float32, ldc, rows, cols int, bias []float32, 
 		_ = bias[31]
 	}
 	avx512Tiles[rows](kc, unsafe.SliceData(a), unsafe.SliceData(b), &c[0], ldc, biasPtr(bias), 1<<cols-1, load)
+}
+
+func tileBF16(kc int, a, b, c []float32, ldc, rows, cols int, bias []float32, load bool) {
+	_ = a[:kc*14]
+	_ = b[:kc*32]
+	_ = c[(rows-1)*ldc+cols-1]
+	if bias != nil {
+		_ = bias[31]
+	}
+	bf16Tiles[rows](kc, unsafe.SliceData(a), unsafe.SliceData(b), &c[0], ldc, biasPtr(bias), 1<<cols-1, load)
 }
 
 func tileAVX2(kc int, a, b, c []float32, ldc, rows, cols int, bias []float32, load bool) {
@@ -195,6 +259,37 @@ func tileAVX2(kc int, a, b, c []float32, ldc, rows, cols int, bias []float32, lo
 }
 
 // Element-wise kernels, in ops_amd64.s.
+
+//go:noescape
+func packA14AVX512(dst, src *float32, lda, rows, k int)
+
+func packAAVX512(dst, a []float32, lda, m, k, p0, p1 int) {
+	for p := p0; p < p1; p++ {
+		rows := min(14, m-p*14)
+		if k == 0 {
+			return
+		}
+		_ = dst[(p+1)*k*14-1]
+		_ = a[(p*14+rows-1)*lda+k-1]
+		packA14AVX512(&dst[p*k*14], &a[p*14*lda], lda, rows, k)
+	}
+}
+
+//go:noescape
+func packA14BF16AVX512(dst, src *float32, lda, rows, k int)
+
+func packABF16AVX512(dst, a []float32, lda, m, k, p0, p1 int) {
+	ks := (k + 1) / 2
+	for p := p0; p < p1; p++ {
+		rows := min(14, m-p*14)
+		if k == 0 {
+			return
+		}
+		_ = dst[(p+1)*ks*14-1]
+		_ = a[(p*14+rows-1)*lda+k-1]
+		packA14BF16AVX512(&dst[p*ks*14], &a[p*14*lda], lda, rows, k)
+	}
+}
 
 //go:noescape
 func quickGELUAVX512(c *float32, ldc, rows, cols int)

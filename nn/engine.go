@@ -7,6 +7,7 @@ package nn
 type engine struct {
 	name string
 	kern *gemmKernel
+	bf16 *gemmKernel // bf16-pair kernel, or nil if the CPU has none
 	// actTile applies an activation in place to rows×cols values of c
 	// (row stride ldc); nil means the portable loop.
 	actTile func(c []float32, ldc, rows, cols int, act Act)

@@ -28,6 +28,11 @@ type gemmKernel struct {
 	// step) and of the B panel b (nr values per step), plus bias[:nr] if
 	// bias is not nil. 1 ≤ rows ≤ mr and 1 ≤ cols ≤ nr.
 	tile func(kc int, a, b, c []float32, ldc, rows, cols int, bias []float32, load bool)
+	// pack, if not nil, replaces packA(dst, a, lda, m, k, mr, p0, p1).
+	pack func(dst, a []float32, lda, m, k, p0, p1 int)
+	// pairs marks a bf16 kernel: each 32-bit value of its panels holds
+	// two k values, so k values take ⌈k/2⌉ steps. pack must be set.
+	pairs bool
 }
 
 // Cache blocking. kc·nr·4 bytes of B stay in L1 while a kernel sweeps the A
@@ -35,9 +40,8 @@ type gemmKernel struct {
 // are swept. The values suit the 48 KiB L1 and 1–2 MiB L2 of recent x86 cores
 // and are harmless elsewhere.
 var (
-	gemmKC = 256
-	gemmMC = 336
-	gemmNC = 16 // B panels
+	gemmKC = 384
+	gemmMC = 168 // a multiple of every kernel's mr (14, 6 and 4)
 )
 
 // packedB is a k×n matrix B packed into ⌈n/nr⌉ panels of k×nr values.
@@ -122,19 +126,25 @@ func packA(dst, a []float32, lda, m, k, mr, p0, p1 int) {
 // rows×In floats) and needed on every call.
 var scratch = sync.Pool{New: func() any { return new([]float32) }}
 
-// gemm sets C[m×n] = act(A·B + bias), or, with accumulate, adds A·B + bias to
-// C (act must then be Identity). A is m×k with row stride lda; C has row
-// stride ldc; bias is nil or holds at least b.panels()·nr values (zero
-// beyond n). With parallel set, the work is spread over GOMAXPROCS
-// goroutines.
-func (e *engine) gemm(m, n, k int, a []float32, lda int, b *packedB, bias []float32, c []float32, ldc int, act Act, accumulate, parallel bool) {
+// gemm sets C[m×n] = act(A·B + bias) with the micro-kernel kern, or, with
+// accumulate, adds A·B + bias to C (act must then be Identity). A is m×k
+// with row stride lda; b is B packed for kern; C has row stride ldc; bias is
+// nil or holds at least b.panels()·nr values (zero beyond n). With parallel
+// set, the work is spread over GOMAXPROCS goroutines.
+func (e *engine) gemm(kern *gemmKernel, m, n, k int, a []float32, lda int, b *packedB, bias []float32, c []float32, ldc int, act Act, accumulate, parallel bool) {
 	if m <= 0 || n <= 0 {
 		return
 	}
-	kern := e.kern
 	mr, nr := kern.mr, kern.nr
 	mp := (m + mr - 1) / mr
 	np := b.panels()
+	ka := k // columns of A
+	if kern.pairs {
+		k = (k + 1) / 2 // steps of the packed panels
+	}
+	if b.k != k || b.nr != nr {
+		panic("nn: B packed for another kernel")
+	}
 
 	buf := scratch.Get().(*[]float32)
 	*buf = grow(*buf, mp*mr*k)
@@ -145,34 +155,37 @@ func (e *engine) gemm(m, n, k int, a []float32, lda int, b *packedB, bias []floa
 	// as much as a few hundred thousand flops.
 	grainA, grainB := mp, np
 	if parallel {
-		grainA = max(1, 64*1024/(mr*k+1))
+		grainA = max(1, 64*1024/(mr*ka+1))
 		grainB = max(1, (1<<20)/(2*m*k*nr+1))
 	}
-	ParallelFor(mp, grainA, func(lo, hi int) { packA(pa, a, lda, m, k, mr, lo, hi) })
+	ParallelFor(mp, grainA, func(lo, hi int) {
+		if kern.pack != nil {
+			kern.pack(pa, a, lda, m, ka, lo, hi)
+		} else {
+			packA(pa, a, lda, m, ka, mr, lo, hi)
+		}
+	})
 
 	ParallelFor(np, grainB, func(jlo, jhi int) {
 		for i0 := 0; i0 < m; i0 += gemmMC {
 			i1 := min(i0+gemmMC, m)
-			for j0 := jlo; j0 < jhi; j0 += gemmNC {
-				j1 := min(j0+gemmNC, jhi)
-				for k0 := 0; k0 < k || k0 == 0; k0 += gemmKC {
-					kc := min(gemmKC, k-k0)
-					first, last := k0 == 0, k0+kc >= k
-					for j := j0; j < j1; j++ {
-						bp := b.panel(j, k0)
-						cols := min(nr, n-j*nr)
-						var bias1 []float32
-						if first && bias != nil {
-							bias1 = bias[j*nr : j*nr+nr]
-						}
-						for i := i0; i < i1; i += mr {
-							rows := min(mr, i1-i)
-							ap := pa[(i/mr*k+k0)*mr:]
-							ct := c[i*ldc+j*nr:]
-							kern.tile(kc, ap, bp, ct, ldc, rows, cols, bias1, accumulate || !first)
-							if last && act != Identity {
-								e.actTile(ct, ldc, rows, cols, act)
-							}
+			for k0 := 0; k0 < k || k0 == 0; k0 += gemmKC {
+				kc := min(gemmKC, k-k0)
+				first, last := k0 == 0, k0+kc >= k
+				for j := jlo; j < jhi; j++ {
+					bp := b.panel(j, k0)
+					cols := min(nr, n-j*nr)
+					var bias1 []float32
+					if first && bias != nil {
+						bias1 = bias[j*nr : j*nr+nr]
+					}
+					for i := i0; i < i1; i += mr {
+						rows := min(mr, i1-i)
+						ap := pa[(i/mr*k+k0)*mr:]
+						ct := c[i*ldc+j*nr:]
+						kern.tile(kc, ap, bp, ct, ldc, rows, cols, bias1, accumulate || !first)
+						if last && act != Identity {
+							e.actTile(ct, ldc, rows, cols, act)
 						}
 					}
 				}

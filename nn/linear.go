@@ -44,7 +44,9 @@ type Linear struct {
 	B       []float32 // Out values, or nil for no bias
 
 	e    *engine
-	pw   packedB   // W packed for e's micro-kernel
+	pw   packedB   // W packed for e's float32 micro-kernel
+	pb   packedB   // W packed as bf16 pairs, once SetPrecision(BF16) asks for it
+	prec Precision // the packing Forward uses
 	bias []float32 // B padded with zeros to whole panels, or nil
 }
 
@@ -91,7 +93,11 @@ func (l *Linear) forward(dst, x []float32, rows int, act Act, accumulate bool) {
 		_ = x[rows*l.In-1]
 	}
 	_ = dst[rows*l.Out-1]
-	l.e.gemm(rows, l.Out, l.In, x, l.In, &l.pw, l.bias, dst, l.Out, act, accumulate, true)
+	kern, pw := l.e.kern, &l.pw
+	if l.prec == BF16 {
+		kern, pw = l.e.bf16, &l.pb
+	}
+	l.e.gemm(kern, rows, l.Out, l.In, x, l.In, pw, l.bias, dst, l.Out, act, accumulate, true)
 }
 
 // Dot returns the dot product of a and b[:len(a)].

@@ -372,9 +372,14 @@ func TestCPUFeatures(t *testing.T) {
 	}
 }
 
-func benchLinear(b *testing.B, e *engine, m, n, k int) {
+func shapeName(m, n, k int) string { return fmt.Sprintf("%dx%dx%d", m, n, k) }
+
+func benchLinearPrec(b *testing.B, e *engine, m, n, k int, p Precision) {
 	r := rand.New(rand.NewPCG(1, 1))
 	l := newLinear(e, randSlice(r, n*k, 1), randSlice(r, n, 1), n, k)
+	if err := l.SetPrecision(p); err != nil {
+		b.Fatal(err)
+	}
 	x := randSlice(r, m*k, 1)
 	dst := make([]float32, m*n)
 	b.ResetTimer()
@@ -395,6 +400,6 @@ var benchShapes = []struct{ m, n, k int }{
 // model's hot shapes (rows×Out×In), in GFLOP/s.
 func BenchmarkLinear(b *testing.B) {
 	for _, s := range benchShapes {
-		b.Run(fmt.Sprintf("%dx%dx%d", s.m, s.n, s.k), func(b *testing.B) { benchLinear(b, native, s.m, s.n, s.k) })
+		b.Run(shapeName(s.m, s.n, s.k), func(b *testing.B) { benchLinearPrec(b, native, s.m, s.n, s.k, F32) })
 	}
 }

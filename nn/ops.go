@@ -150,7 +150,7 @@ func (e *engine) attention(dst, qkv []float32, seqs []int, heads, headDim int, c
 			packWeights(&kb, qkv[base*3*width+width+h*headDim:], 3*width, n, headDim, nr)
 			packRows(&vb, qkv[base*3*width+2*width+h*headDim:], 3*width, headDim, n, nr)
 			scores = grow(scores, n*n)
-			e.gemm(n, n, headDim, q, 3*width, &kb, nil, scores, n, Identity, false, false)
+			e.gemm(e.kern, n, n, headDim, q, 3*width, &kb, nil, scores, n, Identity, false, false)
 			for i := 0; i < n; i++ {
 				keys := n
 				if causal {
@@ -160,7 +160,7 @@ func (e *engine) attention(dst, qkv []float32, seqs []int, heads, headDim int, c
 				e.softmax(row[:keys], scale)
 				clear(row[keys:])
 			}
-			e.gemm(n, headDim, n, scores, n, &vb, nil, dst[base*width+h*headDim:], width, Identity, false, false)
+			e.gemm(e.kern, n, headDim, n, scores, n, &vb, nil, dst[base*width+h*headDim:], width, Identity, false, false)
 		}
 	})
 }

@@ -492,3 +492,111 @@ tail:
 done:
 	VZEROUPPER
 	RET
+
+// func packA14AVX512(dst, src *float32, lda, rows, k int)
+// Packs one A panel: for each of k steps, the values of rows (≤ 14) rows at
+// that step, as 14 contiguous floats (zero beyond rows). One gather reads a
+// column of the panel; it replaces a scalar transpose, which costs as much
+// as a tenth of a large product.
+TEXT ·packA14AVX512(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ lda+16(FP), DX
+	MOVQ rows+24(FP), CX
+	MOVQ k+32(FP), R9
+	MOVL $1, R11
+	SHLL CX, R11
+	DECL R11 // R11: gather mask of the rows that exist
+	MOVL $0x3fff, R12
+	KMOVW R12, K3 // store mask: 14 floats
+	// Z1 = row offsets i·lda, i = 0..15.
+	VPBROADCASTD DX, Z2
+	VPMOVZXBD iota16<>(SB), Z1
+	VPMULLD Z2, Z1, Z1
+	TESTQ R9, R9
+	JZ done
+loop:
+	VPXORD Z0, Z0, Z0
+	KMOVW R11, K2
+	VGATHERDPS (SI)(Z1*4), K2, Z0
+	VMOVUPS Z0, K3, (DI)
+	ADDQ $4, SI
+	ADDQ $56, DI
+	DECQ R9
+	JNZ loop
+done:
+	VZEROUPPER
+	RET
+
+DATA iota16<>+0(SB)/8, $0x0706050403020100
+DATA iota16<>+8(SB)/8, $0x0f0e0d0c0b0a0908
+GLOBL iota16<>(SB), RODATA|NOPTR, $16
+
+// BF16PAIR sets lo to the bf16 pairs (bf16(lo) | bf16(hi)<<16) of the
+// float32 lanes lo and hi, rounding to nearest even as VCVTNEPS2BF16 does
+// (NaN payloads are not preserved). Needs Z8 = 0x7fff, Z9 = 1,
+// Z10 = 0xffff0000; clobbers Z4.
+#define BF16PAIR(lo, hi) \
+	VPSRLD $16, lo, Z4; \
+	VPANDD Z9, Z4, Z4; \
+	VPADDD Z8, lo, lo; \
+	VPADDD Z4, lo, lo; \
+	VPSRLD $16, lo, lo; \
+	VPSRLD $16, hi, Z4; \
+	VPANDD Z9, Z4, Z4; \
+	VPADDD Z8, hi, hi; \
+	VPADDD Z4, hi, hi; \
+	VPANDD Z10, hi, hi; \
+	VPORD hi, lo, lo
+
+// func packA14BF16AVX512(dst, src *float32, lda, rows, k int)
+// Like packA14AVX512, but converts to bf16 and packs pairs of k steps into
+// one 32-bit value per row: ⌈k/2⌉ steps of 14 pairs.
+TEXT ·packA14BF16AVX512(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ lda+16(FP), DX
+	MOVQ rows+24(FP), CX
+	MOVQ k+32(FP), R9
+	MOVL $1, R11
+	SHLL CX, R11
+	DECL R11
+	MOVL $0x3fff, R12
+	KMOVW R12, K3
+	VPBROADCASTD DX, Z2
+	VPMOVZXBD iota16<>(SB), Z1
+	VPMULLD Z2, Z1, Z1
+	MOVL $0x7fff, R12
+	VPBROADCASTD R12, Z8
+	MOVL $1, R12
+	VPBROADCASTD R12, Z9
+	MOVL $0xffff0000, R12
+	VPBROADCASTD R12, Z10
+	MOVQ R9, R10
+	SHRQ $1, R10
+	JZ odd
+loop:
+	VPXORD Z0, Z0, Z0
+	KMOVW R11, K2
+	VGATHERDPS (SI)(Z1*4), K2, Z0
+	VPXORD Z3, Z3, Z3
+	KMOVW R11, K2
+	VGATHERDPS 4(SI)(Z1*4), K2, Z3
+	BF16PAIR(Z0, Z3)
+	VMOVUPS Z0, K3, (DI)
+	ADDQ $8, SI
+	ADDQ $56, DI
+	DECQ R10
+	JNZ loop
+odd:
+	TESTQ $1, R9
+	JZ done
+	VPXORD Z0, Z0, Z0
+	KMOVW R11, K2
+	VGATHERDPS (SI)(Z1*4), K2, Z0
+	VPXORD Z3, Z3, Z3
+	BF16PAIR(Z0, Z3)
+	VMOVUPS Z0, K3, (DI)
+done:
+	VZEROUPPER
+	RET

@@ -18,10 +18,7 @@ func TestMain(m *testing.M) {
 	if v, err := strconv.Atoi(os.Getenv("MC")); err == nil {
 		gemmMC = v
 	}
-	if v, err := strconv.Atoi(os.Getenv("NC")); err == nil {
-		gemmNC = v
-	}
-	fmt.Fprintln(os.Stderr, "kc", gemmKC, "mc", gemmMC, "nc", gemmNC)
+	fmt.Fprintln(os.Stderr, "kc", gemmKC, "mc", gemmMC)
 	os.Exit(m.Run())
 }
 

@@ -66,6 +66,11 @@ func WriteFile(path string, tensors []Tensor, metadata map[string]string) error 
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", path, err)
 	}
+	// CreateTemp makes the file private; a checkpoint is ordinary data.
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
 	if err := tmp.Close(); err != nil {
 		return err
 	}

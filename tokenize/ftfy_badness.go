@@ -1,8 +1,10 @@
 package tokenize
 
 import (
-	"regexp"
+	"regexp/syntax"
+	"slices"
 	"strings"
+	"unicode"
 )
 
 // ftfy decides whether text is mojibake with a heuristic (badness.py): a
@@ -102,22 +104,156 @@ var badnessAlternatives = []string{
 	`ā€`,
 }
 
-var badnessRE = func() *regexp.Regexp {
+// badnessPattern returns alternative i of BADNESS_RE in Go regexp syntax.
+func badnessPattern(i int) string { return badnessReplacer.Replace(badnessAlternatives[i]) }
+
+var badnessReplacer = func() *strings.Replacer {
 	pairs := []string{`\s`, pySpaceClass, `\w`, pyWordClass}
 	for name, body := range mojibakeClasses {
 		pairs = append(pairs, "{"+name+"}", body)
 	}
-	r := strings.NewReplacer(pairs...)
-	alts := make([]string, len(badnessAlternatives))
-	for i, a := range badnessAlternatives {
-		alts[i] = r.Replace(a)
-	}
-	return regexp.MustCompile(strings.Join(alts, "|"))
+	return strings.NewReplacer(pairs...)
 }()
 
+// Matching BADNESS_RE with the regexp package costs tens of microseconds
+// per string, most of a query's tokenization. Every alternative is a short
+// fixed sequence of character classes (one of them optional, one anchored
+// at the start), so isBad runs them as such: the alternatives are parsed
+// with regexp/syntax, and a bit per class says which classes a character
+// is in. TestBadnessMatcher checks the result against the regexp.
+
+// badStep is one character of an alternative.
+type badStep struct {
+	ranges   []rune // the class, as sorted lo-hi pairs
+	bit      int    // its bit in badMasks, or -1 for a large class
+	optional bool   // X? rather than X
+}
+
+type badAlt struct {
+	atStart bool // anchored with ^
+	steps   []badStep
+}
+
+var (
+	badAlts []badAlt
+	// badMasks has, for every character in a small class, the bits of the
+	// classes it is in; badMasksASCII the same for ASCII.
+	badMasks      = map[rune][2]uint64{}
+	badMasksASCII [128][2]uint64
+)
+
+func init() {
+	nbits := 0
+	addStep := func(alt *badAlt, ranges []rune, optional bool) {
+		st := badStep{ranges: ranges, bit: -1, optional: optional}
+		size := 0
+		for i := 0; i < len(ranges); i += 2 {
+			size += int(ranges[i+1]-ranges[i]) + 1
+		}
+		if size <= 4096 {
+			if nbits == 128 {
+				panic("tokenize: too many badness classes")
+			}
+			st.bit = nbits
+			nbits++
+			for i := 0; i < len(ranges); i += 2 {
+				for r := ranges[i]; r <= ranges[i+1]; r++ {
+					var m [2]uint64
+					if r < 128 {
+						m = badMasksASCII[r]
+					} else {
+						m = badMasks[r]
+					}
+					m[st.bit/64] |= 1 << (st.bit % 64)
+					if r < 128 {
+						badMasksASCII[r] = m
+					} else {
+						badMasks[r] = m
+					}
+				}
+			}
+		}
+		alt.steps = append(alt.steps, st)
+	}
+	for i := range badnessAlternatives {
+		re, err := syntax.Parse(badnessPattern(i), syntax.Perl)
+		if err != nil {
+			panic(err)
+		}
+		subs := []*syntax.Regexp{re}
+		if re.Op == syntax.OpConcat {
+			subs = re.Sub
+		}
+		var alt badAlt
+		for _, s := range subs {
+			switch {
+			case s.Op == syntax.OpBeginText:
+				alt.atStart = true
+			case s.Op == syntax.OpLiteral:
+				for _, r := range s.Rune {
+					addStep(&alt, []rune{r, r}, false)
+				}
+			case s.Op == syntax.OpCharClass:
+				addStep(&alt, s.Rune, false)
+			case s.Op == syntax.OpAnyCharNotNL:
+				addStep(&alt, []rune{0, '\n' - 1, '\n' + 1, unicode.MaxRune}, false)
+			case s.Op == syntax.OpQuest && s.Sub[0].Op == syntax.OpCharClass:
+				addStep(&alt, s.Sub[0].Rune, true)
+			default:
+				panic("tokenize: unexpected badness pattern " + s.String())
+			}
+		}
+		badAlts = append(badAlts, alt)
+	}
+}
+
+func (st *badStep) matches(r rune, mask [2]uint64) bool {
+	if st.bit >= 0 {
+		return mask[st.bit/64]&(1<<(st.bit%64)) != 0
+	}
+	i, _ := slices.BinarySearch(st.ranges, r) // index of the first bound >= r
+	return i < len(st.ranges) && (st.ranges[i] == r || i%2 == 1)
+}
+
+func matchBadSteps(steps []badStep, rs []rune, masks [][2]uint64, i int) bool {
+	if len(steps) == 0 {
+		return true
+	}
+	st := &steps[0]
+	if i < len(rs) && st.matches(rs[i], masks[i]) && matchBadSteps(steps[1:], rs, masks, i+1) {
+		return true
+	}
+	return st.optional && matchBadSteps(steps[1:], rs, masks, i)
+}
+
 // isBad is ftfy's badness.is_bad: whether text looks like it contains
-// mojibake.
-func isBad(text string) bool { return badnessRE.MatchString(text) }
+// mojibake, i.e. BADNESS_RE matches somewhere.
+func isBad(text string) bool {
+	rs := []rune(text)
+	masks := make([][2]uint64, len(rs))
+	hasCandidate := false
+	for i, r := range rs {
+		if r < 128 {
+			masks[i] = badMasksASCII[r]
+		} else {
+			masks[i] = badMasks[r]
+			hasCandidate = hasCandidate || masks[i] != [2]uint64{}
+		}
+	}
+	if !hasCandidate {
+		// Every alternative needs a non-ASCII character of a small class.
+		return false
+	}
+	for i := range rs {
+		for k := range badAlts {
+			alt := &badAlts[k]
+			if (!alt.atStart || i == 0) && matchBadSteps(alt.steps, rs, masks, i) {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // UTF-8 mojibake clues (ftfy's chardata.UTF8_CLUES): the characters that the
 // bytes of a UTF-8 sequence turn into when read as Latin-1 or one of the

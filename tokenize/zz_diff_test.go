@@ -15,8 +15,8 @@ func TestZZDiff(t *testing.T) {
 	}
 	var cases []struct {
 		Text, Unescape, Lower, Strip, WS, NFC string
-		Pieces                           []string
-		HFIDs                            []int `json:"hf_ids"`
+		Pieces                                []string
+		HFIDs                                 []int `json:"hf_ids"`
 	}
 	if err := json.Unmarshal(data, &cases); err != nil {
 		t.Fatal(err)

@@ -27,7 +27,10 @@ func main() {
 	g.p("")
 	g.p("#include \"textflag.h\"")
 	for mr := 1; mr <= avx512MR; mr++ {
-		g.avx512(mr)
+		g.avx512("sgemmAVX512", mr, fma)
+	}
+	for mr := 1; mr <= avx512MR; mr++ {
+		g.avx512("sgemmBF16", mr, dpbf16)
 	}
 	for mr := 1; mr <= avx2MR; mr++ {
 		g.avx2(mr)
@@ -61,10 +64,15 @@ func (g *gen) p(format string, args ...any) {
 // mask selects the columns of C that exist (bit j for column j); C is only
 // read (when load is set) and written under the mask, so edge tiles need no
 // copies. With load set, the tile is added to C, otherwise it replaces it.
-func (g *gen) avx512(mr int) {
+//
+// sgemmBF16x<mr> is the same kernel over panels of bf16 pairs: each 32-bit
+// value of A and B holds two consecutive k values (the even one in the low
+// half), and VDPBF16PS adds both products to a float32 lane, so a k step
+// covers two values of k.
+func (g *gen) avx512(name string, mr int, madd func(g *gen, b, a, acc int)) {
 	g.p("")
-	g.p("// func sgemmAVX512x%d(k int, a, b, c *float32, ldc int, bias *float32, mask uint64, load bool)", mr)
-	g.p("TEXT ·sgemmAVX512x%d(SB), NOSPLIT, $0-57", mr)
+	g.p("// func %sx%d(k int, a, b, c *float32, ldc int, bias *float32, mask uint64, load bool)", name, mr)
+	g.p("TEXT ·%sx%d(SB), NOSPLIT, $0-57", name, mr)
 	g.p("\tMOVQ k+0(FP), CX")
 	g.p("\tMOVQ a+8(FP), AX")
 	g.p("\tMOVQ b+16(FP), BX")
@@ -106,7 +114,7 @@ func (g *gen) avx512(mr int) {
 	g.p("\tJZ tail")
 	g.p("loop:")
 	for u := 0; u < unroll; u++ {
-		g.step512(mr, u)
+		g.step512(mr, u, madd)
 	}
 	g.p("\tADDQ $%d, AX", unroll*avx512MR*4)
 	g.p("\tADDQ $%d, BX", unroll*32*4)
@@ -116,7 +124,7 @@ func (g *gen) avx512(mr int) {
 	g.p("\tANDQ $%d, CX", unroll-1)
 	g.p("\tJZ done")
 	g.p("tailloop:")
-	g.step512(mr, 0)
+	g.step512(mr, 0, madd)
 	g.p("\tADDQ $%d, AX", avx512MR*4)
 	g.p("\tADDQ $128, BX")
 	g.p("\tDECQ CX")
@@ -150,15 +158,32 @@ func (g *gen) avx512(mr int) {
 // step512 emits one k step at unrolled position u: two vectors of B, then
 // for each row a broadcast of A and two FMAs. The broadcasts alternate
 // between two registers so consecutive rows do not wait on each other.
-func (g *gen) step512(mr, u int) {
+func (g *gen) step512(mr, u int, madd func(g *gen, b, a, acc int)) {
 	g.p("\tVMOVUPS %d(BX), Z28", u*128)
 	g.p("\tVMOVUPS %d(BX), Z29", u*128+64)
 	for i := 0; i < mr; i++ {
 		t := 30 + i%2
 		g.p("\tVBROADCASTSS %d(AX), Z%d", (u*avx512MR+i)*4, t)
-		g.p("\tVFMADD231PS Z28, Z%d, Z%d", t, 2*i)
-		g.p("\tVFMADD231PS Z29, Z%d, Z%d", t, 2*i+1)
+		madd(g, 28, t, 2*i)
+		madd(g, 29, t, 2*i+1)
 	}
+}
+
+// fma emits Z<acc> += Z<a>·Z<b>.
+func fma(g *gen, b, a, acc int) {
+	g.p("\tVFMADD231PS Z%d, Z%d, Z%d", b, a, acc)
+}
+
+// dpbf16 emits VDPBF16PS Z<b>, Z<a>, Z<acc> (Intel order: zmm<acc>, zmm<a>,
+// zmm<b>), which the Go assembler does not know, as its EVEX encoding:
+// EVEX.512.F3.0F38.W0 52 /r, register operands, no mask.
+func dpbf16(g *gen, b, a, acc int) {
+	inv := func(x, bit int) int { return ^(x >> bit) & 1 }
+	p0 := inv(acc, 3)<<7 | inv(b, 4)<<6 | inv(b, 3)<<5 | inv(acc, 4)<<4 | 0b0010 // R X B R' 00 mm=0F38
+	p1 := 0<<7 | (^a&15)<<3 | 1<<2 | 0b10                                        // W0 vvvv 1 pp=F3
+	p2 := 0b10<<5 | inv(a, 4)<<3                                                 // z=0 L'L=512 b=0 V' aaa=0
+	modrm := 0xc0 | (acc&7)<<3 | b&7
+	g.p("\tBYTE $0x62; BYTE $0x%02x; BYTE $0x%02x; BYTE $0x%02x; BYTE $0x52; BYTE $0x%02x // VDPBF16PS Z%d, Z%d, Z%d", p0, p1, p2, modrm, b, a, acc)
 }
 
 // avx2 emits
