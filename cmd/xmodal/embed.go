@@ -11,7 +11,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/xmodal/xmodal/model/clip"
 	"github.com/xmodal/xmodal/nn"
 )
 
@@ -150,12 +149,4 @@ func readPixelValues(path string, n int) ([]float32, error) {
 		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
 	}
 	return out, nil
-}
-
-// loadModel resolves the --model flag.
-func loadModel(dir string) (*clip.Model, error) {
-	if dir == "" {
-		return nil, usagef("--model is required")
-	}
-	return clip.Load(dir)
 }

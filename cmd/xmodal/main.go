@@ -29,7 +29,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"embed":    {"print embeddings of texts and images as JSON lines", runEmbed},
 		"tokenize": {"print the token ids of texts as JSON lines", runTokenize},
-		"models":   {"inspect models (models inspect DIR)", runModels},
+		"models":   {"list, pull and inspect models", runModels},
 		"index":    {"index a dataset or a folder of images into a workspace", runIndex},
 		"search":   {"search a workspace by text or image", runSearch},
 		"eval":     {"measure a workspace's retrieval quality (Recall@K, median rank, MRR)", runEval},

@@ -7,27 +7,97 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/xmodal/xmodal/model/store"
 )
 
 func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usagef("want a subcommand: inspect DIR")
+		return usagef("want a subcommand: list, pull NAME or inspect MODEL")
 	}
 	switch args[0] {
 	case "inspect":
 		return runModelsInspect(args[1:], stdout, stderr)
+	case "list":
+		return runModelsList(args[1:], stdout, stderr)
+	case "pull":
+		return runModelsPull(ctx, args[1:], stdout, stderr)
 	}
-	return usagef("unknown subcommand %q (want inspect)", args[0])
+	return usagef("unknown subcommand %q (want list, pull or inspect)", args[0])
+}
+
+func runModelsList(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("models list", "[--json]", stderr)
+	asJSON := fs.Bool("json", false, "print one JSON object per model")
+	if err := parse(fs, args, false); err != nil {
+		return err
+	}
+	s, err := store.Default()
+	if err != nil {
+		return err
+	}
+	entries, err := s.List()
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		for _, e := range entries {
+			if err := enc.Encode(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "name\tsize\tpath")
+	for _, e := range entries {
+		fmt.Fprintf(w, "%s\t%s\t%s\n", e.Name, humanBytes(e.Bytes), e.Path)
+	}
+	if len(entries) == 0 {
+		fmt.Fprintf(w, "(no pulled models in %s)\n", s.Dir)
+	}
+	return w.Flush()
+}
+
+func runModelsPull(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("models pull", "[--endpoint URL] [--revision REV] NAME", stderr)
+	opts := store.EnvOptions()
+	fs.StringVar(&opts.Endpoint, "endpoint", opts.Endpoint, "hub address, for mirrors (default $HF_ENDPOINT, else "+store.DefaultEndpoint+")")
+	fs.StringVar(&opts.Revision, "revision", "main", "branch, tag or commit")
+	if err := parse(fs, args, true); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("want exactly one model name, such as openai/clip-vit-base-patch32")
+	}
+	s, err := store.Default()
+	if err != nil {
+		return err
+	}
+	bar := newByteProgress(stderr)
+	opts.Progress = bar.update
+	dir, err := s.Pull(ctx, fs.Arg(0), opts)
+	bar.done()
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted; run the same command again to resume")
+		}
+		return err
+	}
+	fmt.Fprintf(stderr, "pulled %s into %s\n", fs.Arg(0), dir)
+	fmt.Fprintln(stdout, dir)
+	return nil
 }
 
 func runModelsInspect(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("models inspect", "[--json] DIR", stderr)
+	fs := newFlags("models inspect", "[--json] MODEL", stderr)
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	if err := parse(fs, args, true); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return usagef("want exactly one model folder")
+		return usagef("want exactly one model: a folder or a pulled name")
 	}
 	m, err := loadModel(fs.Arg(0))
 	if err != nil {
@@ -78,4 +148,16 @@ func human(n int) string {
 		return fmt.Sprintf("%.1fK", float64(n)/1e3)
 	}
 	return fmt.Sprint(n)
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
 }

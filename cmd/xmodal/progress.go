@@ -65,3 +65,54 @@ func (p *progressPrinter) update(pr indexer.Progress) {
 	}
 	fmt.Fprintf(p.w, "indexing: %s\n", status)
 }
+
+// byteProgress renders a download: file, bytes, rate and ETA.
+type byteProgress struct {
+	w     io.Writer
+	tty   bool
+	file  string
+	start time.Time
+	last  time.Time
+	shown bool
+}
+
+func newByteProgress(w io.Writer) *byteProgress {
+	return &byteProgress{w: w, tty: newProgressPrinter(w).tty}
+}
+
+func (p *byteProgress) update(file string, done, total int64) {
+	if file != p.file {
+		if p.shown && p.tty {
+			fmt.Fprintln(p.w)
+		}
+		p.file, p.start, p.last, p.shown = file, time.Now(), time.Time{}, false
+	}
+	interval := 5 * time.Second
+	if p.tty {
+		interval = 200 * time.Millisecond
+	}
+	if done != total && time.Since(p.last) < interval {
+		return
+	}
+	p.last = time.Now()
+	p.shown = true
+	rate := float64(done) / time.Since(p.start).Seconds()
+	status := fmt.Sprintf("%s: %s", file, humanBytes(done))
+	if total > 0 {
+		status += fmt.Sprintf(" of %s (%.0f%%)", humanBytes(total), 100*float64(done)/float64(total))
+		if rate > 0 && done < total {
+			status += fmt.Sprintf(", %s/s, ETA %s", humanBytes(int64(rate)), (time.Duration(float64(total-done)/rate) * time.Second).Round(time.Second))
+		}
+	}
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\033[K%s", status)
+	} else {
+		fmt.Fprintln(p.w, status)
+	}
+}
+
+func (p *byteProgress) done() {
+	if p.shown && p.tty {
+		fmt.Fprintln(p.w)
+	}
+}
