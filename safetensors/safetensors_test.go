@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 )
 
 const fixtures = "../testdata/clip"
@@ -101,7 +102,7 @@ func TestRoundTripAndShards(t *testing.T) {
 				t.Errorf("%s[%d] = %v, want %v", dtype, i, got[i], v)
 			}
 		}
-		if b, err := s.Float32("b."+string(dtype)); err != nil || b[0] != 7 {
+		if b, err := s.Float32("b." + string(dtype)); err != nil || b[0] != 7 {
 			t.Errorf("scalar %s = %v, %v", dtype, b, err)
 		}
 	}
@@ -159,5 +160,23 @@ func TestHalfConversionExhaustive(t *testing.T) {
 	}
 	if got := Float32ToBF16(1 + 1.0/256); got != 0x3f80 {
 		t.Errorf("BF16 half-way = %#04x, want 0x3f80", got)
+	}
+}
+
+func TestOpenFS(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(fixtures, "model-b-gelu", "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys := fstest.MapFS{"m/model.safetensors": {Data: data}}
+	s, err := OpenFS(fsys, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.Float32("visual_projection.weight", 48, 64); err != nil || len(v) != 48*64 {
+		t.Errorf("Float32: %v", err)
+	}
+	if _, err := OpenFS(fsys, "missing"); err == nil || !strings.Contains(err.Error(), "no model.safetensors") {
+		t.Errorf("empty folder: %v", err)
 	}
 }

@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 )
 
@@ -20,20 +23,42 @@ type Set struct {
 }
 
 // OpenDir opens the checkpoint in a model folder: model.safetensors, or the
-// shards named by model.safetensors.index.json.
+// shards named by model.safetensors.index.json. The files are memory-mapped.
 func OpenDir(dir string) (*Set, error) {
-	single := filepath.Join(dir, "model.safetensors")
-	if _, err := os.Stat(single); err == nil {
-		return OpenFiles(single)
+	return openCheckpoint(dir,
+		func(name string) ([]byte, error) { return os.ReadFile(filepath.Join(dir, name)) },
+		func(name string) (*File, error) { return Open(filepath.Join(dir, name)) })
+}
+
+// OpenFS opens the checkpoint in folder dir of fsys, such as a model embedded
+// in the binary. The files are read into memory.
+func OpenFS(fsys fs.FS, dir string) (*Set, error) {
+	read := func(name string) ([]byte, error) { return fs.ReadFile(fsys, path.Join(dir, name)) }
+	return openCheckpoint(dir, read, func(name string) (*File, error) {
+		data, err := read(name)
+		if err != nil {
+			return nil, err
+		}
+		return parse(path.Join(dir, name), data)
+	})
+}
+
+// openCheckpoint finds a checkpoint's files with read and opens them with
+// open, both taking names relative to the model folder.
+func openCheckpoint(dir string, read func(string) ([]byte, error), open func(string) (*File, error)) (*Set, error) {
+	if f, err := open("model.safetensors"); err == nil {
+		return newSet(f)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
 	}
-	index := filepath.Join(dir, IndexFile)
-	raw, err := os.ReadFile(index)
-	if errors.Is(err, os.ErrNotExist) {
+	raw, err := read(IndexFile)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s: no model.safetensors or %s", dir, IndexFile)
 	}
 	if err != nil {
 		return nil, err
 	}
+	index := path.Join(dir, IndexFile)
 	var idx struct {
 		WeightMap map[string]string `json:"weight_map"`
 	}
@@ -43,25 +68,33 @@ func OpenDir(dir string) (*Set, error) {
 	if len(idx.WeightMap) == 0 {
 		return nil, fmt.Errorf("%s: empty weight_map", index)
 	}
-	seen := map[string]bool{}
-	var paths []string
+	var shards []string
 	for _, shard := range idx.WeightMap {
-		if filepath.Base(shard) != shard {
+		if path.Base(shard) != shard || shard == ".." {
 			return nil, fmt.Errorf("%s: shard name %q is not a plain file name", index, shard)
 		}
-		if !seen[shard] {
-			seen[shard] = true
-			paths = append(paths, filepath.Join(dir, shard))
-		}
+		shards = append(shards, shard)
 	}
-	sort.Strings(paths)
-	s, err := OpenFiles(paths...)
+	sort.Strings(shards)
+	shards = slices.Compact(shards)
+	var files []*File
+	for _, shard := range shards {
+		f, err := open(shard)
+		if err != nil {
+			for _, f := range files {
+				f.Close()
+			}
+			return nil, err
+		}
+		files = append(files, f)
+	}
+	s, err := newSet(files...)
 	if err != nil {
 		return nil, err
 	}
 	for name, shard := range idx.WeightMap {
 		t, ok := s.tensors[name]
-		if !ok || t.file != filepath.Join(dir, shard) {
+		if !ok || path.Base(t.file) != shard {
 			s.Close()
 			return nil, fmt.Errorf("%s: tensor %s is not in its shard %s", index, name, shard)
 		}
@@ -72,20 +105,30 @@ func OpenDir(dir string) (*Set, error) {
 // OpenFiles opens one or more safetensors files as one set. A tensor name
 // that appears in two files is an error.
 func OpenFiles(paths ...string) (*Set, error) {
-	s := &Set{tensors: map[string]*Tensor{}}
+	var files []*File
 	for _, p := range paths {
 		f, err := Open(p)
 		if err != nil {
-			s.Close()
+			for _, f := range files {
+				f.Close()
+			}
 			return nil, err
 		}
-		s.files = append(s.files, f)
+		files = append(files, f)
+	}
+	return newSet(files...)
+}
+
+// newSet joins open files into a set; it closes them all on error.
+func newSet(files ...*File) (*Set, error) {
+	s := &Set{files: files, tensors: map[string]*Tensor{}}
+	for _, f := range files {
 		for name, t := range f.tensors {
 			if _, dup := s.tensors[name]; dup {
 				s.Close()
-				return nil, fmt.Errorf("%s: tensor %s also appears in another shard", p, name)
+				return nil, fmt.Errorf("%s: tensor %s also appears in another shard", f.path, name)
 			}
-			t.file = p
+			t.file = f.path
 			s.tensors[name] = t
 		}
 	}

@@ -6,7 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
+	"io/fs"
+	"path"
 	"path/filepath"
 	"sync"
 )
@@ -30,10 +31,12 @@ func (m *Model) ID() (string, error) {
 			cfg, _ := json.Marshal(m.Config)
 			fmt.Fprintf(h, "random %s seed %d\n", cfg, m.seed)
 		} else {
-			files := []string{filepath.Join(m.dir, "config.json"), filepath.Join(m.dir, "vocab.json"), filepath.Join(m.dir, "merges.txt")}
-			files = append(files, m.weights.Files()...)
+			files := []string{"config.json", "vocab.json", "merges.txt"}
+			for _, f := range m.weights.Files() {
+				files = append(files, path.Base(filepath.ToSlash(f)))
+			}
 			for _, f := range files {
-				if err := hashFile(h, f); err != nil {
+				if err := hashFile(h, m.fsys, path.Join(m.fsDir, f)); err != nil {
 					m.hash.err = err
 					return
 				}
@@ -55,13 +58,13 @@ func (m *Model) ID() (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-func hashFile(h io.Writer, path string) error {
-	f, err := os.Open(path)
+func hashFile(h io.Writer, fsys fs.FS, name string) error {
+	f, err := fsys.Open(name)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	fmt.Fprintf(h, "%s\n", filepath.Base(path))
+	fmt.Fprintf(h, "%s\n", path.Base(name))
 	_, err = io.Copy(h, f)
 	return err
 }

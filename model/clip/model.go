@@ -1,10 +1,14 @@
 package clip
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 
@@ -29,6 +33,8 @@ type Model struct {
 	LogitScale float32
 
 	dir     string
+	fsys    fs.FS  // where the model's files are, for hashing them
+	fsDir   string // the model folder within fsys
 	weights *safetensors.Set
 	dtypes  []string
 	text    *textTower
@@ -44,42 +50,68 @@ const batchSize = 32
 // Load reads a Hugging Face CLIPModel folder. The weights stay memory-mapped
 // until Close.
 func Load(dir string) (*Model, error) {
-	cfg, err := LoadConfig(dir)
+	return load(os.DirFS(dir), ".", dir, func() (*safetensors.Set, error) { return safetensors.OpenDir(dir) })
+}
+
+// LoadFS reads a CLIPModel folder from a file system, such as a model
+// embedded in the binary; name is how messages and Dir call it.
+func LoadFS(fsys fs.FS, dir, name string) (*Model, error) {
+	return load(fsys, dir, name, func() (*safetensors.Set, error) { return safetensors.OpenFS(fsys, dir) })
+}
+
+func load(fsys fs.FS, dir, name string, openWeights func() (*safetensors.Set, error)) (*Model, error) {
+	read := func(file string) ([]byte, error) { return fs.ReadFile(fsys, path.Join(dir, file)) }
+	data, err := read("config.json")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	cfg, err := ParseConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: config.json: %w", name, err)
 	}
 	pre := DefaultPreprocess(cfg.Vision.ImageSize)
-	prePath := filepath.Join(dir, "preprocessor_config.json")
-	if data, err := os.ReadFile(prePath); err == nil {
+	if data, err := read("preprocessor_config.json"); err == nil {
 		if pre, err = ParsePreprocessor(data, cfg.Vision.ImageSize); err != nil {
-			return nil, fmt.Errorf("%s: %w", prePath, err)
+			return nil, fmt.Errorf("%s: preprocessor_config.json: %w", name, err)
 		}
-	} else if !os.IsNotExist(err) {
+	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	tok, err := tokenize.Load(dir)
+	vocab, err := read("vocab.json")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	merges, err := read("merges.txt")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	tok, err := tokenize.New(bytes.NewReader(vocab), bytes.NewReader(merges))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if tok.VocabSize() != cfg.Text.VocabSize {
-		return nil, fmt.Errorf("%s: vocab.json has %d tokens but config.json says vocab_size %d", dir, tok.VocabSize(), cfg.Text.VocabSize)
+		return nil, fmt.Errorf("%s: vocab.json has %d tokens but config.json says vocab_size %d", name, tok.VocabSize(), cfg.Text.VocabSize)
 	}
-	weights, err := safetensors.OpenDir(dir)
+	weights, err := openWeights()
 	if err != nil {
 		return nil, err
 	}
 	m, err := build(cfg, weights)
 	if err != nil {
 		weights.Close()
-		return nil, fmt.Errorf("%s: %w", dir, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	m.dir, m.weights, m.Tokenizer, m.Preprocess = dir, weights, tok, pre
+	m.dir, m.fsys, m.fsDir = name, fsys, dir
+	m.weights, m.Tokenizer, m.Preprocess = weights, tok, pre
 	seen := map[string]bool{}
-	for _, name := range weights.Names() {
-		t, _ := weights.Tensor(name)
-		if _, err := t.Float32(); err == nil && !seen[string(t.DType)] {
-			seen[string(t.DType)] = true
-			m.dtypes = append(m.dtypes, string(t.DType))
+	for _, n := range weights.Names() {
+		t, _ := weights.Tensor(n)
+		switch t.DType {
+		case safetensors.F32, safetensors.F16, safetensors.BF16, safetensors.F64:
+			if !seen[string(t.DType)] {
+				seen[string(t.DType)] = true
+				m.dtypes = append(m.dtypes, string(t.DType))
+			}
 		}
 	}
 	sort.Strings(m.dtypes)
