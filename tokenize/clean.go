@@ -45,6 +45,9 @@ func pyStrip(s string) string { return strings.TrimFunc(s, pyIsSpace) }
 // collapseWhitespace replaces every run of White_Space characters by one
 // ASCII space, as regex.sub(r"\s+", " ", s) does.
 func collapseWhitespace(s string) string {
+	if !needsCollapse(s) {
+		return s
+	}
 	var b strings.Builder
 	b.Grow(len(s))
 	inSpace := false
@@ -60,6 +63,35 @@ func collapseWhitespace(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// needsCollapse reports whether collapseWhitespace would change s: it has
+// white space other than single ASCII spaces.
+func needsCollapse(s string) bool {
+	prevSpace := false
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == ' ':
+			if prevSpace {
+				return true
+			}
+			prevSpace = true
+			i++
+			continue
+		case c >= utf8.RuneSelf:
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if isWhiteSpace(r) {
+				return true
+			}
+			i += size - 1
+		case c >= '\t' && c <= '\r':
+			return true
+		}
+		prevSpace = false
+		i++
+	}
+	return false
 }
 
 // pyLower is Python's str.lower(). It differs from strings.ToLower in two

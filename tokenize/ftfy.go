@@ -10,10 +10,10 @@ import (
 )
 
 // This file ports ftfy.fix_text (ftfy 6.3.1 with its default configuration,
-// as clip/simple_tokenizer.py calls it) from Python. ftfy is MIT-licensed,
-// Copyright (C) 2013-2024 Robyn Speer; the structure and the rules below
-// follow its __init__.py, fixes.py and chardata.py. The mojibake repair is
-// in ftfy_encoding.go and its heuristic in ftfy_badness.go.
+// as clip/simple_tokenizer.py calls it) from Python. ftfy is by Robyn Speer,
+// under the MIT license; the structure and the rules below follow its
+// __init__.py, fixes.py and chardata.py. The mojibake repair is in
+// ftfy_encoding.go and its heuristic in ftfy_badness.go.
 
 // maxDecodeLength is ftfy's max_decode_length: longer lines are fixed in
 // pieces of this many code points.
@@ -27,6 +27,9 @@ const maxFixRounds = 32
 // (a line keeps its '\n'). HTML entities are decoded unless a '<' has been
 // seen, in this line or an earlier one: then the text is taken to be HTML.
 func fixText(text string) string {
+	if asciiNothingToFix(text) {
+		return text
+	}
 	unescape := true
 	var out strings.Builder
 	out.Grow(len(text))
@@ -45,6 +48,19 @@ func fixText(text string) string {
 		out.WriteString(fixSegment(seg, unescape))
 	}
 	return out.String()
+}
+
+// asciiNothingToFix reports whether text is ASCII without anything ftfy
+// would change there: entities, CR, escapes, control characters. Most text
+// is, and this check is much cheaper than running the fixers.
+func asciiNothingToFix(text string) bool {
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		if c >= 0x80 || c == '&' || c == '\r' || c == 0x7f || (c < 0x20 && c != '\t' && c != '\n' && c != '\f') {
+			return false
+		}
+	}
+	return true
 }
 
 // fixSegment is ftfy's fix_and_explain for one segment: apply every fixer in
@@ -295,22 +311,23 @@ func composePair(a, b rune) (rune, bool) {
 }
 
 // hasLongNonStarterRun reports whether s may hold a run of combining marks
-// long enough for x/text to insert a joiner. It errs on the long side:
-// the careful path in nfc gives the same result on short runs.
+// long enough for x/text to insert a joiner. It errs on the long side (the
+// careful path in nfc gives the same result on short runs): a run counts
+// the marks in a row, after 4 for a preceding precomposed character, which
+// may decompose to a letter and up to 4 marks.
 func hasLongNonStarterRun(s string) bool {
 	n := 0
 	for _, r := range s {
-		if r < 0x300 {
-			n = 0
-			continue
-		}
-		p := norm.NFD.PropertiesString(string(r))
-		if p.LeadCCC() == 0 {
-			n = 0
-		}
-		n += max(1, utf8.RuneCount(p.Decomposition()))
-		if n > maxNonStarters/2 {
-			return true
+		switch {
+		case r < 0x300:
+			n = 2 // e.g. U+01D6 ǖ is u + U+0308 + U+0304
+		case unicode.Is(unicode.M, r):
+			n++
+			if n > maxNonStarters/2 {
+				return true
+			}
+		default:
+			n = 4
 		}
 	}
 	return false

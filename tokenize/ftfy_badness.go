@@ -132,6 +132,9 @@ type badStep struct {
 type badAlt struct {
 	atStart bool // anchored with ^
 	steps   []badStep
+	// need has the bits of the small classes the alternative cannot
+	// match without: a text lacking one of them need not be scanned.
+	need [2]uint64
 }
 
 var (
@@ -158,18 +161,13 @@ func init() {
 			nbits++
 			for i := 0; i < len(ranges); i += 2 {
 				for r := ranges[i]; r <= ranges[i+1]; r++ {
-					var m [2]uint64
 					if r < 128 {
-						m = badMasksASCII[r]
-					} else {
-						m = badMasks[r]
+						badMasksASCII[r][st.bit/64] |= 1 << (st.bit % 64)
+						continue
 					}
+					m := badMasks[r]
 					m[st.bit/64] |= 1 << (st.bit % 64)
-					if r < 128 {
-						badMasksASCII[r] = m
-					} else {
-						badMasks[r] = m
-					}
+					badMasks[r] = m
 				}
 			}
 		}
@@ -191,7 +189,7 @@ func init() {
 				alt.atStart = true
 			case s.Op == syntax.OpLiteral:
 				for _, r := range s.Rune {
-					addStep(&alt, []rune{r, r}, false)
+					addStep(&alt, literalClass(r, s.Flags&syntax.FoldCase != 0), false)
 				}
 			case s.Op == syntax.OpCharClass:
 				addStep(&alt, s.Rune, false)
@@ -203,8 +201,30 @@ func init() {
 				panic("tokenize: unexpected badness pattern " + s.String())
 			}
 		}
+		for _, st := range alt.steps {
+			if st.bit >= 0 && !st.optional {
+				alt.need[st.bit/64] |= 1 << (st.bit % 64)
+			}
+		}
 		badAlts = append(badAlts, alt)
 	}
+}
+
+// literalClass is the class of one literal character. The parser writes a
+// class of case variants such as [Œœ] as a case-folded literal.
+func literalClass(r rune, fold bool) []rune {
+	rs := []rune{r}
+	if fold {
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			rs = append(rs, f)
+		}
+		slices.Sort(rs)
+	}
+	ranges := make([]rune, 0, 2*len(rs))
+	for _, r := range rs {
+		ranges = append(ranges, r, r)
+	}
+	return ranges
 }
 
 func (st *badStep) matches(r rune, mask [2]uint64) bool {
@@ -231,23 +251,26 @@ func matchBadSteps(steps []badStep, rs []rune, masks [][2]uint64, i int) bool {
 func isBad(text string) bool {
 	rs := []rune(text)
 	masks := make([][2]uint64, len(rs))
-	hasCandidate := false
+	var all [2]uint64 // the classes present in text
 	for i, r := range rs {
 		if r < 128 {
 			masks[i] = badMasksASCII[r]
 		} else {
 			masks[i] = badMasks[r]
-			hasCandidate = hasCandidate || masks[i] != [2]uint64{}
 		}
+		all[0] |= masks[i][0]
+		all[1] |= masks[i][1]
 	}
-	if !hasCandidate {
-		// Every alternative needs a non-ASCII character of a small class.
-		return false
-	}
-	for i := range rs {
-		for k := range badAlts {
-			alt := &badAlts[k]
-			if (!alt.atStart || i == 0) && matchBadSteps(alt.steps, rs, masks, i) {
+	for k := range badAlts {
+		alt := &badAlts[k]
+		if all[0]&alt.need[0] != alt.need[0] || all[1]&alt.need[1] != alt.need[1] {
+			continue
+		}
+		for i := range rs {
+			if alt.atStart && i > 0 {
+				break
+			}
+			if matchBadSteps(alt.steps, rs, masks, i) {
 				return true
 			}
 		}

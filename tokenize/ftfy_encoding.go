@@ -13,14 +13,13 @@ import (
 
 // charmap is a single-byte encoding as ftfy uses it.
 type charmap struct {
-	name   string
 	sloppy bool // a "sloppy-windows-*" codec: see newSloppy
 	decode [256]rune
 	encode map[rune]byte
 }
 
-func newCharmap(name string, sloppy bool, decode [256]rune) *charmap {
-	cm := &charmap{name: name, sloppy: sloppy, decode: decode, encode: make(map[rune]byte, 256)}
+func newCharmap(sloppy bool, decode [256]rune) *charmap {
+	cm := &charmap{sloppy: sloppy, decode: decode, encode: make(map[rune]byte, 256)}
 	for b := 255; b >= 0; b-- { // the lowest byte wins for a repeated rune
 		cm.encode[decode[b]] = byte(b)
 	}
@@ -28,7 +27,7 @@ func newCharmap(name string, sloppy bool, decode [256]rune) *charmap {
 }
 
 // newStrict builds a codec whose bytes 0x80..0xFF are all defined.
-func newStrict(name string, high *[128]rune) *charmap {
+func newStrict(high *[128]rune) *charmap {
 	var d [256]rune
 	for b := range d {
 		if b < 0x80 {
@@ -37,14 +36,14 @@ func newStrict(name string, high *[128]rune) *charmap {
 			d[b] = high[b-0x80]
 		}
 	}
-	return newCharmap(name, false, d)
+	return newCharmap(false, d)
 }
 
 // newSloppy builds ftfy's sloppy variant of a Windows code page: bytes the
 // code page leaves undefined decode as in Latin-1, and byte 0x1A (SUB)
 // stands for U+FFFD, so that text with replacement characters can still be
 // encoded.
-func newSloppy(name string, high *[128]rune) *charmap {
+func newSloppy(high *[128]rune) *charmap {
 	var d [256]rune
 	for b := range d {
 		switch {
@@ -57,7 +56,7 @@ func newSloppy(name string, high *[128]rune) *charmap {
 		}
 	}
 	d[0x1a] = 0xfffd
-	return newCharmap(name, true, d)
+	return newCharmap(true, d)
 }
 
 var (
@@ -66,22 +65,22 @@ var (
 		for b := range d {
 			d[b] = rune(b)
 		}
-		return newCharmap("latin-1", false, d)
+		return newCharmap(false, d)
 	}()
-	sloppyWindows1252 = newSloppy("sloppy-windows-1252", &tableCP1252)
-	sloppyWindows1251 = newSloppy("sloppy-windows-1251", &tableCP1251)
-	sloppyWindows1250 = newSloppy("sloppy-windows-1250", &tableCP1250)
-	sloppyWindows1253 = newSloppy("sloppy-windows-1253", &tableCP1253)
-	sloppyWindows1254 = newSloppy("sloppy-windows-1254", &tableCP1254)
-	sloppyWindows1257 = newSloppy("sloppy-windows-1257", &tableCP1257)
-	iso8859_2         = newStrict("iso-8859-2", &tableISO88592)
-	macroman          = newStrict("macroman", &tableMacroman)
-	cp437             = newStrict("cp437", &tableCP437)
+	sloppyWindows1252 = newSloppy(&tableCP1252)
+	sloppyWindows1251 = newSloppy(&tableCP1251)
+	sloppyWindows1250 = newSloppy(&tableCP1250)
+	sloppyWindows1253 = newSloppy(&tableCP1253)
+	sloppyWindows1254 = newSloppy(&tableCP1254)
+	sloppyWindows1257 = newSloppy(&tableCP1257)
+	isoLatin2         = newStrict(&tableISO88592)
+	macroman          = newStrict(&tableMacroman)
+	cp437             = newStrict(&tableCP437)
 
 	// charmapEncodings is ftfy's CHARMAP_ENCODINGS, in the order it tries them.
 	charmapEncodings = []*charmap{latin1, sloppyWindows1252, sloppyWindows1251,
 		sloppyWindows1250, sloppyWindows1253, sloppyWindows1254, sloppyWindows1257,
-		iso8859_2, macroman, cp437}
+		isoLatin2, macroman, cp437}
 )
 
 // canEncode is ftfy's possible_encoding: every character is one the codec

@@ -82,12 +82,15 @@ func readFixtures(t *testing.T) []fixtureCase {
 // expected to match the official ids.
 func TestFixtures(t *testing.T) {
 	tok := testTokenizer(t)
-	var official, hf []string
+	var official, hf, officialWhereHFDiffers []string
 	for _, c := range readFixtures(t) {
 		got, truncated := tok.EncodeTruncated(c.Text, 77)
 		switch {
 		case slices.Equal(got, c.IDs):
 			official = append(official, c.Name)
+			if c.IDsHF != nil {
+				officialWhereHFDiffers = append(officialWhereHFDiffers, c.Name)
+			}
 		case c.IDsHF != nil && slices.Equal(got, c.IDsHF):
 			hf = append(hf, c.Name)
 		default:
@@ -104,6 +107,8 @@ func TestFixtures(t *testing.T) {
 		}
 	}
 	t.Logf("matched official ids: %d, HF-style ids: %d", len(official), len(hf))
+	t.Logf("official ids where HF-style cleaning differs (%d): %s",
+		len(officialWhereHFDiffers), strings.Join(officialWhereHFDiffers, " "))
 	if len(hf) > 0 {
 		t.Logf("HF-style matches: %s", strings.Join(hf, " "))
 	}
