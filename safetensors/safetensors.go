@@ -11,10 +11,10 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"slices"
-	"sort"
 	"unsafe"
 )
 
@@ -261,14 +261,7 @@ func (f *File) Path() string { return f.path }
 func (f *File) Metadata() map[string]string { return f.metadata }
 
 // Names lists the tensors in sorted order.
-func (f *File) Names() []string {
-	names := make([]string, 0, len(f.tensors))
-	for n := range f.tensors {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func (f *File) Names() []string { return slices.Sorted(maps.Keys(f.tensors)) }
 
 // Tensor returns the named tensor.
 func (f *File) Tensor(name string) (*Tensor, bool) {

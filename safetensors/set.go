@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -155,14 +156,7 @@ func (s *Set) Files() []string {
 }
 
 // Names lists every tensor in sorted order.
-func (s *Set) Names() []string {
-	names := make([]string, 0, len(s.tensors))
-	for n := range s.tensors {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func (s *Set) Names() []string { return slices.Sorted(maps.Keys(s.tensors)) }
 
 // Tensor returns the named tensor.
 func (s *Set) Tensor(name string) (*Tensor, bool) {
