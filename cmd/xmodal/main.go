@@ -33,6 +33,7 @@ func commands() map[string]command {
 		"index":    {"index a dataset or a folder of images into a workspace", runIndex},
 		"search":   {"search a workspace by text or image", runSearch},
 		"eval":     {"measure a workspace's retrieval quality (Recall@K, median rank, MRR)", runEval},
+		"serve":    {"serve the REST API and web UI", runServe},
 		"bench":    {"measure encoding speed (images/s, texts/s, GFLOP/s)", runBench},
 	}
 }

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/xmodal/xmodal/search"
+	"github.com/xmodal/xmodal/server"
+	"github.com/xmodal/xmodal/workspace"
+)
+
+// runServe serves a workspace over HTTP until interrupted. It listens at
+// once, so that a taken port fails fast and health checks get answers,
+// and loads the model and workspace in the background: /readyz turns 200
+// when they are loaded. A failure to load ends the command.
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("serve", "--workspace WS [--addr :45678] [--model DIR] [--read-only]", stderr)
+	wsDir := fs.String("workspace", "", "workspace folder")
+	addr := fs.String("addr", ":45678", "address to listen on (host:port)")
+	modelDir := fs.String("model", "", "model folder (default: the one the workspace was built with)")
+	readOnly := fs.Bool("read-only", false, "refuse adding and deleting images over HTTP")
+	baseURL := fs.String("base-url", "", "public URL of the server (e.g. https://search.example.org), for the absolute image URLs of POST /search behind a proxy")
+	corsOrigin := fs.String("cors-origin", "*", "Access-Control-Allow-Origin of the read endpoints")
+	maxBody := fs.Int64("max-body", server.DefaultMaxBodyBytes, "largest request body, in bytes")
+	maxPixels := fs.Int64("max-pixels", server.DefaultMaxPixels, "largest uploaded image, in pixels (width × height)")
+	maxTopK := fs.Int("max-top-k", server.DefaultMaxTopK, "largest top_k a request may ask for")
+	timeout := fs.Duration("timeout", server.DefaultRequestTimeout, "longest time one request may work")
+	accessLog := fs.Bool("access-log", false, "log every request to standard error")
+	noEXIF := fs.Bool("no-exif", false, "ignore the EXIF orientation of uploaded images (as the workspace's indexer did, if it was given --no-exif)")
+	if err := parse(fs, args, false); err != nil {
+		return err
+	}
+	if *wsDir == "" {
+		return usagef("--workspace is required")
+	}
+	if *maxBody < 1 || *maxPixels < 1 || *maxTopK < 1 || *timeout <= 0 {
+		return usagef("--max-body, --max-pixels, --max-top-k and --timeout must be positive")
+	}
+
+	// A wrong folder fails here, before anything listens; the slow part of
+	// the load (the model, the vectors) runs in the background below.
+	probe, err := workspace.Open(*wsDir)
+	if err != nil {
+		return err
+	}
+	probe.Close()
+
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	srv, err := server.New(server.Options{
+		Logger: log, AccessLog: *accessLog, ReadOnly: *readOnly, BaseURL: *baseURL, CORSOrigin: *corsOrigin,
+		MaxBodyBytes: *maxBody, MaxPixels: *maxPixels, MaxTopK: *maxTopK, RequestTimeout: *timeout,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	log.Info("listening", "url", "http://"+displayAddr(ln.Addr()), "workspace", *wsDir)
+
+	// The load runs beside the server; its failure cancels the server.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var closers []io.Closer
+	loaded := make(chan struct{})
+	go func() {
+		defer close(loaded)
+		start := time.Now()
+		ws, m, err := openWorkspaceModel(*wsDir, *modelDir, *noEXIF)
+		if err != nil {
+			cancel(err)
+			return
+		}
+		closers = append(closers, m, ws)
+		// Uploads are decoded under the server's pixel cap, also by Add.
+		m.Preprocess.MaxPixels = *maxPixels
+		eng, err := search.New(ctx, srv.InstrumentEncoder(m), ws)
+		if err != nil {
+			cancel(err)
+			return
+		}
+		images, captions := eng.Counts()
+		srv.SetEngine(eng)
+		log.Info("ready", "images", images, "captions", captions, "model", ws.Manifest().Model.Name, "load_time", time.Since(start).Round(time.Millisecond))
+	}()
+
+	err = srv.Serve(ctx, ln)
+	cancel(nil) // stop a load still running (a no-op if it failed: the first cause stays)
+	<-loaded    // the engine is no longer used once Serve has returned
+	for _, c := range closers {
+		c.Close()
+	}
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause // loading failed
+	}
+	if err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// displayAddr turns a listening address into one a browser can open:
+// ":45678" is shown as "localhost:45678".
+func displayAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}

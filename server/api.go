@@ -1,0 +1,629 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/xmodal/xmodal/search"
+	"github.com/xmodal/xmodal/workspace"
+)
+
+// The native API, under /api/v1. Its contract is openapi.json.
+
+//go:embed openapi.json
+var openAPIDoc []byte
+
+func fileURL(id int64) string { return "/api/v1/images/" + strconv.FormatInt(id, 10) + "/file" }
+func thumbnailURL(id int64) string {
+	return "/api/v1/images/" + strconv.FormatInt(id, 10) + "/thumbnail"
+}
+func imageURL(id int64) string { return "/api/v1/images/" + strconv.FormatInt(id, 10) }
+
+// requestContext bounds the work of one request.
+func (s *Server) requestContext(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), s.opts.RequestTimeout)
+}
+
+// apiHit is a search hit with the URLs of its image.
+type apiHit struct {
+	search.Hit
+	FileURL      string `json:"file_url"`
+	ThumbnailURL string `json:"thumbnail_url"`
+}
+
+func apiHits(hits []search.Hit) []apiHit {
+	out := make([]apiHit, len(hits))
+	for i, h := range hits {
+		id := h.ID
+		if h.Image != nil {
+			id = h.Image.ID
+		}
+		out[i] = apiHit{Hit: h, FileURL: fileURL(id), ThumbnailURL: thumbnailURL(id)}
+	}
+	return out
+}
+
+// searchRequest is the body of POST /api/v1/search (or its query string,
+// or its multipart form). Exactly one of Text, Image, ID and CaptionID is
+// given.
+type searchRequest struct {
+	Text      string `json:"text,omitempty"`
+	Image     string `json:"image,omitempty"` // data URI or base64
+	ID        int64  `json:"id,omitempty"`
+	CaptionID int64  `json:"caption_id,omitempty"`
+	Target    string `json:"target,omitempty"`
+	TopK      int    `json:"top_k,omitempty"`
+
+	upload *upload // a multipart file, or Image decoded
+}
+
+// queryInfo describes the query in a search response.
+type queryInfo struct {
+	Type     string `json:"type"` // text, image, image_id or caption_id
+	Text     string `json:"text,omitempty"`
+	ID       int64  `json:"id,omitempty"`
+	MimeType string `json:"mime_type,omitempty"`
+	Width    int    `json:"width,omitempty"`
+	Height   int    `json:"height,omitempty"`
+	Bytes    int    `json:"bytes,omitempty"`
+}
+
+// searchResponse lists hits by kind; a kind that was not searched is left
+// out, one that was but found nothing is [].
+type searchResponse struct {
+	Query    queryInfo `json:"query"`
+	TopK     int       `json:"top_k"`
+	TookMS   float64   `json:"took_ms"`
+	Images   []apiHit  `json:"images,omitzero"`
+	Captions []apiHit  `json:"captions,omitzero"`
+}
+
+// parseTarget reads a target: images, captions or both.
+func parseTarget(t string) ([]workspace.Kind, error) {
+	switch strings.ToLower(t) {
+	case "":
+		return nil, nil
+	case "images", "image":
+		return []workspace.Kind{workspace.Images}, nil
+	case "captions", "caption", "texts", "text":
+		return []workspace.Kind{workspace.Captions}, nil
+	case "both", "all":
+		return []workspace.Kind{workspace.Images, workspace.Captions}, nil
+	}
+	return nil, badRequest("target %q: want images, captions or both", t)
+}
+
+func (s *Server) apiSearch(w http.ResponseWriter, r *http.Request) error {
+	eng := s.engine()
+	if eng == nil {
+		return errNotReady
+	}
+	start := time.Now()
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	req, err := s.readSearchRequest(r)
+	if err != nil {
+		return err
+	}
+	given := 0
+	for _, set := range []bool{req.Text != "", req.upload != nil, req.ID != 0, req.CaptionID != 0} {
+		if set {
+			given++
+		}
+	}
+	if given != 1 {
+		return badRequest("give exactly one query: text, image, id (an image's id) or caption_id")
+	}
+	k, err := s.checkTopK(req.TopK)
+	if err != nil {
+		return err
+	}
+	targets, err := parseTarget(req.Target)
+	if err != nil {
+		return err
+	}
+	if targets == nil {
+		// A text or an image looks for the other modality's natural
+		// counterpart: texts find images, images find captions; "more like
+		// this" finds images.
+		targets = []workspace.Kind{workspace.Images}
+		if req.upload != nil {
+			targets = []workspace.Kind{workspace.Captions}
+		}
+	}
+
+	var res map[workspace.Kind][]search.Hit
+	var q queryInfo
+	switch {
+	case req.Text != "":
+		if err := s.checkText("text", req.Text); err != nil {
+			return err
+		}
+		q = queryInfo{Type: "text", Text: req.Text}
+		vecs, err := encodeTexts(ctx, eng, []string{req.Text})
+		if err != nil {
+			return err
+		}
+		if res, err = searchVector(ctx, eng, vecs[0], targets, k, nil); err != nil {
+			return err
+		}
+	case req.upload != nil:
+		up := *req.upload
+		q = queryInfo{Type: "image", MimeType: up.mimeType, Width: up.width, Height: up.height, Bytes: len(up.data)}
+		vec, err := s.encodeImage(ctx, eng, up)
+		if err != nil {
+			return err
+		}
+		if res, err = searchVector(ctx, eng, vec, targets, k, nil); err != nil {
+			return err
+		}
+	default:
+		kind, id := workspace.Images, req.ID
+		q = queryInfo{Type: "image_id", ID: id}
+		if req.CaptionID != 0 {
+			kind, id = workspace.Captions, req.CaptionID
+			q = queryInfo{Type: "caption_id", ID: id}
+		}
+		if err := s.checkExists(ctx, eng, kind, id); err != nil {
+			return err
+		}
+		res = map[workspace.Kind][]search.Hit{}
+		for _, t := range targets {
+			if res[t], err = eng.SimilarTo(ctx, kind, id, t, k); err != nil {
+				return err
+			}
+		}
+	}
+	out := searchResponse{Query: q, TopK: k}
+	if hits, ok := res[workspace.Images]; ok {
+		out.Images = apiHits(hits)
+	}
+	if hits, ok := res[workspace.Captions]; ok {
+		out.Captions = apiHits(hits)
+	}
+	out.TookMS = float64(time.Since(start).Microseconds()) / 1000
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// checkExists answers 404 for an unknown document id.
+func (s *Server) checkExists(ctx context.Context, eng *search.Engine, kind workspace.Kind, id int64) error {
+	var err error
+	if kind == workspace.Images {
+		_, err = eng.Workspace().Image(ctx, id)
+	} else {
+		_, err = eng.Workspace().Caption(ctx, id)
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		return errorf(http.StatusNotFound, "no %s with id %d", kind, id)
+	}
+	return err
+}
+
+// readSearchRequest reads a search from the query string (GET), a
+// multipart form or a JSON body.
+func (s *Server) readSearchRequest(r *http.Request) (searchRequest, error) {
+	var req searchRequest
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return req, formFields(r.URL.Query(), &req, false)
+	}
+	if isMultipart(r) {
+		return s.readMultipartSearch(r)
+	}
+	if err := decodeJSON(r.Body, &req, true); err != nil {
+		return req, err
+	}
+	if req.Image != "" {
+		up, err := s.imageFromString("image", req.Image)
+		if err != nil {
+			return req, err
+		}
+		req.upload = &up
+	}
+	return req, nil
+}
+
+func isMultipart(r *http.Request) bool {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return mt == "multipart/form-data"
+}
+
+// formFields fills a search request from form or query values, refusing
+// unknown names.
+func formFields(v url.Values, req *searchRequest, allowImage bool) error {
+	for name, vals := range v {
+		if len(vals) != 1 {
+			return badRequest("parameter %q is given %d times", name, len(vals))
+		}
+		val := vals[0]
+		var err error
+		switch name {
+		case "text", "q":
+			req.Text = val
+		case "id":
+			req.ID, err = parseID(name, val)
+		case "caption_id":
+			req.CaptionID, err = parseID(name, val)
+		case "target":
+			req.Target = val
+		case "top_k":
+			if req.TopK, err = strconv.Atoi(val); err != nil {
+				err = badRequest("top_k %q is not a whole number", val)
+			}
+		case "image":
+			if !allowImage {
+				return badRequest("search by image with POST (multipart or JSON), not GET")
+			}
+			req.Image = val
+		default:
+			return badRequest("unknown parameter %q (want text, id, caption_id, target, top_k)", name)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readMultipartSearch reads a multipart search: an "image" file part, or
+// form fields. The body is already capped, so parts are read in memory.
+func (s *Server) readMultipartSearch(r *http.Request) (searchRequest, error) {
+	var req searchRequest
+	values := url.Values{}
+	err := readMultipart(r, func(p *multipart.Part, data []byte) error {
+		switch p.FormName() {
+		case "image", "file":
+			up, err := s.checkImage(data)
+			if err != nil {
+				return prefixError("image", err)
+			}
+			if req.upload != nil {
+				return badRequest("more than one image: search by one image at a time")
+			}
+			req.upload = &up
+		default:
+			values.Add(p.FormName(), string(data))
+		}
+		return nil
+	})
+	if err != nil {
+		return req, err
+	}
+	if err := formFields(values, &req, true); err != nil {
+		return req, err
+	}
+	if req.Image != "" {
+		up, err := s.imageFromString("image", req.Image)
+		if err != nil {
+			return req, err
+		}
+		req.upload = &up
+	}
+	return req, nil
+}
+
+// readMultipart calls fn with every part of a multipart body and its
+// content.
+func readMultipart(r *http.Request, fn func(p *multipart.Part, data []byte) error) error {
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return badRequest("invalid multipart body: %v", err)
+	}
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return multipartError(err)
+		}
+		if p.FormName() == "" {
+			return badRequest("multipart part without a name")
+		}
+		data, err := io.ReadAll(p)
+		if err != nil {
+			return multipartError(err)
+		}
+		if err := fn(p, data); err != nil {
+			return err
+		}
+	}
+}
+
+func multipartError(err error) error {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return err
+	}
+	return badRequest("invalid multipart body: %v", err)
+}
+
+func parseID(name, v string) (int64, error) {
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || id < 1 {
+		return 0, badRequest("%s %q is not a document id (a positive whole number)", name, v)
+	}
+	return id, nil
+}
+
+// apiImage is an image document with its URLs.
+type apiImage struct {
+	*workspace.Image
+	FileURL      string `json:"file_url"`
+	ThumbnailURL string `json:"thumbnail_url"`
+}
+
+// lookupImage finds the image named by the {id} of the path.
+func (s *Server) lookupImage(ctx context.Context, r *http.Request) (*search.Engine, *workspace.Image, error) {
+	eng := s.engine()
+	if eng == nil {
+		return nil, nil, errNotReady
+	}
+	id, err := parseID("image id", r.PathValue("id"))
+	if err != nil {
+		return nil, nil, err
+	}
+	im, err := eng.Workspace().Image(ctx, id)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil, errorf(http.StatusNotFound, "no image with id %d", id)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("look up image %d: %w", id, err)
+	}
+	return eng, im, nil
+}
+
+func (s *Server) apiGetImage(w http.ResponseWriter, r *http.Request) error {
+	_, im, err := s.lookupImage(r.Context(), r)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, apiImage{Image: im, FileURL: fileURL(im.ID), ThumbnailURL: thumbnailURL(im.ID)})
+}
+
+// etagToken is the indexed content hash if it is safe in an ETag.
+var etagToken = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
+
+// imageETag is an image's entity tag: its content hash when the file still
+// has the indexed size, else one made from the file's size and time.
+// Cache-Control is no-cache because an id can be reused after a deletion,
+// so a client must revalidate (a cheap 304) before reusing its copy.
+func imageETag(im *workspace.Image, fi os.FileInfo, suffix string) string {
+	if fi.Size() == im.Size && etagToken.MatchString(im.SHA256) {
+		return `"` + im.SHA256 + suffix + `"`
+	}
+	return fmt.Sprintf(`W/"%x-%x%s"`, fi.Size(), fi.ModTime().UnixNano(), suffix)
+}
+
+func (s *Server) apiImageFile(w http.ResponseWriter, r *http.Request) error {
+	_, im, err := s.lookupImage(r.Context(), r)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(im.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		return errorf(http.StatusNotFound, "the file of image %d is no longer on disk (moved or deleted since it was indexed)", im.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("image %d: %w", im.ID, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("image %d: %w", im.ID, err)
+	}
+	if fi.IsDir() {
+		return errorf(http.StatusNotFound, "the file of image %d is a directory", im.ID)
+	}
+	ct := mimeFromPath(im.Path)
+	if ct == "application/octet-stream" {
+		head := make([]byte, 512)
+		n, _ := io.ReadFull(f, head)
+		ct = http.DetectContentType(head[:n])
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("image %d: %w", im.ID, err)
+		}
+	}
+	h := w.Header()
+	h.Set("Content-Type", ct)
+	h.Set("ETag", imageETag(im, fi, ""))
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Content-Disposition", mime.FormatMediaType("inline", map[string]string{"filename": path.Base(im.Key)}))
+	// ServeContent answers Range and If-None-Match requests.
+	http.ServeContent(w, r, "", fi.ModTime(), f)
+	return nil
+}
+
+func (s *Server) apiThumbnail(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	_, im, err := s.lookupImage(ctx, r)
+	if err != nil {
+		return err
+	}
+	size := DefaultThumbnailSize
+	for name, vals := range r.URL.Query() {
+		if name != "size" || len(vals) != 1 {
+			return badRequest("unknown parameter %q (thumbnail takes size)", name)
+		}
+		if size, err = strconv.Atoi(vals[0]); err != nil || !thumbnailSizes[size] {
+			return badRequest("thumbnail size %q: want 128, 256 or 512", vals[0])
+		}
+	}
+	fi, err := os.Stat(im.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		return errorf(http.StatusNotFound, "the file of image %d is no longer on disk (moved or deleted since it was indexed)", im.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("image %d: %w", im.ID, err)
+	}
+	etag := imageETag(im, fi, "-t"+strconv.Itoa(size))
+	h := w.Header()
+	h.Set("ETag", etag)
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Content-Type", "image/jpeg")
+	if inm := r.Header.Get("If-None-Match"); inm != "" && strings.Contains(inm, strings.TrimPrefix(etag, "W/")) {
+		// Revalidation costs no decoding.
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	jpg, err := s.thumbnail(ctx, etag, im.Path, size)
+	if err != nil {
+		return fmt.Errorf("thumbnail of image %d: %w", im.ID, err)
+	}
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(jpg))
+	return nil
+}
+
+// addRequest is the JSON form of POST /api/v1/images.
+type addRequest struct {
+	Image    string   `json:"image"` // data URI or base64
+	Captions []string `json:"captions"`
+}
+
+// maxCaptions bounds the captions of one added image.
+const maxCaptions = 100
+
+func (s *Server) apiAddImage(w http.ResponseWriter, r *http.Request) error {
+	eng := s.engine()
+	if eng == nil {
+		return errNotReady
+	}
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	var up *upload
+	var captions []string
+	if isMultipart(r) {
+		err := readMultipart(r, func(p *multipart.Part, data []byte) error {
+			switch p.FormName() {
+			case "image", "file":
+				if up != nil {
+					return badRequest("more than one image: add one image per request")
+				}
+				u, err := s.checkImage(data)
+				if err != nil {
+					return prefixError("image", err)
+				}
+				up = &u
+			case "caption", "captions":
+				captions = append(captions, string(data))
+			default:
+				return badRequest("unknown form field %q (want image and caption)", p.FormName())
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	} else {
+		var req addRequest
+		if err := decodeJSON(r.Body, &req, true); err != nil {
+			return err
+		}
+		if req.Image != "" {
+			u, err := s.imageFromString("image", req.Image)
+			if err != nil {
+				return err
+			}
+			up = &u
+		}
+		captions = req.Captions
+	}
+	if up == nil {
+		return badRequest("no image: send a multipart form with an image file (and caption fields), or JSON {\"image\":\"data:image/jpeg;base64,...\",\"captions\":[...]}")
+	}
+	if len(captions) > maxCaptions {
+		return badRequest("%d captions, above the limit of %d", len(captions), maxCaptions)
+	}
+	for i, c := range captions {
+		if strings.TrimSpace(c) == "" {
+			continue // the engine drops empty captions
+		}
+		if err := s.checkText(fmt.Sprintf("caption %d", i+1), c); err != nil {
+			return err
+		}
+	}
+	release, err := s.acquireImageSlot(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	im, err := eng.Add(ctx, up.data, captions)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", imageURL(im.ID))
+	return writeJSON(w, http.StatusCreated, apiImage{Image: im, FileURL: fileURL(im.ID), ThumbnailURL: thumbnailURL(im.ID)})
+}
+
+func (s *Server) apiDeleteImage(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	eng, im, err := s.lookupImage(ctx, r)
+	if err != nil {
+		return err
+	}
+	if err := eng.Delete(ctx, im.ID); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"deleted": im.ID, "key": im.Key})
+}
+
+// statsResponse is GET /api/v1/stats.
+type statsResponse struct {
+	Workspace  workspace.Stats `json:"workspace"`
+	Searchable struct {
+		Images   int `json:"images"`
+		Captions int `json:"captions"`
+	} `json:"searchable"`
+	Model    workspace.Model `json:"model"`
+	Created  time.Time       `json:"created"`
+	ReadOnly bool            `json:"read_only"`
+	Limits   struct {
+		MaxTopK      int   `json:"max_top_k"`
+		DefaultTopK  int   `json:"default_top_k"`
+		MaxBodyBytes int64 `json:"max_body_bytes"`
+		MaxPixels    int64 `json:"max_pixels"`
+		MaxQueries   int   `json:"max_queries"`
+	} `json:"limits"`
+}
+
+func (s *Server) apiStats(w http.ResponseWriter, r *http.Request) error {
+	eng := s.engine()
+	if eng == nil {
+		return errNotReady
+	}
+	st, err := eng.Workspace().Stats(r.Context())
+	if err != nil {
+		return fmt.Errorf("workspace stats: %w", err)
+	}
+	var out statsResponse
+	out.Workspace = st
+	out.Searchable.Images, out.Searchable.Captions = eng.Counts()
+	man := eng.Workspace().Manifest()
+	out.Model, out.Created, out.ReadOnly = man.Model, man.Created, s.opts.ReadOnly
+	out.Limits.MaxTopK, out.Limits.DefaultTopK = s.opts.MaxTopK, s.opts.DefaultTopK
+	out.Limits.MaxBodyBytes, out.Limits.MaxPixels, out.Limits.MaxQueries = s.opts.MaxBodyBytes, s.opts.MaxPixels, s.opts.MaxQueries
+	w.Header().Set("Cache-Control", "no-store")
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) apiOpenAPI(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	_, err := w.Write(openAPIDoc)
+	return err
+}

@@ -1,0 +1,368 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/xmodal/xmodal/search"
+	"github.com/xmodal/xmodal/workspace"
+)
+
+// POST /search speaks the REST API of the Jina cross-modal example that
+// xmodal replaces, so that its curl scripts and its JavaScript front end
+// (Jina Box) keep working:
+//
+//	{"top_k":5,"mode":"search","data":["a boy playing basketball"]}
+//	{"parameters":{"top_k":5},"data":["data:image/png;base64,..."]}
+//
+// A text finds images, an image (a data URI) finds captions.
+
+// compatIgnored are fields of Jina's request envelope that mean nothing
+// here; clients built for Jina send them, so they are accepted and ignored.
+var compatIgnored = map[string]bool{
+	"request_size": true, "requestSize": true, "mime_type": true, "queryset": true, "data_type": true,
+	"exec_endpoint": true, "execEndpoint": true, "target_peapod": true, "target_executor": true,
+	"targetExecutor": true, "header": true, "request_id": true, "requestId": true, "routes": true,
+}
+
+// compatQuery is one item of data.
+type compatQuery struct {
+	text     string // a text query, or
+	uri      string // an image query's data URI, with
+	image    upload
+	mimeType string // of the query: text/plain or the image's type
+}
+
+type compatResponse struct {
+	Search compatSearchBody `json:"search"`
+	Status compatStatus     `json:"status"`
+}
+
+type compatSearchBody struct {
+	Docs []compatDoc `json:"docs"`
+}
+
+type compatStatus struct {
+	Code string `json:"code"`
+}
+
+type compatDoc struct {
+	Text     string        `json:"text,omitempty"`
+	URI      string        `json:"uri,omitempty"`
+	MimeType string        `json:"mimeType"`
+	Matches  []compatMatch `json:"matches"`
+}
+
+type compatMatch struct {
+	ID       string         `json:"id"`
+	Score    compatScore    `json:"score"`
+	MimeType string         `json:"mimeType"`
+	URI      string         `json:"uri,omitempty"`
+	Text     string         `json:"text,omitempty"`
+	Tags     map[string]any `json:"tags,omitempty"`
+}
+
+type compatScore struct {
+	Value float64 `json:"value"`
+}
+
+func (s *Server) compatSearch(w http.ResponseWriter, r *http.Request) error {
+	eng := s.engine()
+	if eng == nil {
+		return errNotReady
+	}
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+
+	queries, topK, target, err := s.parseCompat(r)
+	if err != nil {
+		return err
+	}
+	docs := make([]compatDoc, len(queries))
+	base := s.baseURL(r)
+
+	// Texts are encoded together, images one by one so that an error can
+	// name its item.
+	var texts []string
+	var textIdx []int
+	for i, q := range queries {
+		if q.uri == "" {
+			texts, textIdx = append(texts, q.text), append(textIdx, i)
+		}
+	}
+	var textVecs [][]float32
+	if len(texts) > 0 {
+		if textVecs, err = encodeTexts(ctx, eng, texts); err != nil {
+			return err
+		}
+	}
+	for i, q := range queries {
+		var vec []float32
+		kind := workspace.Images
+		if q.uri == "" {
+			vec = textVecs[indexOf(textIdx, i)]
+			docs[i] = compatDoc{Text: q.text, MimeType: "text/plain"}
+		} else {
+			if vec, err = s.encodeImage(ctx, eng, q.image); err != nil {
+				return prefixError(fmt.Sprintf("data item %d", i+1), err)
+			}
+			kind = workspace.Captions
+			docs[i] = compatDoc{URI: q.uri, MimeType: q.mimeType}
+		}
+		if target != "" {
+			kind = target
+		}
+		hits, err := searchVector(ctx, eng, vec, []workspace.Kind{kind}, topK, nil)
+		if err != nil {
+			return err
+		}
+		docs[i].Matches = make([]compatMatch, 0, len(hits[kind]))
+		for _, h := range hits[kind] {
+			docs[i].Matches = append(docs[i].Matches, compatMatchOf(base, h))
+		}
+	}
+	return writeJSON(w, http.StatusOK, compatResponse{Search: compatSearchBody{Docs: docs}, Status: compatStatus{Code: "SUCCESS"}})
+}
+
+func indexOf(xs []int, x int) int {
+	for i, v := range xs {
+		if v == x {
+			return i
+		}
+	}
+	return -1
+}
+
+// compatMatchOf turns a hit into a Jina match. Images point at their file
+// by absolute URL, so that any page can show them; captions carry their
+// text, and their image in the tags.
+func compatMatchOf(base string, h search.Hit) compatMatch {
+	m := compatMatch{ID: strconv.FormatInt(h.ID, 10), Score: compatScore{Value: score64(h.Score)}}
+	if h.Type == workspace.Images {
+		m.MimeType = mimeFromPath(h.Path)
+		m.URI = base + fileURL(h.ID)
+		if len(h.Captions) > 0 {
+			m.Text = h.Captions[0]
+		}
+		m.Tags = map[string]any{"type": "image", "key": h.Key, "thumbnail": base + thumbnailURL(h.ID)}
+		return m
+	}
+	m.MimeType = "text/plain"
+	m.Text = h.Text
+	m.Tags = map[string]any{"type": "caption"}
+	if h.Image != nil {
+		m.Tags["image_id"] = strconv.FormatInt(h.Image.ID, 10)
+		m.Tags["image_uri"] = base + fileURL(h.Image.ID)
+		m.Tags["thumbnail"] = base + thumbnailURL(h.Image.ID)
+	}
+	return m
+}
+
+// score64 widens a float32 score to the float64 with the same shortest
+// decimal form, so that JSON shows 0.3125, not 0.31249999254941940.
+func score64(f float32) float64 {
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(float64(f), 'g', -1, 32), 64)
+	return v
+}
+
+// parseCompat reads and checks a POST /search body. target is "" unless
+// parameters.target overrides the direction.
+func (s *Server) parseCompat(r *http.Request) (queries []compatQuery, topK int, target workspace.Kind, err error) {
+	var raw map[string]json.RawMessage
+	if err := decodeJSON(r.Body, &raw, false); err != nil {
+		return nil, 0, "", err
+	}
+	if raw == nil {
+		return nil, 0, "", badRequest(`want a JSON object such as {"top_k":5,"data":["a boy playing basketball"]}`)
+	}
+	var k, paramK int
+	for key, val := range raw {
+		switch key {
+		case "data":
+		case "top_k", "topK":
+			if k, err = parseIntField(key, val); err != nil {
+				return nil, 0, "", err
+			}
+		case "mode":
+			var mode string
+			if err := json.Unmarshal(val, &mode); err != nil {
+				return nil, 0, "", badRequest("field \"mode\" must be a string")
+			}
+			if mode != "" && mode != "search" {
+				return nil, 0, "", badRequest("mode %q is not supported here: POST /search only searches (add images with POST /api/v1/images)", mode)
+			}
+		case "parameters":
+			if paramK, target, err = parseCompatParameters(val); err != nil {
+				return nil, 0, "", err
+			}
+		default:
+			if !compatIgnored[key] {
+				return nil, 0, "", badRequest("unknown field %q (POST /search takes data, top_k, mode and parameters)", key)
+			}
+		}
+	}
+	if k != 0 && paramK != 0 && k != paramK {
+		return nil, 0, "", badRequest("top_k is given twice with different values (%d and parameters.top_k %d)", k, paramK)
+	}
+	if k == 0 {
+		k = paramK
+	}
+	if topK, err = s.checkTopK(k); err != nil {
+		return nil, 0, "", err
+	}
+
+	data, ok := raw["data"]
+	if !ok {
+		return nil, 0, "", badRequest(`field "data" is missing: want a list of queries, such as "data":["a boy playing basketball"]`)
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(data, &items); err != nil || items == nil {
+		return nil, 0, "", badRequest(`field "data" must be a list of queries (texts or image data URIs)`)
+	}
+	if len(items) == 0 {
+		return nil, 0, "", badRequest(`field "data" is empty: give at least one query`)
+	}
+	if len(items) > s.opts.MaxQueries {
+		return nil, 0, "", badRequest(`field "data" has %d queries, above the limit of %d per request`, len(items), s.opts.MaxQueries)
+	}
+	queries = make([]compatQuery, len(items))
+	for i, item := range items {
+		if queries[i], err = s.parseCompatItem(i+1, item); err != nil {
+			return nil, 0, "", err
+		}
+	}
+	return queries, topK, target, nil
+}
+
+func parseCompatParameters(val json.RawMessage) (topK int, target workspace.Kind, err error) {
+	var params map[string]json.RawMessage
+	if err := json.Unmarshal(val, &params); err != nil || params == nil {
+		return 0, "", badRequest(`field "parameters" must be an object such as {"top_k":5}`)
+	}
+	for key, v := range params {
+		switch key {
+		case "top_k", "topK":
+			if topK, err = parseIntField("parameters."+key, v); err != nil {
+				return 0, "", err
+			}
+		case "target":
+			var t string
+			if err := json.Unmarshal(v, &t); err != nil {
+				return 0, "", badRequest("parameters.target must be a string: images or captions")
+			}
+			kinds, err := parseTarget(t)
+			if err != nil || len(kinds) != 1 {
+				return 0, "", badRequest("parameters.target %q: want images or captions", t)
+			}
+			target = kinds[0]
+		default:
+			return 0, "", badRequest("unknown field parameters.%s (parameters takes top_k and target)", key)
+		}
+	}
+	return topK, target, nil
+}
+
+// parseIntField reads a count (at least 1) given as a JSON number or, as
+// some clients send it, a string of digits.
+func parseIntField(name string, v json.RawMessage) (int, error) {
+	var n json.Number
+	if err := json.Unmarshal(v, &n); err == nil {
+		if i, err := strconv.Atoi(n.String()); err == nil {
+			if i < 1 {
+				return 0, badRequest("%s must be at least 1, not %d", name, i)
+			}
+			return i, nil
+		}
+	}
+	return 0, badRequest("field %q must be a whole number, not %s", name, shortJSON(v))
+}
+
+func shortJSON(v json.RawMessage) string {
+	s := string(v)
+	if len(s) > 40 {
+		s = s[:37] + "..."
+	}
+	return s
+}
+
+// parseCompatItem reads one query: a string (text or data URI) or a Jina
+// document object with text or uri.
+func (s *Server) parseCompatItem(n int, item json.RawMessage) (compatQuery, error) {
+	what := fmt.Sprintf("data item %d", n)
+	var str string
+	if err := json.Unmarshal(item, &str); err != nil {
+		var doc map[string]json.RawMessage
+		if err := json.Unmarshal(item, &doc); err != nil || doc == nil {
+			return compatQuery{}, badRequest("%s must be a string (a text or an image data URI) or an object with text or uri, not %s", what, shortJSON(item))
+		}
+		var text, uri string
+		for key, v := range doc {
+			var dst *string
+			switch key {
+			case "text":
+				dst = &text
+			case "uri":
+				dst = &uri
+			case "mimeType", "mime_type", "id", "tags":
+				continue
+			default:
+				return compatQuery{}, badRequest("%s: unknown field %q (a query document has text or uri)", what, key)
+			}
+			if err := json.Unmarshal(v, dst); err != nil {
+				return compatQuery{}, badRequest("%s: field %q must be a string", what, key)
+			}
+		}
+		switch {
+		case text != "" && uri != "":
+			return compatQuery{}, badRequest("%s has both text and uri: give one", what)
+		case uri != "":
+			if !isDataURI(uri) {
+				return compatQuery{}, badRequest("%s: uri must be a data URI (data:image/jpeg;base64,...); xmodal does not fetch URLs", what)
+			}
+			str = uri
+		default:
+			if err := s.checkText(what, text); err != nil {
+				return compatQuery{}, err
+			}
+			return compatQuery{text: text, mimeType: "text/plain"}, nil
+		}
+	}
+	if isDataURI(str) {
+		up, err := s.imageFromString(what, str)
+		if err != nil {
+			return compatQuery{}, err
+		}
+		// The type read from the bytes, which may differ from the one the
+		// URI claims.
+		return compatQuery{uri: str, image: up, mimeType: up.mimeType}, nil
+	}
+	if lower := strings.ToLower(str); (strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "https://")) && !strings.ContainsAny(str, " \t\n") {
+		return compatQuery{}, badRequest("%s is a URL: xmodal does not fetch URLs; send the image as a data URI (data:image/jpeg;base64,...)", what)
+	}
+	if err := s.checkText(what, str); err != nil {
+		return compatQuery{}, err
+	}
+	return compatQuery{text: str, mimeType: "text/plain"}, nil
+}
+
+// mimeFromPath guesses an indexed image's type from its name, without
+// reading it.
+func mimeFromPath(path string) string {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".jpg", ".jpeg", ".jpe", ".jfif":
+		return "image/jpeg"
+	case ".png":
+		return "image/png"
+	case ".gif":
+		return "image/gif"
+	case ".webp":
+		return "image/webp"
+	case ".bmp":
+		return "image/bmp"
+	}
+	return "application/octet-stream"
+}

@@ -1,0 +1,274 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"image"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	// The decoders image.DecodeConfig needs to read headers; imageio
+	// registers the same ones, this makes the dependency explicit.
+	_ "image/gif"
+	_ "image/jpeg"
+	_ "image/png"
+
+	_ "golang.org/x/image/bmp"
+	_ "golang.org/x/image/webp"
+
+	"github.com/xmodal/xmodal/imageio"
+	"github.com/xmodal/xmodal/search"
+	"github.com/xmodal/xmodal/workspace"
+)
+
+// imageTypes are the media types xmodal decodes, by image.DecodeConfig's
+// format name.
+var imageTypes = map[string]string{
+	"jpeg": "image/jpeg",
+	"png":  "image/png",
+	"gif":  "image/gif",
+	"webp": "image/webp",
+	"bmp":  "image/bmp",
+}
+
+const supportedFormats = "JPEG, PNG, GIF, WebP or BMP"
+
+// upload is an uploaded image whose header has been checked.
+type upload struct {
+	data          []byte
+	mimeType      string // from the bytes, not from what the client said
+	width, height int
+}
+
+// checkImage reads an uploaded image's header: its format and size, which
+// must be within MaxPixels. Nothing is decoded yet, so a decompression bomb
+// costs nothing.
+func (s *Server) checkImage(data []byte) (upload, error) {
+	if len(data) == 0 {
+		return upload{}, badRequest("the image is empty")
+	}
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		if err == image.ErrFormat {
+			return upload{}, errorf(http.StatusUnsupportedMediaType, "not a %s image (%s)", supportedFormats, http.DetectContentType(data))
+		}
+		return upload{}, badRequest("cannot read the image: %v", err)
+	}
+	mt, ok := imageTypes[format]
+	if !ok {
+		return upload{}, errorf(http.StatusUnsupportedMediaType, "%s images are not supported (want %s)", format, supportedFormats)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return upload{}, badRequest("the image is empty (%d×%d)", cfg.Width, cfg.Height)
+	}
+	if px := int64(cfg.Width) * int64(cfg.Height); px > s.opts.MaxPixels {
+		return upload{}, errorf(http.StatusRequestEntityTooLarge, "the image is %d×%d (%.1f megapixels), above the limit of %.1f megapixels",
+			cfg.Width, cfg.Height, float64(px)/1e6, float64(s.opts.MaxPixels)/1e6)
+	}
+	return upload{data: data, mimeType: mt, width: cfg.Width, height: cfg.Height}, nil
+}
+
+// acquireImageSlot waits for one of the ImageWorkers slots: decoding a
+// large image takes tens of megabytes, so they are bounded.
+func (s *Server) acquireImageSlot(ctx context.Context) (release func(), err error) {
+	select {
+	case s.images <- struct{}{}:
+		return func() { <-s.images }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// encodeImage decodes, preprocesses and encodes a checked image.
+func (s *Server) encodeImage(ctx context.Context, eng *search.Engine, up upload) ([]float32, error) {
+	release, err := s.acquireImageSlot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	opts := eng.Encoder().ImageOptions()
+	if opts.MaxPixels == 0 || opts.MaxPixels > s.opts.MaxPixels {
+		opts.MaxPixels = s.opts.MaxPixels
+	}
+	pixels, err := imageio.PreprocessBytes(up.data, opts)
+	if err != nil {
+		return nil, badRequest("cannot decode the %s image: %v", up.mimeType, err)
+	}
+	vecs, err := eng.Encoder().EncodePixels(ctx, [][]float32{pixels})
+	if err != nil {
+		return nil, fmt.Errorf("encode image: %w", err)
+	}
+	return vecs[0], nil
+}
+
+// encodeTexts encodes text queries, checked by checkText.
+func encodeTexts(ctx context.Context, eng *search.Engine, texts []string) ([][]float32, error) {
+	vecs, err := eng.Encoder().EncodeTexts(ctx, texts)
+	if err != nil {
+		return nil, fmt.Errorf("encode texts: %w", err)
+	}
+	return vecs, nil
+}
+
+// checkText refuses empty, oversized and non-UTF-8 text queries; what names
+// the query in the message.
+func (s *Server) checkText(what, text string) error {
+	switch {
+	case strings.TrimSpace(text) == "":
+		return badRequest("%s is empty", what)
+	case len(text) > s.opts.MaxTextBytes:
+		return badRequest("%s is %d bytes long, above the limit of %d (the model reads only the first 77 tokens)", what, len(text), s.opts.MaxTextBytes)
+	case !utf8.ValidString(text):
+		return badRequest("%s is not valid UTF-8", what)
+	}
+	return nil
+}
+
+// checkTopK applies the default and the cap to a requested top_k (0 means
+// not given).
+func (s *Server) checkTopK(k int) (int, error) {
+	switch {
+	case k == 0:
+		return s.opts.DefaultTopK, nil
+	case k < 0:
+		return 0, badRequest("top_k must be at least 1, not %d", k)
+	case k > s.opts.MaxTopK:
+		return 0, badRequest("top_k %d is above the limit of %d", k, s.opts.MaxTopK)
+	}
+	return k, nil
+}
+
+// searchVector finds the k best documents of each target kind for one
+// query vector. exclude, if set, leaves a document out.
+func searchVector(ctx context.Context, eng *search.Engine, vec []float32, targets []workspace.Kind, k int, exclude func(workspace.Kind, int64) bool) (map[workspace.Kind][]search.Hit, error) {
+	out := map[workspace.Kind][]search.Hit{}
+	for _, t := range targets {
+		// SearchVectors normalises the query in place, which is harmless
+		// to repeat.
+		hits, err := eng.SearchVectors(ctx, [][]float32{vec}, t, k, exclude)
+		if err != nil {
+			return nil, err
+		}
+		out[t] = hits[0]
+	}
+	return out, nil
+}
+
+// dataURIMeta matches what comes before the comma of a data URI: an
+// optional media type and parameters, no spaces. Text that merely starts
+// with "data:" ("data: the new oil, ...") does not match.
+var dataURIMeta = regexp.MustCompile(`^(?i:data:)([a-zA-Z0-9!#$&^_.+-]+/[a-zA-Z0-9!#$&^_.+-]+)?((?:;[^,;\s]*)*),`)
+
+// isDataURI reports whether s is a data URI rather than text.
+func isDataURI(s string) bool { return dataURIMeta.MatchString(s) }
+
+// parseDataURI returns the media type (lower case, without parameters;
+// text/plain if none, as RFC 2397 says) and the bytes of a data URI.
+func parseDataURI(s string) (mediaType string, data []byte, err error) {
+	m := dataURIMeta.FindStringSubmatch(s)
+	if m == nil {
+		return "", nil, badRequest("not a data URI")
+	}
+	mediaType = strings.ToLower(m[1])
+	if mediaType == "" {
+		mediaType = "text/plain"
+	}
+	payload := s[len(m[0]):]
+	isBase64 := false
+	for _, p := range strings.Split(m[2], ";") {
+		if strings.EqualFold(p, "base64") {
+			isBase64 = true
+		}
+	}
+	if !isBase64 {
+		text, err := url.PathUnescape(payload)
+		if err != nil {
+			return "", nil, badRequest("data URI: bad percent-encoding: %v", err)
+		}
+		return mediaType, []byte(text), nil
+	}
+	data, err = decodeBase64(payload)
+	if err != nil {
+		return "", nil, badRequest("data URI: %v", err)
+	}
+	return mediaType, data, nil
+}
+
+// decodeBase64 accepts standard or URL-safe base64, padded or not, with
+// line breaks (some encoders wrap their output).
+func decodeBase64(s string) ([]byte, error) {
+	s = strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '\n', '\r', '\t':
+			return -1
+		}
+		return r
+	}, s)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if data, err := enc.DecodeString(s); err == nil {
+			return data, nil
+		}
+	}
+	return nil, fmt.Errorf("the payload is not valid base64")
+}
+
+// imageFromString reads an image given as a data URI or as bare base64.
+func (s *Server) imageFromString(what, v string) (upload, error) {
+	var data []byte
+	if isDataURI(v) {
+		mt, d, err := parseDataURI(v)
+		if err != nil {
+			return upload{}, badRequest("%s: %v", what, err)
+		}
+		if !strings.HasPrefix(mt, "image/") {
+			return upload{}, errorf(http.StatusUnsupportedMediaType, "%s: a data URI of type %s is not an image (want image/jpeg, image/png, image/gif or image/webp)", what, mt)
+		}
+		data = d
+	} else {
+		d, err := decodeBase64(v)
+		if err != nil {
+			return upload{}, badRequest("%s: want a data URI (data:image/jpeg;base64,...) or base64: %v", what, err)
+		}
+		data = d
+	}
+	up, err := s.checkImage(data)
+	if err != nil {
+		return upload{}, prefixError(what, err)
+	}
+	return up, nil
+}
+
+// prefixError puts "what: " before a client error's message.
+func prefixError(what string, err error) error {
+	if he, ok := err.(*httpError); ok {
+		return &httpError{status: he.status, msg: what + ": " + he.msg, retryAfter: he.retryAfter}
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// baseURL is the absolute URL prefix of this server as the client reached
+// it, for the absolute image URLs of POST /search. X-Forwarded-Proto and
+// X-Forwarded-Host are honoured when a proxy sets them; they only shape the
+// URLs the requesting client gets back.
+func (s *Server) baseURL(r *http.Request) string {
+	if s.opts.BaseURL != "" {
+		return strings.TrimSuffix(s.opts.BaseURL, "/")
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
+		scheme = p
+	}
+	host := r.Host
+	if h := r.Header.Get("X-Forwarded-Host"); h != "" && !strings.ContainsAny(h, "/ ,") {
+		host = h
+	}
+	return scheme + "://" + host
+}
