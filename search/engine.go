@@ -253,39 +253,71 @@ func (e *Engine) SearchVectors(ctx context.Context, queries [][]float32, target 
 	}
 	out := make([][]Hit, len(rows))
 	for q, hits := range rows {
+		docIDs := make([]int64, len(hits))
+		for i, h := range hits {
+			docIDs[i] = ids[h.Row]
+		}
+		described, err := e.describe(ctx, target, docIDs)
+		if err != nil {
+			return nil, err
+		}
 		out[q] = make([]Hit, 0, len(hits))
 		for i, h := range hits {
-			hit, err := e.describe(ctx, target, ids[h.Row])
-			if err != nil {
-				return nil, err
+			// A document deleted by another process since the last
+			// refresh is passed over.
+			if hit := described[i]; hit.ID != 0 {
+				hit.Rank, hit.Score = len(out[q])+1, h.Score
+				out[q] = append(out[q], hit)
 			}
-			hit.Rank, hit.Score = i+1, h.Score
-			out[q] = append(out[q], hit)
 		}
 	}
 	return out, nil
 }
 
-// describe fills a hit with its document.
-func (e *Engine) describe(ctx context.Context, kind workspace.Kind, id int64) (Hit, error) {
+// describe looks up the documents of a list of hits, in two queries
+// whatever their number. A document that no longer exists gives a Hit with
+// ID 0.
+func (e *Engine) describe(ctx context.Context, kind workspace.Kind, ids []int64) ([]Hit, error) {
+	out := make([]Hit, len(ids))
 	if kind == workspace.Images {
-		im, err := e.ws.Image(ctx, id)
+		imgs, err := e.ws.ImagesByID(ctx, ids)
 		if err != nil {
-			return Hit{}, err
+			return nil, err
 		}
-		h := Hit{Type: kind, ID: id, Key: im.Key, Path: im.Path, Captions: []string{}}
-		for _, c := range im.Captions {
-			h.Captions = append(h.Captions, c.Text)
+		for i, id := range ids {
+			im, ok := imgs[id]
+			if !ok {
+				continue
+			}
+			out[i] = Hit{Type: kind, ID: id, Key: im.Key, Path: im.Path, Captions: []string{}}
+			for _, c := range im.Captions {
+				out[i].Captions = append(out[i].Captions, c.Text)
+			}
 		}
-		return h, nil
+		return out, nil
 	}
-	c, err := e.ws.Caption(ctx, id)
+	caps, err := e.ws.CaptionsByID(ctx, ids)
 	if err != nil {
-		return Hit{}, err
+		return nil, err
 	}
-	im, err := e.ws.Image(ctx, c.ImageID)
+	imageIDs := make([]int64, 0, len(caps))
+	for _, c := range caps {
+		imageIDs = append(imageIDs, c.ImageID)
+	}
+	imgs, err := e.ws.ImagesByID(ctx, imageIDs)
 	if err != nil {
-		return Hit{}, err
+		return nil, err
 	}
-	return Hit{Type: kind, ID: id, Text: c.Text, Image: &ImageInfo{ID: im.ID, Key: im.Key, Path: im.Path}}, nil
+	for i, id := range ids {
+		c, ok := caps[id]
+		if !ok {
+			continue
+		}
+		im, ok := imgs[c.ImageID]
+		if !ok {
+			continue
+		}
+		out[i] = Hit{Type: kind, ID: id, Text: c.Text, Image: &ImageInfo{ID: im.ID, Key: im.Key, Path: im.Path}}
+	}
+	return out, nil
 }

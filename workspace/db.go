@@ -17,7 +17,7 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 INSERT OR IGNORE INTO meta VALUES ('image_rows', 0), ('caption_rows', 0), ('generation', 0);
 CREATE TABLE IF NOT EXISTS images (
-	id     INTEGER PRIMARY KEY,
+	id     INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: clients keep ids
 	key    TEXT NOT NULL UNIQUE,
 	path   TEXT NOT NULL,
 	sha256 TEXT NOT NULL,
@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS images (
 	added  INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS captions (
-	id       INTEGER PRIMARY KEY,
+	id       INTEGER PRIMARY KEY AUTOINCREMENT,
 	image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
 	ord      INTEGER NOT NULL,
 	text     TEXT NOT NULL,
@@ -326,8 +326,7 @@ func (w *Workspace) images(ctx context.Context, where string, args ...any) ([]Im
 	capQuery := `SELECT id, image_id, ord, text, row FROM captions ORDER BY image_id, ord`
 	var capArgs []any
 	if len(out) <= 500 {
-		ph := strings.TrimSuffix(strings.Repeat("?,", len(out)), ",")
-		capQuery = `SELECT id, image_id, ord, text, row FROM captions WHERE image_id IN (` + ph + `) ORDER BY image_id, ord`
+		capQuery = `SELECT id, image_id, ord, text, row FROM captions WHERE image_id IN (` + placeholders(len(out)) + `) ORDER BY image_id, ord`
 		for _, im := range out {
 			capArgs = append(capArgs, im.ID)
 		}
@@ -347,6 +346,60 @@ func (w *Workspace) images(ctx context.Context, where string, args ...any) ([]Im
 		}
 	}
 	return out, caps.Err()
+}
+
+// ImagesByID returns the images with the given ids, with their captions,
+// keyed by id; ids that do not exist are left out.
+func (w *Workspace) ImagesByID(ctx context.Context, ids []int64) (map[int64]*Image, error) {
+	out := map[int64]*Image{}
+	for lo := 0; lo < len(ids); lo += 500 {
+		chunk := ids[lo:min(lo+500, len(ids))]
+		imgs, err := w.images(ctx, `WHERE id IN (`+placeholders(len(chunk))+`)`, anys(chunk)...)
+		if err != nil {
+			return nil, err
+		}
+		for i := range imgs {
+			out[imgs[i].ID] = &imgs[i]
+		}
+	}
+	return out, nil
+}
+
+// CaptionsByID returns the captions with the given ids, keyed by id.
+func (w *Workspace) CaptionsByID(ctx context.Context, ids []int64) (map[int64]*Caption, error) {
+	out := map[int64]*Caption{}
+	for lo := 0; lo < len(ids); lo += 500 {
+		chunk := ids[lo:min(lo+500, len(ids))]
+		rows, err := w.db.QueryContext(ctx, `SELECT id, image_id, ord, text, row FROM captions WHERE id IN (`+placeholders(len(chunk))+`)`, anys(chunk)...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var c Caption
+			if err := rows.Scan(&c.ID, &c.ImageID, &c.Ord, &c.Text, &c.Row); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[c.ID] = &c
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+func anys(ids []int64) []any {
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		out[i] = id
+	}
+	return out
 }
 
 // Caption returns a caption document.

@@ -171,3 +171,24 @@ func TestDelete(t *testing.T) {
 		t.Errorf("caption row ids = %v", ids)
 	}
 }
+
+func TestIDsAreNeverReused(t *testing.T) {
+	ctx := context.Background()
+	w, err := Create(t.TempDir(), testModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	w.Add(ctx, []NewImage{newImage("a.jpg", 1, "x")}, nil)
+	first, _ := w.ImageByKey(ctx, "a.jpg")
+	w.Delete(ctx, []string{"a.jpg"})
+	w.Add(ctx, []NewImage{newImage("b.jpg", 2, "y")}, nil)
+	second, _ := w.ImageByKey(ctx, "b.jpg")
+	if second.ID == first.ID || second.Captions[0].ID == first.Captions[0].ID {
+		t.Errorf("ids reused: image %d then %d, caption %d then %d", first.ID, second.ID, first.Captions[0].ID, second.Captions[0].ID)
+	}
+	got, err := w.ImagesByID(ctx, []int64{first.ID, second.ID})
+	if err != nil || len(got) != 1 || got[second.ID].Key != "b.jpg" {
+		t.Errorf("ImagesByID = %v, %v", got, err)
+	}
+}
