@@ -1,0 +1,55 @@
+// Package demo holds the sample set that `xmodal demo` indexes: 800 images
+// from the held-out test split of the default model's corpus, with their
+// captions, embedded in the binary. LICENSES.md in sample/ records their
+// sources, licences and attributions.
+package demo
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+//go:embed sample
+var files embed.FS
+
+// Sample returns the sample set: captions.csv (header image,caption),
+// images/ and LICENSES.md.
+func Sample() fs.FS {
+	sub, err := fs.Sub(files, "sample")
+	if err != nil {
+		panic(err) // the embedded tree always has sample/
+	}
+	return sub
+}
+
+// Extract writes the sample set to dir, leaving alone files that are
+// already there with the same content, so that a later index run sees them
+// unchanged.
+func Extract(dir string) error {
+	sample := Sample()
+	return fs.WalkDir(sample, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dir, filepath.FromSlash(name))
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := fs.ReadFile(sample, name)
+		if err != nil {
+			return err
+		}
+		if old, err := os.ReadFile(target); err == nil && bytes.Equal(old, data) {
+			return nil
+		}
+		tmp := target + ".tmp"
+		if err := os.WriteFile(tmp, data, 0o644); err != nil {
+			return fmt.Errorf("extract the demo sample: %w", err)
+		}
+		return os.Rename(tmp, target)
+	})
+}
