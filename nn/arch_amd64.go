@@ -17,7 +17,7 @@ import (
 var (
 	avx512 = &engine{
 		name:    "avx512",
-		kern:    &gemmKernel{name: "avx512", mr: 14, nr: 32, tile: tileAVX512, pack: packAAVX512},
+		kern:    &gemmKernel{name: "avx512", mr: 14, nr: 32, tile: tileAVX512, pack: packAAVX512, packB: packBAVX512},
 		actTile: actTileAVX512,
 		softmax: softmaxAVX512,
 		sum64:   sum64AVX512,
@@ -48,10 +48,21 @@ func hasAVX512() bool {
 
 func hasAVX2() bool { return cpu.X86.HasAVX2 && cpu.X86.HasFMA }
 
-// engines lists the engines this CPU can run, fastest first.
+// engines lists the engines this CPU can run, fastest first. The AVX-512
+// engine comes with bf16 variants: with AMX, and with AVX512_BF16 only.
 func engines() []*engine {
 	var es []*engine
 	if hasAVX512() {
+		if cpu.X86.HasAVX512BF16 {
+			if amxOK {
+				amx := *avx512
+				amx.name, amx.bf16, amx.amx = "avx512+amx", bf16Kernel, gemmAMX
+				es = append(es, &amx)
+			}
+			bf := *avx512
+			bf.name, bf.bf16 = "avx512+bf16", bf16Kernel
+			es = append(es, &bf)
+		}
 		es = append(es, avx512)
 	}
 	if hasAVX2() {
@@ -60,11 +71,11 @@ func engines() []*engine {
 	return append(es, portable)
 }
 
+// amxOK records whether Linux granted the AMX tile state; asked once.
+var amxOK = amxUsable()
+
 func detectEngine() *engine {
 	e := *engines()[0]
-	if e.name == "avx512" && cpu.X86.HasAVX512BF16 {
-		e.bf16 = bf16Kernel
-	}
 	var f []string
 	for _, x := range []struct {
 		ok   bool
@@ -75,13 +86,20 @@ func detectEngine() *engine {
 		{cpu.X86.HasAVX512F, "avx512f"},
 		{cpu.X86.HasAVX512BF16, "avx512_bf16"},
 		{cpu.X86.HasAVX512VNNI, "avx512_vnni"},
-		{cpu.X86.HasAMXTile && cpu.X86.HasAMXBF16, "amx"},
+		{amxOK, "amx"},
 	} {
 		if x.ok {
 			f = append(f, x.name)
 		}
 	}
-	e.features = strings.Join(f, " ") + " (kernels: " + e.name + ")"
+	bf := "none"
+	switch {
+	case e.amx != nil:
+		bf = "amx"
+	case e.bf16 != nil:
+		bf = "avx512_bf16"
+	}
+	e.features = strings.Join(f, " ") + "; kernels f32: " + e.kern.name + ", bf16: " + bf
 	return &e
 }
 
@@ -261,17 +279,40 @@ func tileAVX2(kc int, a, b, c []float32, ldc, rows, cols int, bias []float32, lo
 // Element-wise kernels, in ops_amd64.s.
 
 //go:noescape
-func packA14AVX512(dst, src *float32, lda, rows, k int)
+func packT16AVX512(dst, src *float32, lds, rows, k, ldd, width int)
 
 func packAAVX512(dst, a []float32, lda, m, k, p0, p1 int) {
+	if k == 0 {
+		return
+	}
 	for p := p0; p < p1; p++ {
 		rows := min(14, m-p*14)
-		if k == 0 {
-			return
-		}
 		_ = dst[(p+1)*k*14-1]
 		_ = a[(p*14+rows-1)*lda+k-1]
-		packA14AVX512(&dst[p*k*14], &a[p*14*lda], lda, rows, k)
+		packT16AVX512(&dst[p*k*14], &a[p*14*lda], lda, rows, k, 14, 14)
+	}
+}
+
+// packBAVX512 is packWeights for nr = 32: each panel is two gathered halves
+// of 16 columns.
+func packBAVX512(dst *packedB, w []float32, ldw, n, k int) {
+	np := (n + 31) / 32
+	dst.k, dst.n, dst.nr = k, n, 32
+	dst.resize(np * k * 32)
+	if k == 0 {
+		return
+	}
+	for j := 0; j < np; j++ {
+		for h := 0; h < 2; h++ {
+			r0 := j*32 + h*16
+			rows := max(0, min(16, n-r0))
+			src := w[:1] // not read when rows is 0
+			if rows > 0 {
+				_ = w[(r0+rows-1)*ldw+k-1]
+				src = w[r0*ldw:]
+			}
+			packT16AVX512(&dst.data[j*k*32+h*16], &src[0], ldw, rows, k, 32, 16)
+		}
 	}
 }
 
@@ -298,7 +339,7 @@ func quickGELUAVX512(c *float32, ldc, rows, cols int)
 func geluAVX512(c *float32, ldc, rows, cols int)
 
 //go:noescape
-func softmaxAVX512x(x *float32, n int, scale float32)
+func softmaxRowsAVX512(x *float32, ld, rows, n int, scale float32, causal bool)
 
 //go:noescape
 func sum64AVX512x(x *float32, n int) float64
@@ -328,10 +369,12 @@ func actTileAVX512(c []float32, ldc, rows, cols int, act Act) {
 	}
 }
 
-func softmaxAVX512(x []float32, scale float32) {
-	if len(x) > 0 {
-		softmaxAVX512x(&x[0], len(x), scale)
+func softmaxAVX512(x []float32, ld, rows, n int, scale float32, causal bool) {
+	if rows <= 0 || n <= 0 {
+		return
 	}
+	_ = x[(rows-1)*ld+n-1]
+	softmaxRowsAVX512(&x[0], ld, rows, n, scale, causal)
 }
 
 func sum64AVX512(x []float32) float64 {

@@ -8,11 +8,16 @@ type engine struct {
 	name string
 	kern *gemmKernel
 	bf16 *gemmKernel // bf16-pair kernel, or nil if the CPU has none
+	// amx, if not nil, replaces gemm with bf16 for Linear layers in BF16;
+	// it wants B packed by packWeightsBF16 with steps a multiple of
+	// amxSteps.
+	amx func(e *engine, m, n, k int, a []float32, lda int, b *packedB, bias, c []float32, ldc int, act Act, accumulate bool)
 	// actTile applies an activation in place to rows×cols values of c
 	// (row stride ldc); nil means the portable loop.
 	actTile func(c []float32, ldc, rows, cols int, act Act)
 	// Optional vector kernels; nil means the portable Go code.
-	softmax  func(x []float32, scale float32)
+	// softmax applies softmaxGo to rows rows of n values, ld apart.
+	softmax  func(x []float32, ld, rows, n int, scale float32, causal bool)
 	sum64    func(x []float32) float64               // Σx in float64
 	sqDev64  func(x []float32, mean float64) float64 // Σ(x-mean)² in float64
 	normRow  func(dst, x, gamma, beta []float32, mean, inv float32)
@@ -32,14 +37,16 @@ var portable = &engine{
 	normRow:  normRowGo,
 	dot:      dotGo,
 	axpy:     axpyGo,
-	features: "portable",
+	features: "portable; kernels f32: go, bf16: none",
 }
 
 // native is the engine for this CPU, chosen once at start-up.
 var native = detectEngine()
 
 // CPUFeatures describes the CPU features the package detected and the
-// kernels it uses, e.g. "avx512f avx512_bf16 amx (kernels: avx512)".
+// kernels it uses, e.g. "avx2 fma avx512f avx512_bf16 amx; kernels f32:
+// avx512, bf16: amx". The amx feature is listed only if the OS granted the
+// tile state.
 func CPUFeatures() string {
 	return native.features
 }

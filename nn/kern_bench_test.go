@@ -5,7 +5,13 @@ import "testing"
 // BenchmarkKernel runs the micro-kernel alone on L1-resident panels: the
 // ceiling for the blocked product.
 func BenchmarkKernel(b *testing.B) {
-	k := native.kern
+	b.Run("f32", func(b *testing.B) { benchKernel(b, native.kern) })
+	if native.bf16 != nil {
+		b.Run("bf16", func(b *testing.B) { benchKernel(b, native.bf16) })
+	}
+}
+
+func benchKernel(b *testing.B, k *gemmKernel) {
 	const kc = 256
 	a := make([]float32, kc*k.mr)
 	bp := make([]float32, kc*k.nr)
@@ -13,5 +19,9 @@ func BenchmarkKernel(b *testing.B) {
 	for b.Loop() {
 		k.tile(kc, a, bp, c, k.nr, k.mr, k.nr, nil, true)
 	}
-	b.ReportMetric(2*float64(kc*k.mr*k.nr)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	flops := 2 * float64(kc*k.mr*k.nr)
+	if k.pairs {
+		flops *= 2
+	}
+	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }

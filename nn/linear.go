@@ -52,7 +52,7 @@ type Linear struct {
 
 // NewLinear returns a layer over w (out×in, row-major) and b (out values or
 // nil). The slices are kept and never written; the layer also holds a copy of
-// w packed for the CPU's matrix kernel.
+// w packed for the CPU's matrix kernel (the same size as w).
 func NewLinear(w, b []float32, out, in int) *Linear {
 	return newLinear(native, w, b, out, in)
 }
@@ -66,7 +66,7 @@ func newLinear(e *engine, w, b []float32, out, in int) *Linear {
 	}
 	l := &Linear{In: in, Out: out, W: w, B: b, e: e}
 	nr := e.kern.nr
-	packWeights(&l.pw, w, in, out, in, nr)
+	e.kern.packWeights(&l.pw, w, in, out, in)
 	if b != nil {
 		l.bias = make([]float32, l.pw.panels()*nr)
 		copy(l.bias, b)
@@ -74,7 +74,9 @@ func newLinear(e *engine, w, b []float32, out, in int) *Linear {
 	return l
 }
 
-// Forward sets dst[rows×Out] = act(x[rows×In]·Wᵀ + b).
+// Forward sets dst[rows×Out] = act(x[rows×In]·Wᵀ + b). dst and x must not
+// overlap. Forward and ForwardAdd may run concurrently on one layer; each
+// spreads its work over GOMAXPROCS goroutines.
 func (l *Linear) Forward(dst, x []float32, rows int, act Act) {
 	l.forward(dst, x, rows, act, false)
 }
@@ -95,6 +97,10 @@ func (l *Linear) forward(dst, x []float32, rows int, act Act, accumulate bool) {
 	_ = dst[rows*l.Out-1]
 	kern, pw := l.e.kern, &l.pw
 	if l.prec == BF16 {
+		if l.e.amx != nil && l.In > 0 {
+			l.e.amx(l.e, rows, l.Out, l.In, x, l.In, &l.pb, l.bias, dst, l.Out, act, accumulate)
+			return
+		}
 		kern, pw = l.e.bf16, &l.pb
 	}
 	l.e.gemm(kern, rows, l.Out, l.In, x, l.In, pw, l.bias, dst, l.Out, act, accumulate, true)

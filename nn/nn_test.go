@@ -19,12 +19,29 @@ const (
 	actTol = 4e-7 // relative to max(1, |x|) for QuickGELU and GELU
 )
 
-// testEngines returns the engines to check: every one this CPU runs, the
-// portable reference included.
+// testEngines returns the engines to check in float32: every one this CPU
+// runs, the portable reference included (bf16 variants, which differ only in
+// bf16, are left to the bf16 tests).
 func testEngines() []*engine {
-	es := engines()
+	var es []*engine
+	for _, e := range engines() {
+		if e.bf16 == nil {
+			es = append(es, e)
+		}
+	}
 	if es[len(es)-1] != portable {
 		es = append(es, portable)
+	}
+	return es
+}
+
+// bf16Engines returns the engines with a bf16 path.
+func bf16Engines() []*engine {
+	var es []*engine
+	for _, e := range engines() {
+		if e.bf16 != nil {
+			es = append(es, e)
+		}
 	}
 	return es
 }
@@ -156,6 +173,7 @@ func TestActivations(t *testing.T) {
 					c[i/cols*ld+i%cols] = v
 				}
 				e.actTile(c, ld, rows, cols, act)
+				var worst float64
 				for i, v := range xs {
 					got := c[i/cols*ld+i%cols]
 					want := actRef(float64(v), act)
@@ -169,9 +187,14 @@ func TestActivations(t *testing.T) {
 						}
 						continue
 					}
-					if d := math.Abs(float64(got) - want); !(d <= tol) {
+					d := math.Abs(float64(got) - want)
+					if !(d <= tol) {
 						t.Fatalf("%s %v(%g) = %g, want %g (error %g)", e.name, act, v, got, want, d)
 					}
+					worst = max(worst, d/max(1, math.Abs(float64(v))))
+				}
+				if cols == len(xs) {
+					t.Logf("%s %v: max error %.2e·max(1,|x|)", e.name, act, worst)
 				}
 				for i := range c {
 					if i%ld >= cols && c[i] != 0 {
@@ -204,7 +227,7 @@ func TestSoftmax(t *testing.T) {
 					want[i] = math.Exp((float64(v) - m) * float64(scale))
 					sum += want[i]
 				}
-				e.softmax(x, scale)
+				e.softmax(x, n, 1, n, scale, false)
 				for i := range x {
 					if d := math.Abs(float64(x[i]) - want[i]/sum); d > 1e-6*want[i]/sum+1e-9 {
 						t.Fatalf("%s n=%d: [%d] = %g, want %g", e.name, n, i, x[i], want[i]/sum)
@@ -401,5 +424,49 @@ var benchShapes = []struct{ m, n, k int }{
 func BenchmarkLinear(b *testing.B) {
 	for _, s := range benchShapes {
 		b.Run(shapeName(s.m, s.n, s.k), func(b *testing.B) { benchLinearPrec(b, native, s.m, s.n, s.k, F32) })
+	}
+}
+
+var tinyDivisor float32 = 100 // a variable, so the division happens at run time
+
+// TestDenormals checks that denormal inputs are flushed, not trapped on
+// (results stay within 1e-37 of the float64 ones), and that the kernels
+// restore the caller's MXCSR: Go arithmetic keeps producing denormals.
+func TestDenormals(t *testing.T) {
+	for _, e := range testEngines() {
+		x := make([]float32, 7*33)
+		for i := range x {
+			x[i] = 1e-39 * float32(i%5)
+		}
+		w := make([]float32, 20*33)
+		for i := range w {
+			w[i] = 0.5
+		}
+		l := newLinear(e, w, nil, 20, 33)
+		dst := make([]float32, 7*20)
+		l.Forward(dst, x, 7, GELU)
+		for i, v := range dst {
+			if math.Abs(float64(v)) > 1e-37 {
+				t.Fatalf("%s: [%d] = %g", e.name, i, v)
+			}
+		}
+		if y := float32(1e-38) / tinyDivisor; y == 0 {
+			t.Fatalf("%s: a kernel left flush-to-zero on", e.name)
+		}
+	}
+}
+
+// BenchmarkNewLinear measures packing a ViT-B MLP weight, the cost of
+// loading a model that NewLinear adds.
+func BenchmarkNewLinear(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	for _, s := range [][2]int{{3072, 768}, {768, 3072}} {
+		w := randSlice(r, s[0]*s[1], 1)
+		b.Run(fmt.Sprintf("%dx%d", s[0], s[1]), func(b *testing.B) {
+			b.SetBytes(int64(len(w) * 4))
+			for b.Loop() {
+				NewLinear(w, nil, s[0], s[1])
+			}
+		})
 	}
 }

@@ -85,11 +85,26 @@ func activateGo(x []float32, act Act) {
 
 // Softmax replaces x with exp(x - max) / Σ exp(x - max).
 func Softmax(x []float32) {
-	native.softmax(x, 1)
+	native.softmax(x, len(x), 1, len(x), 1, false)
 }
 
-// softmaxGo replaces x with the softmax of scale·x (scale > 0).
-func softmaxGo(x []float32, scale float32) {
+// softmaxGo replaces each of rows rows of n values of x (ld apart) with the
+// softmax of scale·row (scale > 0). With causal set, row i is the softmax of
+// its first i+1 values, followed by zeros: the attention weights of query i
+// over keys 0..i.
+func softmaxGo(x []float32, ld, rows, n int, scale float32, causal bool) {
+	for i := 0; i < rows; i++ {
+		row := x[i*ld : i*ld+n]
+		keys := n
+		if causal {
+			keys = min(i+1, n)
+		}
+		softmaxRow(row[:keys], scale)
+		clear(row[keys:])
+	}
+}
+
+func softmaxRow(x []float32, scale float32) {
 	if len(x) == 0 {
 		return
 	}
@@ -119,9 +134,11 @@ func Attention(dst, qkv []float32, seqs []int, heads, headDim int, causal bool) 
 }
 
 // attention runs each (sequence, head) pair as two small matrix products
-// straight out of qkv: S = Q·Kᵀ (K is already in nn.Linear weight layout)
-// and O = softmax(S)·V, written into dst in place. Only K and V are packed,
-// as any B operand is.
+// read straight out of qkv, with the same micro-kernels as Linear: S = Q·Kᵀ
+// (K is already in nn.Linear weight layout, Out = keys × In = headDim), a
+// row-wise softmax of S/√headDim in place, and O = P·V, written into dst at
+// the head's columns. Nothing is copied but the panel packing every product
+// does; the (sequence, head) pairs are spread over GOMAXPROCS goroutines.
 func (e *engine) attention(dst, qkv []float32, seqs []int, heads, headDim int, causal bool) {
 	width := heads * headDim
 	starts := make([]int, len(seqs))
@@ -147,19 +164,11 @@ func (e *engine) attention(dst, qkv []float32, seqs []int, heads, headDim int, c
 				continue
 			}
 			q := qkv[base*3*width+h*headDim:]
-			packWeights(&kb, qkv[base*3*width+width+h*headDim:], 3*width, n, headDim, nr)
+			e.kern.packWeights(&kb, qkv[base*3*width+width+h*headDim:], 3*width, n, headDim)
 			packRows(&vb, qkv[base*3*width+2*width+h*headDim:], 3*width, headDim, n, nr)
 			scores = grow(scores, n*n)
 			e.gemm(e.kern, n, n, headDim, q, 3*width, &kb, nil, scores, n, Identity, false, false)
-			for i := 0; i < n; i++ {
-				keys := n
-				if causal {
-					keys = i + 1
-				}
-				row := scores[i*n : (i+1)*n]
-				e.softmax(row[:keys], scale)
-				clear(row[keys:])
-			}
+			e.softmax(scores, n, n, n, scale, causal)
 			e.gemm(e.kern, n, headDim, n, scores, n, &vb, nil, dst[base*width+h*headDim:], width, Identity, false, false)
 		}
 	})

@@ -7,124 +7,7 @@
 // of a row goes through the opmask K1 (loads of masked-off lanes do not
 // fault), so no row needs a scalar tail.
 
-#define F32(name, bits) DATA name<>+0(SB)/4, $bits; GLOBL name<>(SB), RODATA|NOPTR, $4
-
-// exp: Cephes expf. Reduce x = n·ln2 + r with |r| ≤ ln2/2 (ln2 split in two
-// for accuracy), approximate e^r by a degree-7 polynomial, scale by 2^n with
-// VSCALEFPS, which also handles overflow and underflow. About 1 ulp.
-F32(expLo, 0xc2ce8ed0)  // -103.27893: below, e^x is 0 in float32
-F32(expHi, 0x42b17213)  // 88.7228: above, e^x is +Inf
-F32(log2e, 0x3fb8aa3b)
-F32(ln2Hi, 0x3f318000)  // 0.693359375
-F32(ln2Lo, 0xb95e8083)  // -2.12194440e-4
-F32(expP0, 0x39506967)  // 1.9875691500e-4
-F32(expP1, 0x3ab743ce)  // 1.3981999507e-3
-F32(expP2, 0x3c088908)  // 8.3334519073e-3
-F32(expP3, 0x3d2aa9c1)  // 4.1665795894e-2
-F32(expP4, 0x3e2aaaaa)  // 1.6666665459e-1
-F32(expP5, 0x3f000000)  // 5.0000001201e-1
-F32(one, 0x3f800000)
-F32(two, 0x40000000)
-F32(half, 0x3f000000)
-F32(negQG, 0xbfd9db23)  // -1.702
-F32(rsqrt2, 0x3f3504f3) // 1/√2
-F32(negInf, 0xff800000)
-F32(absMask, 0x7fffffff)
-
-// erfc(z) for z ≥ 0 as t·exp(-z² + P(t)), t = 1/(1+z/2), the Chebyshev fit
-// of Numerical Recipes (erfcc): fractional error below 1.2e-7 everywhere.
-F32(erfc0, 0xbfa1fc4e)  // -1.26551223
-F32(erfc1, 0x3f8000c7)  // 1.00002368
-F32(erfc2, 0x3ebf88fb)  // 0.37409196
-F32(erfc3, 0x3dc636c9)  // 0.09678418
-F32(erfc4, 0xbe3ec24c)  // -0.18628806
-F32(erfc5, 0x3e8ec7cc)  // 0.27886807
-F32(erfc6, 0xbf914e5d)  // -1.13520398
-F32(erfc7, 0x3fbe87b0)  // 1.48851587
-F32(erfc8, 0xbf527892)  // -0.82215223
-F32(erfc9, 0x3e2ef945)  // 0.17087277
-
-// EXPCONST loads the exp constants into Z16–Z27.
-#define EXPCONST \
-	VBROADCASTSS expLo<>(SB), Z16; \
-	VBROADCASTSS expHi<>(SB), Z17; \
-	VBROADCASTSS log2e<>(SB), Z18; \
-	VBROADCASTSS ln2Hi<>(SB), Z19; \
-	VBROADCASTSS ln2Lo<>(SB), Z20; \
-	VBROADCASTSS expP0<>(SB), Z21; \
-	VBROADCASTSS expP1<>(SB), Z22; \
-	VBROADCASTSS expP2<>(SB), Z23; \
-	VBROADCASTSS expP3<>(SB), Z24; \
-	VBROADCASTSS expP4<>(SB), Z25; \
-	VBROADCASTSS expP5<>(SB), Z26; \
-	VBROADCASTSS one<>(SB), Z27
-
-// EXP sets x = e^x, using n, p and t as scratch and EXPCONST's registers.
-#define EXP(x, n, p, t) \
-	VMAXPS Z16, x, x; \
-	VMINPS Z17, x, x; \
-	VMULPS Z18, x, n; \
-	VRNDSCALEPS $0, n, n; \
-	VFNMADD231PS Z19, n, x; \
-	VFNMADD231PS Z20, n, x; \
-	VMOVAPS Z21, p; \
-	VFMADD213PS Z22, x, p; \
-	VFMADD213PS Z23, x, p; \
-	VFMADD213PS Z24, x, p; \
-	VFMADD213PS Z25, x, p; \
-	VFMADD213PS Z26, x, p; \
-	VMULPS x, x, t; \
-	VFMADD213PS x, t, p; \
-	VADDPS Z27, p, p; \
-	VSCALEFPS n, p, x
-
-// QUICKGELU sets Z0 = Z0·σ(1.702·Z0) = Z0 / (1 + e^(-1.702·Z0)), as the
-// portable code computes it. Needs Z28 = -1.702.
-#define QUICKGELU \
-	VMOVAPS Z0, Z3; \
-	VMULPS Z28, Z0, Z0; \
-	EXP(Z0, Z1, Z2, Z4); \
-	VADDPS Z27, Z0, Z0; \
-	VDIVPS Z0, Z3, Z0
-
-// GELU sets Z0 = ½·Z0·(1 + erf(Z0/√2)). With z = |x|/√2, 1 + erf(x/√2) is
-// erfc(z) for x < 0 and 2 - erfc(z) otherwise; computing erfc directly keeps
-// the relative accuracy of the tiny results for negative x. Needs Z28 = 2,
-// Z29 = |·| mask, Z30 = 1/√2, Z31 = ½.
-#define GELU \
-	VMOVAPS Z0, Z3; \
-	VANDPS Z29, Z0, Z5; \
-	VMULPS Z30, Z5, Z5; \
-	VMULPS Z31, Z5, Z6; \
-	VADDPS Z27, Z6, Z6; \
-	VDIVPS Z6, Z27, Z6; \
-	VBROADCASTSS erfc9<>(SB), Z7; \
-	VFMADD213PS.BCST erfc8<>(SB), Z6, Z7; \
-	VFMADD213PS.BCST erfc7<>(SB), Z6, Z7; \
-	VFMADD213PS.BCST erfc6<>(SB), Z6, Z7; \
-	VFMADD213PS.BCST erfc5<>(SB), Z6, Z7; \
-	VFMADD213PS.BCST erfc4<>(SB), Z6, Z7; \
-	VFMADD213PS.BCST erfc3<>(SB), Z6, Z7; \
-	VFMADD213PS.BCST erfc2<>(SB), Z6, Z7; \
-	VFMADD213PS.BCST erfc1<>(SB), Z6, Z7; \
-	VFMADD213PS.BCST erfc0<>(SB), Z6, Z7; \
-	VFNMADD231PS Z5, Z5, Z7; \
-	EXP(Z7, Z1, Z2, Z4); \
-	VMULPS Z6, Z7, Z7; \
-	VSUBPS Z7, Z28, Z8; \
-	VPMOVD2M Z3, K3; \
-	VMOVAPS Z7, K3, Z8; \
-	VMULPS Z31, Z3, Z3; \
-	VMULPS Z8, Z3, Z0
-
-// TAILMASK sets K1 to the low (n mod 16) bits, n in reg; clobbers CX, R11.
-#define TAILMASK(reg) \
-	MOVQ reg, CX; \
-	ANDQ $15, CX; \
-	MOVL $1, R11; \
-	SHLL CX, R11; \
-	DECL R11; \
-	KMOVW R11, K1
+#include "ops_amd64.h"
 
 // ACTROWS applies BODY to rows×cols floats at c (row stride ldc).
 #define ACTROWS(BODY) \
@@ -156,17 +39,20 @@ nextrow: \
 	ADDQ DX, DI; \
 	DECQ R8; \
 	JNZ rowloop; \
+	RESTOREMXCSR; \
 	VZEROUPPER; \
 	RET
 
 // func quickGELUAVX512(c *float32, ldc, rows, cols int)
-TEXT ·quickGELUAVX512(SB), NOSPLIT, $0-32
+TEXT ·quickGELUAVX512(SB), NOSPLIT, $8-32
+	FLUSHDENORMALS
 	EXPCONST
 	VBROADCASTSS negQG<>(SB), Z28
 	ACTROWS(QUICKGELU)
 
 // func geluAVX512(c *float32, ldc, rows, cols int)
-TEXT ·geluAVX512(SB), NOSPLIT, $0-32
+TEXT ·geluAVX512(SB), NOSPLIT, $8-32
+	FLUSHDENORMALS
 	EXPCONST
 	VBROADCASTSS two<>(SB), Z28
 	VBROADCASTSS absMask<>(SB), Z29
@@ -197,14 +83,32 @@ TEXT ·geluAVX512(SB), NOSPLIT, $0-32
 	VPERMILPS $0xb1, X7, X6; \
 	VADDPS X6, X7, X7
 
-// func softmaxAVX512x(x *float32, n int, scale float32)
-// x = e^(scale·(x-max)) / Σ e^(scale·(x-max)); n ≥ 1.
-TEXT ·softmaxAVX512x(SB), NOSPLIT, $0-20
+// func softmaxRowsAVX512(x *float32, ld, rows, n int, scale float32, causal bool)
+// For each of rows rows of n values (ld apart), x = e^(scale·(x-max)) /
+// Σ e^(scale·(x-max)), over the first i+1 values of row i if causal (the
+// rest set to 0), else over all n. rows, n ≥ 1.
+TEXT ·softmaxRowsAVX512(SB), NOSPLIT, $8-37
+	FLUSHDENORMALS
 	MOVQ x+0(FP), DI
-	MOVQ n+8(FP), R9
-	VBROADCASTSS scale+16(FP), Z28
-	TAILMASK(R9)
+	MOVQ ld+8(FP), R13
+	SHLQ $2, R13
+	MOVQ rows+16(FP), BX
+	MOVQ n+24(FP), DX
+	VBROADCASTSS scale+32(FP), Z28
+	MOVBLZX causal+36(FP), AX
+	MOVQ $1, R12
 	EXPCONST
+
+row:
+	MOVQ DX, R9
+	TESTQ AX, AX
+	JZ sized
+	MOVQ R12, R9
+	CMPQ R9, DX
+	JLE sized
+	MOVQ DX, R9
+sized:
+	TAILMASK(R9)
 
 	VBROADCASTSS negInf<>(SB), Z5
 	MOVQ DI, SI
@@ -265,11 +169,29 @@ scaleloop:
 	JNZ scaleloop
 scaletail:
 	KORTESTW K1, K1
-	JZ done
+	JZ masked
 	VMOVUPS.Z (SI), K1, Z0
 	VMULPS Z6, Z0, Z0
 	VMOVUPS Z0, K1, (SI)
-done:
+
+masked:
+	// Causal rows: zero the keys after the query.
+	MOVQ DX, R10
+	SUBQ R9, R10
+	JZ nextrow
+	LEAQ (DI)(R9*4), SI
+zeroloop:
+	MOVL $0, (SI)
+	ADDQ $4, SI
+	DECQ R10
+	JNZ zeroloop
+
+nextrow:
+	ADDQ R13, DI
+	INCQ R12
+	DECQ BX
+	JNZ row
+	RESTOREMXCSR
 	VZEROUPPER
 	RET
 
@@ -493,44 +415,7 @@ done:
 	VZEROUPPER
 	RET
 
-// func packA14AVX512(dst, src *float32, lda, rows, k int)
-// Packs one A panel: for each of k steps, the values of rows (≤ 14) rows at
-// that step, as 14 contiguous floats (zero beyond rows). One gather reads a
-// column of the panel; it replaces a scalar transpose, which costs as much
-// as a tenth of a large product.
-TEXT ·packA14AVX512(SB), NOSPLIT, $0-40
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ lda+16(FP), DX
-	MOVQ rows+24(FP), CX
-	MOVQ k+32(FP), R9
-	MOVL $1, R11
-	SHLL CX, R11
-	DECL R11 // R11: gather mask of the rows that exist
-	MOVL $0x3fff, R12
-	KMOVW R12, K3 // store mask: 14 floats
-	// Z1 = row offsets i·lda, i = 0..15.
-	VPBROADCASTD DX, Z2
-	VPMOVZXBD iota16<>(SB), Z1
-	VPMULLD Z2, Z1, Z1
-	TESTQ R9, R9
-	JZ done
-loop:
-	VPXORD Z0, Z0, Z0
-	KMOVW R11, K2
-	VGATHERDPS (SI)(Z1*4), K2, Z0
-	VMOVUPS Z0, K3, (DI)
-	ADDQ $4, SI
-	ADDQ $56, DI
-	DECQ R9
-	JNZ loop
-done:
-	VZEROUPPER
-	RET
 
-DATA iota16<>+0(SB)/8, $0x0706050403020100
-DATA iota16<>+8(SB)/8, $0x0f0e0d0c0b0a0908
-GLOBL iota16<>(SB), RODATA|NOPTR, $16
 
 // BF16PAIR sets lo to the bf16 pairs (bf16(lo) | bf16(hi)<<16) of the
 // float32 lanes lo and hi, rounding to nearest even as VCVTNEPS2BF16 does
@@ -564,7 +449,7 @@ TEXT ·packA14BF16AVX512(SB), NOSPLIT, $0-40
 	MOVL $0x3fff, R12
 	KMOVW R12, K3
 	VPBROADCASTD DX, Z2
-	VPMOVZXBD iota16<>(SB), Z1
+	VPMOVZXBD iota16bf<>(SB), Z1
 	VPMULLD Z2, Z1, Z1
 	MOVL $0x7fff, R12
 	VPBROADCASTD R12, Z8
@@ -600,3 +485,7 @@ odd:
 done:
 	VZEROUPPER
 	RET
+
+DATA iota16bf<>+0(SB)/8, $0x0706050403020100
+DATA iota16bf<>+8(SB)/8, $0x0f0e0d0c0b0a0908
+GLOBL iota16bf<>(SB), RODATA|NOPTR, $16

@@ -25,7 +25,10 @@ func ParallelFor(n, grain int, fn func(lo, hi int)) {
 	}
 	chunk := (n + workers - 1) / workers
 	var wg sync.WaitGroup
-	for lo := 0; lo < n; lo += chunk {
+	// The calling goroutine takes the first range itself: one goroutine
+	// fewer to start and wait for, which matters for the many small calls
+	// of a single text query.
+	for lo := chunk; lo < n; lo += chunk {
 		hi := min(lo+chunk, n)
 		wg.Add(1)
 		go func() {
@@ -33,5 +36,6 @@ func ParallelFor(n, grain int, fn func(lo, hi int)) {
 			fn(lo, hi)
 		}()
 	}
+	fn(0, min(chunk, n))
 	wg.Wait()
 }

@@ -1,0 +1,256 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+#include "ops_amd64.h"
+
+// AMX bf16 kernel. The Go assembler knows no AMX instructions, so they are
+// spelled out as bytes (VEX encodings from the Intel SDM); each is preceded
+// by a comment with its mnemonic. Only legacy registers (AX–DI) appear in
+// the encoded operands, so the VEX.R/X/B bits are constant.
+
+// Tile configuration: palette 1; tmm0–tmm7 all 16 rows × 64 bytes.
+DATA amxcfg<>+0(SB)/8, $1
+DATA amxcfg<>+8(SB)/8, $0
+DATA amxcfg<>+16(SB)/8, $0x0040004000400040
+DATA amxcfg<>+24(SB)/8, $0x0040004000400040
+DATA amxcfg<>+32(SB)/8, $0
+DATA amxcfg<>+40(SB)/8, $0
+DATA amxcfg<>+48(SB)/8, $0x1010101010101010
+DATA amxcfg<>+56(SB)/8, $0
+GLOBL amxcfg<>(SB), RODATA|NOPTR, $64
+
+// func amxStrip(a *float32, lda int, b, c *float32, ldc, rows, ksteps int, bias *float32, mask uint64, load bool, scratch *float32, act int)
+//
+// Computes a strip of C, rows×32 (columns under mask), from A in bf16 rows
+// (lda bytes apart, rows padded with zeros to a multiple of 32, each
+// 32·ksteps bf16 long) and a B panel of 16·ksteps steps of 32 bf16 pairs
+// (128 bytes a step). Per 32-row block, tmm0–3 hold the 2×2 tiles of C,
+// tmm4–5 the two 16-row tiles of A, tmm6–7 the two 16-column tiles of B.
+// Each block goes through scratch (32×32 floats) and is then added to bias
+// (and to C if load) and stored under the column mask, so edges need no
+// special case. The activation act (0: none, 1: QuickGELU, 2: GELU) is
+// applied in the same pass, while the block is in registers: a separate
+// pass over a 32-column strip of C would walk a page per row. The tile state
+// is configured and released within the call: a goroutine may move to
+// another thread between calls.
+TEXT ·amxStrip(SB), NOSPLIT, $8-96
+	FLUSHDENORMALS
+	MOVQ act+88(FP), R8
+	TESTQ R8, R8
+	JZ noact
+	EXPCONST
+	CMPQ R8, $1
+	JNE gelucon
+	VBROADCASTSS negQG<>(SB), Z28
+	JMP noact
+gelucon:
+	VBROADCASTSS two<>(SB), Z28
+	VBROADCASTSS absMask<>(SB), Z29
+	VBROADCASTSS rsqrt2<>(SB), Z30
+	VBROADCASTSS half<>(SB), Z31
+noact:
+	LEAQ amxcfg<>(SB), AX
+	// LDTILECFG (AX)
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0x00
+	MOVQ mask+64(FP), R8
+	KMOVW R8, K1
+	SHRQ $16, R8
+	KMOVW R8, K2
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	MOVQ bias+56(FP), R8
+	TESTQ R8, R8
+	JZ nobias
+	VMOVUPS (R8), Z12
+	VMOVUPS 64(R8), Z13
+nobias:
+	MOVQ a+0(FP), R9
+	MOVQ c+24(FP), R10
+	MOVQ ldc+32(FP), R11
+	SHLQ $2, R11
+	MOVQ rows+40(FP), R12
+	MOVQ lda+8(FP), CX
+	MOVBLZX load+72(FP), R13
+
+block:
+	// TILEZERO tmm0; tmm1; tmm2; tmm3
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xc0
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xc8
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xd0
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xd8
+	MOVQ R9, SI
+	MOVQ CX, DI
+	SHLQ $4, DI
+	ADDQ R9, DI
+	MOVQ b+16(FP), BX
+	LEAQ 64(BX), DX
+	MOVQ $128, AX
+	MOVQ ksteps+48(FP), R8
+	TESTQ R8, R8
+	JZ stored
+kloop:
+	// TILELOADD tmm4, (SI)(CX*1)
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x24; BYTE $0x0e
+	// TILELOADD tmm5, (DI)(CX*1)
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x2c; BYTE $0x0f
+	// TILELOADD tmm6, (BX)(AX*1)
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x34; BYTE $0x03
+	// TILELOADD tmm7, (DX)(AX*1)
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x3c; BYTE $0x02
+	// TDPBF16PS tmm0, tmm4, tmm6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xc4
+	// TDPBF16PS tmm1, tmm4, tmm7
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xcc
+	// TDPBF16PS tmm2, tmm5, tmm6
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xd5
+	// TDPBF16PS tmm3, tmm5, tmm7
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xdd
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $2048, BX
+	ADDQ $2048, DX
+	DECQ R8
+	JNZ kloop
+
+stored:
+	MOVQ scratch+80(FP), SI
+	LEAQ 64(SI), DI
+	LEAQ 2048(SI), BX
+	LEAQ 2112(SI), DX
+	// TILESTORED (SI)(AX*1), tmm0
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7a; BYTE $0x4b; BYTE $0x04; BYTE $0x06
+	// TILESTORED (DI)(AX*1), tmm1
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7a; BYTE $0x4b; BYTE $0x0c; BYTE $0x07
+	// TILESTORED (BX)(AX*1), tmm2
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7a; BYTE $0x4b; BYTE $0x14; BYTE $0x03
+	// TILESTORED (DX)(AX*1), tmm3
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x7a; BYTE $0x4b; BYTE $0x1c; BYTE $0x02
+
+	// Epilogue over min(32, rows) rows.
+	MOVQ R12, R8
+	CMPQ R8, $32
+	JLE epi
+	MOVQ $32, R8
+epi:
+	MOVQ R10, DI
+eloop:
+	VADDPS (SI), Z12, Z10
+	VADDPS 64(SI), Z13, Z11
+	TESTQ R13, R13
+	JZ activate
+	VADDPS (DI), Z10, K1, Z10
+	VADDPS 64(DI), Z11, K2, Z11
+activate:
+	CMPQ act+88(FP), $1
+	JLT store
+	JGT gelu
+	VMOVAPS Z10, Z0
+	QUICKGELU
+	VMOVAPS Z0, Z10
+	VMOVAPS Z11, Z0
+	QUICKGELU
+	VMOVAPS Z0, Z11
+	JMP store
+gelu:
+	VMOVAPS Z10, Z0
+	GELU
+	VMOVAPS Z0, Z10
+	VMOVAPS Z11, Z0
+	GELU
+	VMOVAPS Z0, Z11
+store:
+	VMOVUPS Z10, K1, (DI)
+	VMOVUPS Z11, K2, 64(DI)
+	ADDQ $128, SI
+	ADDQ R11, DI
+	DECQ R8
+	JNZ eloop
+
+	MOVQ CX, R8
+	SHLQ $5, R8
+	ADDQ R8, R9
+	MOVQ R11, R8
+	SHLQ $5, R8
+	ADDQ R8, R10
+	SUBQ $32, R12
+	JG block
+
+	// TILERELEASE
+	BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0xc0
+	RESTOREMXCSR
+	VZEROUPPER
+	RET
+
+// func cvtBF16Rows(dst, src *float32, lds, rows, n, npad int)
+// Converts rows rows of n floats (lds floats apart) to bf16, rounding to
+// nearest even, into rows of npad bf16 (npad a multiple of 32, ≥ n; zero
+// beyond n), packed one after the other at dst.
+TEXT ·cvtBF16Rows(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), R10
+	MOVQ lds+16(FP), R11
+	SHLQ $2, R11
+	MOVQ rows+24(FP), R12
+	MOVQ n+32(FP), R9
+	MOVL $0x7fff, AX
+	VPBROADCASTD AX, Z8
+	MOVL $1, AX
+	VPBROADCASTD AX, Z9
+	MOVQ R9, CX
+	ANDQ $15, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1 // the tail of a row
+	MOVQ npad+40(FP), DX
+	MOVQ R9, AX
+	ADDQ $15, AX
+	SHRQ $4, AX
+	SHRQ $4, DX
+	SUBQ AX, DX // DX: 16-value chunks of padding after the tail
+	VPXORD Y5, Y5, Y5
+row:
+	MOVQ R10, SI
+	MOVQ R9, R8
+	SHRQ $4, R8
+	JZ tail
+chunk:
+	VMOVUPS (SI), Z0
+	VPSRLD $16, Z0, Z4
+	VPANDD Z9, Z4, Z4
+	VPADDD Z8, Z0, Z0
+	VPADDD Z4, Z0, Z0
+	VPSRLD $16, Z0, Z0
+	VPMOVDW Z0, Y0
+	VMOVDQU Y0, (DI)
+	ADDQ $64, SI
+	ADDQ $32, DI
+	DECQ R8
+	JNZ chunk
+tail:
+	KORTESTW K1, K1
+	JZ pad
+	VMOVUPS.Z (SI), K1, Z0
+	VPSRLD $16, Z0, Z4
+	VPANDD Z9, Z4, Z4
+	VPADDD Z8, Z0, Z0
+	VPADDD Z4, Z0, Z0
+	VPSRLD $16, Z0, Z0
+	VPMOVDW Z0, Y0
+	VMOVDQU Y0, (DI)
+	ADDQ $32, DI
+pad:
+	MOVQ DX, R8
+	TESTQ R8, R8
+	JZ next
+padloop:
+	VMOVDQU Y5, (DI)
+	ADDQ $32, DI
+	DECQ R8
+	JNZ padloop
+next:
+	ADDQ R11, R10
+	DECQ R12
+	JNZ row
+	VZEROUPPER
+	RET
