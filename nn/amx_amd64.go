@@ -21,7 +21,7 @@ func amxUsable() bool {
 // gemmAMX is engine.gemm for bf16 on AMX: C = act(A·B + bias), or C += A·B
 // + bias with accumulate. b holds bf16 pairs in panels of 32 columns padded
 // to a multiple of amxSteps steps; k ≥ 1.
-func gemmAMX(e *engine, m, n, k int, a []float32, lda int, b *packedB, bias, c []float32, ldc int, act Act, accumulate bool) {
+func gemmAMX(_ *engine, m, n, k int, a []float32, lda int, b *packedB, bias, c []float32, ldc int, act Act, accumulate bool) {
 	if m <= 0 || n <= 0 {
 		return
 	}
@@ -29,41 +29,41 @@ func gemmAMX(e *engine, m, n, k int, a []float32, lda int, b *packedB, bias, c [
 		panic("nn: B not packed for AMX")
 	}
 	kpad := 2 * b.k // bf16 values per packed row of A
-	mpad := (m + 31) &^ 31
 	_ = a[(m-1)*lda+k-1]
 	_ = c[(m-1)*ldc+n-1]
 
+	// Blocking as in engine.gemm. A is converted to bf16 one block of mc
+	// rows at a time, just before use, so the bf16 copy (mc × kpad values,
+	// up to 3 MiB) stays in the caches instead of making a round trip
+	// through memory. A B chunk of amxKC k values × 32 columns (64 KiB)
+	// stays in L1/L2 while the kernel sweeps the 32-row blocks of the
+	// strip, and the A block stays in L2 while the cores sweep their B
+	// panels. C is read back and added to for each chunk after the first,
+	// by the kernel's epilogue. Chunks of 256 to 1024 and whole rows of K
+	// measured within 10% of each other; 1024 was best for the ViT shapes.
+	const amxKC = 1024
+	const mc = 512
 	buf := scratch.Get().(*[]float32)
-	*buf = grow(*buf, mpad*kpad/2)
+	*buf = grow(*buf, min(mc, (m+31)&^31)*kpad/2)
 	pa := *buf
 	defer scratch.Put(buf)
 
-	// Convert A to bf16 rows, 32 rows at a time, zero rows past m.
-	ParallelFor(mpad/32, max(1, 32*1024/(32*k)), func(lo, hi int) {
-		for blk := lo; blk < hi; blk++ {
-			r0 := blk * 32
-			rows := min(32, m-r0)
-			cvtBF16Rows(&pa[r0*kpad/2], &a[r0*lda], lda, rows, k, kpad)
-			clear(pa[(r0+rows)*kpad/2 : (r0+32)*kpad/2])
-		}
-	})
-
-	// Blocking as in engine.gemm: a B chunk of amxKC k values × 32 columns
-	// (64 KiB) stays in L1/L2 while the kernel sweeps the 32-row blocks of
-	// an mc-row strip, and the A block (mc rows × amxKC, 1 MiB) stays in L2
-	// while the cores sweep their B panels. C is read back and added to for
-	// each chunk after the first, by the kernel's epilogue. Chunks of 256
-	// to 1024 and whole rows of K measured within 10% of each other; 1024
-	// was best for the ViT shapes.
-	const amxKC = 1024
-	const mc = 512
 	np := b.panels()
 	ksteps := b.k / amxSteps
 	chunk := amxKC / (2 * amxSteps)
-	ParallelFor(np, max(1, (1<<20)/(2*m*k*32+1)), func(jlo, jhi int) {
-		var t [32 * 32]float32
-		for i0 := 0; i0 < m; i0 += mc {
-			rows := min(mc, m-i0)
+	for i0 := 0; i0 < m; i0 += mc {
+		rows := min(mc, m-i0)
+		// Convert, 32 rows at a time, with zero rows up to a multiple of 32.
+		ParallelFor((rows+31)/32, max(1, 32*1024/(32*k)), func(lo, hi int) {
+			for blk := lo; blk < hi; blk++ {
+				r0 := blk * 32
+				h := min(32, rows-r0)
+				cvtBF16Rows(&pa[r0*kpad/2], &a[(i0+r0)*lda], lda, h, k, kpad)
+				clear(pa[(r0+h)*kpad/2 : (r0+32)*kpad/2])
+			}
+		})
+		ParallelFor(np, max(1, (1<<20)/(2*rows*k*32+1)), func(jlo, jhi int) {
+			var t [32 * 32]float32
 			for s0 := 0; s0 < ksteps; s0 += chunk {
 				s1 := min(s0+chunk, ksteps)
 				first, last := s0 == 0, s1 == ksteps
@@ -73,9 +73,6 @@ func gemmAMX(e *engine, m, n, k int, a []float32, lda int, b *packedB, bias, c [
 					if bias != nil && first {
 						bp = &bias[j*32 : j*32+32][0]
 					}
-					ct := c[i0*ldc+j*32:]
-					ap := pa[i0*kpad/2+s0*amxSteps:]
-					bs := b.panel(j, s0*amxSteps)
 					fused := 0 // the kernel's code for the activation, on the last chunk
 					if last {
 						switch act {
@@ -85,9 +82,11 @@ func gemmAMX(e *engine, m, n, k int, a []float32, lda int, b *packedB, bias, c [
 							fused = 2
 						}
 					}
-					amxStrip(&ap[0], 2*kpad, &bs[0], &ct[0], ldc, rows, s1-s0, bp, 1<<cols-1, accumulate || !first, &t[0], fused)
+					ct := c[i0*ldc+j*32:]
+					bs := b.panel(j, s0*amxSteps)
+					amxStrip(&pa[s0*amxSteps], 2*kpad, &bs[0], &ct[0], ldc, rows, s1-s0, bp, 1<<cols-1, accumulate || !first, &t[0], fused)
 				}
 			}
-		}
-	})
+		})
+	}
 }

@@ -184,7 +184,9 @@ store:
 // func cvtBF16Rows(dst, src *float32, lds, rows, n, npad int)
 // Converts rows rows of n floats (lds floats apart) to bf16, rounding to
 // nearest even, into rows of npad bf16 (npad a multiple of 32, ≥ n; zero
-// beyond n), packed one after the other at dst.
+// beyond n), packed one after the other at dst. VCVTNE2PS2BF16 converts 32
+// floats from two registers into one; the Go assembler does not know it, so
+// it is spelled out below.
 TEXT ·cvtBF16Rows(SB), NOSPLIT, $0-48
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), R10
@@ -192,60 +194,53 @@ TEXT ·cvtBF16Rows(SB), NOSPLIT, $0-48
 	SHLQ $2, R11
 	MOVQ rows+24(FP), R12
 	MOVQ n+32(FP), R9
-	MOVL $0x7fff, AX
-	VPBROADCASTD AX, Z8
-	MOVL $1, AX
-	VPBROADCASTD AX, Z9
+	// K1, K2: the lanes of the last, partial chunk of 32 (n mod 32).
 	MOVQ R9, CX
-	ANDQ $15, CX
-	MOVL $1, AX
-	SHLL CX, AX
-	DECL AX
-	KMOVW AX, K1 // the tail of a row
+	ANDQ $31, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K1
+	SHRQ $16, AX
+	KMOVW AX, K2
+	// DX: chunks of padding after the data.
 	MOVQ npad+40(FP), DX
+	SHRQ $5, DX
 	MOVQ R9, AX
-	ADDQ $15, AX
-	SHRQ $4, AX
-	SHRQ $4, DX
-	SUBQ AX, DX // DX: 16-value chunks of padding after the tail
-	VPXORD Y5, Y5, Y5
+	ADDQ $31, AX
+	SHRQ $5, AX
+	SUBQ AX, DX
+	VPXORD Z5, Z5, Z5
 row:
 	MOVQ R10, SI
 	MOVQ R9, R8
-	SHRQ $4, R8
+	SHRQ $5, R8
 	JZ tail
 chunk:
 	VMOVUPS (SI), Z0
-	VPSRLD $16, Z0, Z4
-	VPANDD Z9, Z4, Z4
-	VPADDD Z8, Z0, Z0
-	VPADDD Z4, Z0, Z0
-	VPSRLD $16, Z0, Z0
-	VPMOVDW Z0, Y0
-	VMOVDQU Y0, (DI)
-	ADDQ $64, SI
-	ADDQ $32, DI
+	VMOVUPS 64(SI), Z1
+	// VCVTNE2PS2BF16 Z2, Z1, Z0: Z2 = bf16(Z0) (low half), bf16(Z1) (high)
+	BYTE $0x62; BYTE $0xf2; BYTE $0x77; BYTE $0x48; BYTE $0x72; BYTE $0xd0
+	VMOVDQU32 Z2, (DI)
+	ADDQ $128, SI
+	ADDQ $64, DI
 	DECQ R8
 	JNZ chunk
 tail:
-	KORTESTW K1, K1
+	TESTQ CX, CX
 	JZ pad
 	VMOVUPS.Z (SI), K1, Z0
-	VPSRLD $16, Z0, Z4
-	VPANDD Z9, Z4, Z4
-	VPADDD Z8, Z0, Z0
-	VPADDD Z4, Z0, Z0
-	VPSRLD $16, Z0, Z0
-	VPMOVDW Z0, Y0
-	VMOVDQU Y0, (DI)
-	ADDQ $32, DI
+	VMOVUPS.Z 64(SI), K2, Z1
+	BYTE $0x62; BYTE $0xf2; BYTE $0x77; BYTE $0x48; BYTE $0x72; BYTE $0xd0
+	VMOVDQU32 Z2, (DI)
+	ADDQ $64, DI
 pad:
 	MOVQ DX, R8
 	TESTQ R8, R8
 	JZ next
 padloop:
-	VMOVDQU Y5, (DI)
-	ADDQ $32, DI
+	VMOVDQU32 Z5, (DI)
+	ADDQ $64, DI
 	DECQ R8
 	JNZ padloop
 next:

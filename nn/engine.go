@@ -12,11 +12,10 @@ type engine struct {
 	// it wants B packed by packWeightsBF16 with steps a multiple of
 	// amxSteps.
 	amx func(e *engine, m, n, k int, a []float32, lda int, b *packedB, bias, c []float32, ldc int, act Act, accumulate bool)
-	// actTile applies an activation in place to rows×cols values of c
-	// (row stride ldc); nil means the portable loop.
-	actTile func(c []float32, ldc, rows, cols int, act Act)
-	// Optional vector kernels; nil means the portable Go code.
-	// softmax applies softmaxGo to rows rows of n values, ld apart.
+	// The element-wise kernels, each the portable Go function or a vector
+	// version of it. actTile applies an activation in place to rows×cols
+	// values of c (row stride ldc); softmax is softmaxGo.
+	actTile  func(c []float32, ldc, rows, cols int, act Act)
 	softmax  func(x []float32, ld, rows, n int, scale float32, causal bool)
 	sum64    func(x []float32) float64               // Σx in float64
 	sqDev64  func(x []float32, mean float64) float64 // Σ(x-mean)² in float64
