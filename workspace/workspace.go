@@ -44,6 +44,9 @@ type Model struct {
 	ID   string `json:"id"`   // hash of the weights and preprocessing settings
 	Name string `json:"name"` // what the user called it, for messages
 	Dim  int    `json:"dim"`
+	// NoEXIF records that images were preprocessed without applying their
+	// EXIF orientation, so that query images are treated alike.
+	NoEXIF bool `json:"no_exif,omitempty"`
 }
 
 // Manifest is workspace.json.

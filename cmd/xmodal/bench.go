@@ -17,7 +17,8 @@ import (
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench", "(--model DIR | --arch ViT-B/32|ViT-B/16|ViT-L/14) [--batch N] [--tokens 16,77] [--json]", stderr)
-	modelDir := fs.String("model", "", "model folder")
+	var mf modelFlags
+	mf.add(fs, false)
 	arch := fs.String("arch", "", "benchmark a published architecture with random weights instead")
 	batch := fs.Int("batch", 32, "images and texts per batch")
 	tokens := fs.String("tokens", "16,77", "text lengths to measure, in tokens")
@@ -27,7 +28,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parse(fs, args, false); err != nil {
 		return err
 	}
-	if (*modelDir == "") == (*arch == "") {
+	if (mf.name == "") == (*arch == "") {
 		return usagef("give exactly one of --model and --arch")
 	}
 	if *batch < 1 {
@@ -44,7 +45,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	var m *clip.Model
 	var err error
-	name := *modelDir
+	name := mf.name
 	if *arch != "" {
 		cfg, err := clip.Arch(*arch)
 		if err != nil {
@@ -54,7 +55,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		name = *arch + " (random weights)"
-	} else if m, err = loadModel(*modelDir); err != nil {
+		prec, err := nn.ParsePrecision(mf.precision)
+		if err != nil {
+			return usageError{err.Error()}
+		}
+		if err := m.SetPrecision(prec); err != nil {
+			return err
+		}
+	} else if m, err = mf.load(""); err != nil {
 		return err
 	}
 	defer m.Close()
@@ -66,7 +74,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	busy := waitIdle(ctx, *wait, stderr)
 	res := benchResult{
-		Model: name, Precision: "f32", Batch: *batch, Threads: runtime.GOMAXPROCS(0),
+		Model: name, Precision: mf.precision, Batch: *batch, Threads: runtime.GOMAXPROCS(0),
 		CPU: nn.CPUFeatures(), MachineBusy: busy,
 	}
 

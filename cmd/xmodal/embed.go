@@ -16,14 +16,14 @@ import (
 
 func runEmbed(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("embed", "--model DIR [--text T]... [--texts FILE] [--image FILE]... [--pixel-values FILE]... [--raw]", stderr)
-	modelDir := fs.String("model", "", "model folder (a Hugging Face CLIPModel)")
+	var mf modelFlags
+	mf.add(fs, true)
 	var texts, images, pixelFiles stringList
 	fs.Var(&texts, "text", "a text to embed (repeatable)")
 	textsFile := fs.String("texts", "", "file of texts, one per line (a .jsonl file: one JSON string per line; - for stdin)")
 	fs.Var(&images, "image", "an image file to embed (repeatable)")
 	fs.Var(&pixelFiles, "pixel-values", "raw little-endian float32 CHW pixels, already normalised (repeatable)")
 	raw := fs.Bool("raw", false, "print embeddings before L2 normalisation")
-	noEXIF := fs.Bool("no-exif", false, "ignore EXIF orientation, as the official CLIP preprocessing does")
 	if err := parse(fs, args, false); err != nil {
 		return err
 	}
@@ -37,12 +37,11 @@ func runEmbed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(texts)+len(images)+len(pixelFiles) == 0 {
 		return usagef("nothing to embed: give --text, --texts, --image or --pixel-values")
 	}
-	m, err := loadModel(*modelDir)
+	m, err := mf.load("")
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	m.Preprocess.NoEXIF = *noEXIF
 
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()

@@ -18,12 +18,12 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	data := fs.String("data", "", "dataset folder")
 	format := fs.String("format", "auto", "dataset format: auto, flickr8k-kaggle, flickr8k, flickr30k-kaggle, karpathy, coco or folder")
 	wsDir := fs.String("workspace", "", "workspace folder (created if missing)")
-	modelDir := fs.String("model", "", "model folder")
+	var mf modelFlags
+	mf.add(fs, true)
 	split := fs.String("split", "", "index only this split (train, val, test...)")
 	limit := fs.Int("limit", 0, "index at most N images (0: all)")
 	batch := fs.Int("batch-size", 32, "images encoded and committed together")
 	prune := fs.Bool("prune", false, "remove indexed images that are no longer in the dataset")
-	noEXIF := fs.Bool("no-exif", false, "ignore EXIF orientation")
 	asJSON := fs.Bool("json", false, "print the summary as JSON on the last line of stdout")
 	if err := parse(fs, args, false); err != nil {
 		return err
@@ -47,12 +47,11 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stderr, "dataset %s (%s): %d images, %d captions\n", root, ds.Format, len(ds.Images), ds.NumCaptions())
 
-	m, err := loadModel(*modelDir)
+	m, err := mf.load("")
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	m.Preprocess.NoEXIF = *noEXIF
 	ident, err := modelIdentity(m)
 	if err != nil {
 		return err

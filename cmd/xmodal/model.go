@@ -1,16 +1,57 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/xmodal/xmodal/model/clip"
 	"github.com/xmodal/xmodal/model/store"
+	"github.com/xmodal/xmodal/nn"
 )
 
-// loadModel resolves a --model value: a model folder, or the name of a
-// model pulled into the cache (owner/name).
+// modelFlags are the flags of the commands that load a model.
+type modelFlags struct {
+	name      string
+	precision string
+	noEXIF    bool
+}
+
+// add registers --model and --precision, and --no-exif when the command
+// decodes images whose preprocessing it chooses.
+func (f *modelFlags) add(fs *flag.FlagSet, exif bool) {
+	fs.StringVar(&f.name, "model", "", "model: a folder or a pulled name (owner/name)")
+	fs.StringVar(&f.precision, "precision", "f32", "arithmetic of the encoders: f32, or bf16 (faster, embeddings within cosine 0.999)")
+	if exif {
+		fs.BoolVar(&f.noEXIF, "no-exif", false, "ignore EXIF orientation, as the official CLIP preprocessing does")
+	}
+}
+
+// load loads the named model (or name, when the flag is empty) and applies
+// the flags.
+func (f *modelFlags) load(name string) (*clip.Model, error) {
+	if f.name != "" {
+		name = f.name
+	}
+	prec, err := nn.ParsePrecision(f.precision)
+	if err != nil {
+		return nil, usageError{err.Error()}
+	}
+	m, err := loadModel(name)
+	if err != nil {
+		return nil, err
+	}
+	m.Preprocess.NoEXIF = f.noEXIF
+	if err := m.SetPrecision(prec); err != nil {
+		m.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// loadModel resolves a model name: a model folder, or the name of a model
+// pulled into the cache (owner/name).
 func loadModel(name string) (*clip.Model, error) {
 	if name == "" {
 		return nil, usagef("--model is required")

@@ -17,13 +17,13 @@ import (
 func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("search", "--workspace WS (--text T | --image FILE | --id N) [--to images|captions] [--top-k K] [--json]", stderr)
 	wsDir := fs.String("workspace", "", "workspace folder")
-	modelDir := fs.String("model", "", "model folder (default: the one the workspace was built with)")
+	var mf modelFlags
+	mf.add(fs, false)
 	text := fs.String("text", "", "search by this text")
 	image := fs.String("image", "", "search by this image file")
 	id := fs.Int64("id", 0, "search by an indexed image's id (more like this)")
 	to := fs.String("to", "", "what to find: images or captions (default: images for --text and --id, captions for --image)")
 	topK := fs.Int("top-k", 10, "number of results")
-	noEXIF := fs.Bool("no-exif", false, "ignore EXIF orientation of --image")
 	asJSON := fs.Bool("json", false, "print one JSON object per hit")
 	if err := parse(fs, args, false); err != nil {
 		return err
@@ -57,7 +57,7 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usagef("--to %q: want images or captions", *to)
 	}
 
-	ws, m, err := openWorkspaceModel(*wsDir, *modelDir, *noEXIF)
+	ws, m, err := openWorkspaceModel(*wsDir, &mf)
 	if err != nil {
 		return err
 	}

@@ -22,7 +22,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlags("serve", "--workspace WS [--addr :45678] [--model DIR] [--read-only]", stderr)
 	wsDir := fs.String("workspace", "", "workspace folder")
 	addr := fs.String("addr", ":45678", "address to listen on (host:port)")
-	modelDir := fs.String("model", "", "model folder (default: the one the workspace was built with)")
+	var mf modelFlags
+	mf.add(fs, false)
 	readOnly := fs.Bool("read-only", false, "refuse adding and deleting images over HTTP")
 	baseURL := fs.String("base-url", "", "public URL of the server (e.g. https://search.example.org), for the absolute image URLs of POST /search behind a proxy")
 	corsOrigin := fs.String("cors-origin", "*", "Access-Control-Allow-Origin of the read endpoints")
@@ -31,7 +32,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	maxTopK := fs.Int("max-top-k", server.DefaultMaxTopK, "largest top_k a request may ask for")
 	timeout := fs.Duration("timeout", server.DefaultRequestTimeout, "longest time one request may work")
 	accessLog := fs.Bool("access-log", false, "log every request to standard error")
-	noEXIF := fs.Bool("no-exif", false, "ignore the EXIF orientation of uploaded images (as the workspace's indexer did, if it was given --no-exif)")
 	if err := parse(fs, args, false); err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	go func() {
 		defer close(loaded)
 		start := time.Now()
-		ws, m, err := openWorkspaceModel(*wsDir, *modelDir, *noEXIF)
+		ws, m, err := openWorkspaceModel(*wsDir, &mf)
 		if err != nil {
 			cancel(err)
 			return

@@ -20,26 +20,24 @@ func modelIdentity(m *clip.Model) (workspace.Model, error) {
 	if abs, err := filepath.Abs(name); err == nil {
 		name = abs
 	}
-	return workspace.Model{ID: id, Name: name, Dim: m.Dim()}, nil
+	return workspace.Model{ID: id, Name: name, Dim: m.Dim(), NoEXIF: m.Preprocess.NoEXIF}, nil
 }
 
 // openWorkspaceModel opens a workspace for reading with its model: the one
-// given, or the one the workspace was built with.
-func openWorkspaceModel(dir, modelFlag string, noEXIF bool) (*workspace.Workspace, *clip.Model, error) {
+// given, or the one the workspace was built with. Query images are
+// preprocessed as the workspace's images were (EXIF orientation applied or
+// not).
+func openWorkspaceModel(dir string, mf *modelFlags) (*workspace.Workspace, *clip.Model, error) {
 	ws, err := workspace.Open(dir)
 	if err != nil {
 		return nil, nil, err
 	}
-	name := modelFlag
-	if name == "" {
-		name = ws.Manifest().Model.Name
-	}
-	m, err := loadModel(name)
+	mf.noEXIF = ws.Manifest().Model.NoEXIF
+	m, err := mf.load(ws.Manifest().Model.Name)
 	if err != nil {
 		ws.Close()
 		return nil, nil, err
 	}
-	m.Preprocess.NoEXIF = noEXIF
 	ident, err := modelIdentity(m)
 	if err == nil {
 		err = ws.CheckModel(ident)

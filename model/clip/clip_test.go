@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xmodal/xmodal/nn"
 	"github.com/xmodal/xmodal/safetensors"
 )
 
@@ -395,4 +397,74 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// bf16 must stay within cosine 0.999 of float32, on the fixtures and on a
+// full-size random ViT-B/32.
+func TestBF16Accuracy(t *testing.T) {
+	if _, err := nn.ParsePrecision("bf16"); err != nil {
+		t.Fatal(err)
+	}
+	check := func(t *testing.T, m *Model, texts [][]int, pixels [][]float32) {
+		t.Helper()
+		ctx := context.Background()
+		wantT, _ := m.EncodeTokens(ctx, texts)
+		wantI, _ := m.EncodePixels(ctx, pixels)
+		if err := m.SetPrecision(nn.BF16); errors.Is(err, nn.ErrNoBF16) {
+			t.Skip("this CPU has no bf16 instructions")
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		defer m.SetPrecision(nn.F32)
+		gotT, _ := m.EncodeTokens(ctx, texts)
+		gotI, _ := m.EncodePixels(ctx, pixels)
+		worst := 1.0
+		for i := range texts {
+			worst = math.Min(worst, cosine(gotT[i], wantT[i]))
+		}
+		for i := range pixels {
+			worst = math.Min(worst, cosine(gotI[i], wantI[i]))
+		}
+		t.Logf("worst cosine bf16 vs f32: %.5f", worst)
+		if worst < 0.999 {
+			t.Errorf("bf16 embeddings at cosine %.5f of f32, want ≥ 0.999", worst)
+		}
+	}
+	t.Run("fixtures", func(t *testing.T) {
+		for _, mc := range models {
+			m := loadModel(t, mc.dir)
+			var ids [][]int
+			for _, c := range readJSON[[]textCase](t, mc.texts) {
+				ids = append(ids, c.IDs)
+			}
+			var pixels [][]float32
+			for _, c := range readJSON[[]imageCase](t, mc.images) {
+				pixels = append(pixels, readPixels(t, c.PixelValues))
+			}
+			check(t, m, ids, pixels)
+		}
+	})
+	t.Run("ViT-B/32", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("full-size model")
+		}
+		cfg, _ := Arch("ViT-B/32")
+		m, err := Random(cfg, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := [][]int{{49406, 320, 1929, 530, 518, 2117, 49407}, {49406, 1237, 3989, 49407}}
+		pixels := [][]float32{readPixels(t, "pixel_values/08_rgb_732x672.f32"), readPixels(t, "pixel_values/05_la_250x330.f32")}
+		check(t, m, ids, pixels)
+	})
+}
+
+func cosine(a, b []float32) float64 {
+	var ab, aa, bb float64
+	for i := range a {
+		ab += float64(a[i]) * float64(b[i])
+		aa += float64(a[i]) * float64(a[i])
+		bb += float64(b[i]) * float64(b[i])
+	}
+	return ab / math.Sqrt(aa*bb)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path"
@@ -32,15 +33,16 @@ type Model struct {
 	// LogitScale is the learned temperature, as stored (its log).
 	LogitScale float32
 
-	dir     string
-	fsys    fs.FS  // where the model's files are, for hashing them
-	fsDir   string // the model folder within fsys
-	weights *safetensors.Set
-	dtypes  []string
-	text    *textTower
-	vision  *visionTower
-	seed    uint64 // of a random model
-	hash    filesHash
+	dir       string
+	fsys      fs.FS  // where the model's files are, for hashing them
+	fsDir     string // the model folder within fsys
+	weights   *safetensors.Set
+	dtypes    []string
+	text      *textTower
+	vision    *visionTower
+	seed      uint64 // of a random model
+	hash      filesHash
+	precision nn.Precision
 }
 
 // batchSize bounds how many inputs run through a tower at once, which bounds
@@ -163,12 +165,14 @@ func (r randomWeights) Float32(name string, shape ...int) ([]float32, error) {
 		}
 	}
 	v := make([]float32, n)
-	std := 1 / float32(fanIn)
+	// Matrices get variance 1/fan-in, which keeps activations of order
+	// one through the layers, so that every layer shapes the output.
+	std := 1 / float32(math.Sqrt(float64(fanIn)))
 	if len(shape) <= 1 {
 		std = 0.02
 	}
 	for i := range v {
-		v[i] = float32(r.rng.NormFloat64()) * std * 3
+		v[i] = float32(r.rng.NormFloat64()) * std
 	}
 	if filepath.Ext(name) == ".weight" && len(shape) == 1 { // LayerNorm gains
 		for i := range v {
