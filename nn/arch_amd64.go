@@ -25,6 +25,7 @@ var (
 		normRow: normRowAVX512,
 		dot:     dotAVX512,
 		axpy:    axpyAVX512,
+		quant:   quantRowAVX512,
 	}
 	avx2 = &engine{
 		name:    "avx2",
@@ -36,11 +37,16 @@ var (
 		normRow: normRowGo,
 		dot:     dotGo,
 		axpy:    axpyGo,
+		quant:   quantRowGo,
 	}
 )
 
 // bf16Kernel is the AVX512_BF16 kernel: the AVX-512 tile over bf16 pairs.
 var bf16Kernel = &gemmKernel{name: "avx512_bf16", mr: 14, nr: 32, tile: tileBF16, pack: packABF16AVX512, pairs: true}
+
+// vnniKernel is the AVX512_VNNI int8 kernel: a 14×32 tile like the float32
+// one, over 4-byte steps.
+var vnniKernel = &i8Kernel{name: "avx512_vnni", mr: 14, nr: 32, tile: tileVNNI}
 
 func hasAVX512() bool {
 	return cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL
@@ -53,17 +59,27 @@ func hasAVX2() bool { return cpu.X86.HasAVX2 && cpu.X86.HasFMA }
 func engines() []*engine {
 	var es []*engine
 	if hasAVX512() {
+		base := avx512
+		if cpu.X86.HasAVX512VNNI {
+			// Int8 is independent of bf16: every AVX-512 variant gets it.
+			vn := *avx512
+			vn.i8 = vnniKernel
+			base = &vn
+		}
 		if cpu.X86.HasAVX512BF16 {
 			if amxOK {
-				amx := *avx512
+				amx := *base
 				amx.name, amx.bf16, amx.amx = "avx512+amx", bf16Kernel, gemmAMX
+				if amxI8Usable() {
+					amx.amxI8 = gemmAMXI8
+				}
 				es = append(es, &amx)
 			}
-			bf := *avx512
+			bf := *base
 			bf.name, bf.bf16 = "avx512+bf16", bf16Kernel
 			es = append(es, &bf)
 		}
-		es = append(es, avx512)
+		es = append(es, base)
 	}
 	if hasAVX2() {
 		es = append(es, avx2)
@@ -87,6 +103,7 @@ func detectEngine() *engine {
 		{cpu.X86.HasAVX512BF16, "avx512_bf16"},
 		{cpu.X86.HasAVX512VNNI, "avx512_vnni"},
 		{amxOK, "amx"},
+		{amxOK && cpu.X86.HasAMXInt8, "amx_int8"},
 	} {
 		if x.ok {
 			f = append(f, x.name)
@@ -99,7 +116,14 @@ func detectEngine() *engine {
 	case e.bf16 != nil:
 		bf = "avx512_bf16"
 	}
-	e.features = strings.Join(f, " ") + "; kernels f32: " + e.kern.name + ", bf16: " + bf
+	i8 := "none"
+	switch {
+	case e.amxI8 != nil:
+		i8 = "amx"
+	case e.i8 != nil:
+		i8 = e.i8.name
+	}
+	e.features = strings.Join(f, " ") + "; kernels f32: " + e.kern.name + ", bf16: " + bf + ", int8: " + i8
 	return &e
 }
 
@@ -190,6 +214,48 @@ func sgemmBF16x13(k int, a, b, c *float32, ldc int, bias *float32, mask uint64, 
 func sgemmBF16x14(k int, a, b, c *float32, ldc int, bias *float32, mask uint64, load bool)
 
 //go:noescape
+func i8gemmVNNIx1(ks int, a *uint8, b *int8, c *float32, ldc int, comp *int32, wscale, ascale, bias *float32, mask uint64, load bool)
+
+//go:noescape
+func i8gemmVNNIx2(ks int, a *uint8, b *int8, c *float32, ldc int, comp *int32, wscale, ascale, bias *float32, mask uint64, load bool)
+
+//go:noescape
+func i8gemmVNNIx3(ks int, a *uint8, b *int8, c *float32, ldc int, comp *int32, wscale, ascale, bias *float32, mask uint64, load bool)
+
+//go:noescape
+func i8gemmVNNIx4(ks int, a *uint8, b *int8, c *float32, ldc int, comp *int32, wscale, ascale, bias *float32, mask uint64, load bool)
+
+//go:noescape
+func i8gemmVNNIx5(ks int, a *uint8, b *int8, c *float32, ldc int, comp *int32, wscale, ascale, bias *float32, mask uint64, load bool)
+
+//go:noescape
+func i8gemmVNNIx6(ks int, a *uint8, b *int8, c *float32, ldc int, comp *int32, wscale, ascale, bias *float32, mask uint64, load bool)
+
+//go:noescape
+func i8gemmVNNIx7(ks int, a *uint8, b *int8, c *float32, ldc int, comp *int32, wscale, ascale, bias *float32, mask uint64, load bool)
+
+//go:noescape
+func i8gemmVNNIx8(ks int, a *uint8, b *int8, c *float32, ldc int, comp *int32, wscale, ascale, bias *float32, mask uint64, load bool)
+
+//go:noescape
+func i8gemmVNNIx9(ks int, a *uint8, b *int8, c *float32, ldc int, comp *int32, wscale, ascale, bias *float32, mask uint64, load bool)
+
+//go:noescape
+func i8gemmVNNIx10(ks int, a *uint8, b *int8, c *float32, ldc int, comp *int32, wscale, ascale, bias *float32, mask uint64, load bool)
+
+//go:noescape
+func i8gemmVNNIx11(ks int, a *uint8, b *int8, c *float32, ldc int, comp *int32, wscale, ascale, bias *float32, mask uint64, load bool)
+
+//go:noescape
+func i8gemmVNNIx12(ks int, a *uint8, b *int8, c *float32, ldc int, comp *int32, wscale, ascale, bias *float32, mask uint64, load bool)
+
+//go:noescape
+func i8gemmVNNIx13(ks int, a *uint8, b *int8, c *float32, ldc int, comp *int32, wscale, ascale, bias *float32, mask uint64, load bool)
+
+//go:noescape
+func i8gemmVNNIx14(ks int, a *uint8, b *int8, c *float32, ldc int, comp *int32, wscale, ascale, bias *float32, mask uint64, load bool)
+
+//go:noescape
 func sgemmAVX2x1(k int, a, b, c *float32, ldc int, bias *float32, load bool)
 
 //go:noescape
@@ -217,6 +283,12 @@ var bf16Tiles = [...]func(k int, a, b, c *float32, ldc int, bias *float32, mask 
 	nil, sgemmBF16x1, sgemmBF16x2, sgemmBF16x3, sgemmBF16x4, sgemmBF16x5,
 	sgemmBF16x6, sgemmBF16x7, sgemmBF16x8, sgemmBF16x9, sgemmBF16x10,
 	sgemmBF16x11, sgemmBF16x12, sgemmBF16x13, sgemmBF16x14,
+}
+
+var vnniTiles = [...]func(ks int, a *uint8, b *int8, c *float32, ldc int, comp *int32, wscale, ascale, bias *float32, mask uint64, load bool){
+	nil, i8gemmVNNIx1, i8gemmVNNIx2, i8gemmVNNIx3, i8gemmVNNIx4, i8gemmVNNIx5,
+	i8gemmVNNIx6, i8gemmVNNIx7, i8gemmVNNIx8, i8gemmVNNIx9, i8gemmVNNIx10,
+	i8gemmVNNIx11, i8gemmVNNIx12, i8gemmVNNIx13, i8gemmVNNIx14,
 }
 
 var avx2Tiles = [...]func(k int, a, b, c *float32, ldc int, bias *float32, load bool){
@@ -250,6 +322,19 @@ func tileBF16(kc int, a, b, c []float32, ldc, rows, cols int, bias []float32, lo
 		_ = bias[31]
 	}
 	bf16Tiles[rows](kc, unsafe.SliceData(a), unsafe.SliceData(b), &c[0], ldc, biasPtr(bias), 1<<cols-1, load)
+}
+
+func tileVNNI(ks int, a []uint8, b []int8, c []float32, ldc, rows, cols int, comp []int32, wscale, ascale, bias []float32, load bool) {
+	// The kernel reads ks steps of both panels, 32 values of comp, wscale
+	// and bias, and rows of ascale; it touches C only under the mask.
+	_ = a[:ks*14*4]
+	_ = b[:ks*32*4]
+	_ = c[(rows-1)*ldc+cols-1]
+	_, _, _ = comp[31], wscale[31], ascale[rows-1]
+	if bias != nil {
+		_ = bias[31]
+	}
+	vnniTiles[rows](ks, unsafe.SliceData(a), unsafe.SliceData(b), &c[0], ldc, &comp[0], &wscale[0], &ascale[0], biasPtr(bias), 1<<cols-1, load)
 }
 
 func tileAVX2(kc int, a, b, c []float32, ldc, rows, cols int, bias []float32, load bool) {
@@ -330,6 +415,26 @@ func packABF16AVX512(dst, a []float32, lda, m, k, p0, p1 int) {
 		_ = a[(p*14+rows-1)*lda+k-1]
 		packA14BF16AVX512(&dst[p*ks*14], &a[p*14*lda], lda, rows, k)
 	}
+}
+
+//go:noescape
+func quantRowAVX512x(dst *uint8, x *float32, n int) float32
+
+// quantRowAVX512 is quantRowGo with the same results (for inputs without
+// NaN): the per-row quantisation of every Int8 product goes through it.
+func quantRowAVX512(dst []uint8, x []float32) float32 {
+	n := len(x)
+	if n == 0 {
+		return 0
+	}
+	_ = dst[n-1]
+	s := quantRowAVX512x(&dst[0], &x[0], n)
+	if s == 0 {
+		for i := range dst[:n] {
+			dst[i] = 128
+		}
+	}
+	return s
 }
 
 //go:noescape

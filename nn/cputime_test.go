@@ -62,7 +62,10 @@ func TestTuneLayer(t *testing.T) {
 	defer runtime.UnlockOSThread()
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	r := rand.New(rand.NewPCG(1, 2))
-	for _, p := range []Precision{F32, BF16} {
+	for _, p := range []Precision{F32, BF16, Int8} {
+		if p == BF16 && native.bf16 == nil || p == Int8 && native.i8 == nil {
+			continue
+		}
 		l := newViTLayer(r, p)
 		for _, batch := range []int{1, 32} {
 			rows := batch * 50
@@ -101,7 +104,10 @@ func TestTuneParallel(t *testing.T) {
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	r := rand.New(rand.NewPCG(1, 2))
-	for _, p := range []Precision{F32, BF16} {
+	for _, p := range []Precision{F32, BF16, Int8} {
+		if p == BF16 && native.bf16 == nil || p == Int8 && native.i8 == nil {
+			continue
+		}
 		l := newViTLayer(r, p)
 		for _, batch := range []int{1, 32} {
 			rows := batch * 50
@@ -162,4 +168,58 @@ func TestTuneOps(t *testing.T) {
 		fmt.Printf("%v 1600x3072: %.2f ms\n", act, 1e3*best(func() { copy(y, x); Activate(y, act) }))
 	}
 	fmt.Printf("copy 1600x3072: %.2f ms\n", 1e3*best(func() { copy(y, x) }))
+}
+
+// TestTuneText reports the latency of one 16-token query on the ViT-B/32
+// text tower per precision: thread CPU time on one thread (robust to a busy
+// machine) and wall time, on one thread and on GOMAXPROCS=2; and for int8
+// also with the AVX512_VNNI kernel, for CPUs without AMX.
+// TUNE=1 go test -run TuneText
+func TestTuneText(t *testing.T) {
+	if os.Getenv("TUNE") == "" {
+		t.Skip()
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	type run struct {
+		e    *engine
+		p    Precision
+		name string
+	}
+	runs := []run{{native, F32, "f32"}}
+	if native.bf16 != nil {
+		runs = append(runs, run{native, BF16, "bf16"})
+	}
+	if native.i8 != nil {
+		runs = append(runs, run{native, Int8, "int8"})
+		if native.amxI8 != nil {
+			vnni := *native
+			vnni.amxI8 = nil
+			runs = append(runs, run{&vnni, Int8, "int8 (vnni)"})
+		}
+	}
+	for _, c := range runs {
+		q := newTextTower(c.e, rand.New(rand.NewPCG(3, 4)), c.p)
+		for _, procs := range []int{1, 2} {
+			old := runtime.GOMAXPROCS(procs)
+			bestCPU, bestWall := 1e9, 1e9
+			for it := 0; it < 7; it++ {
+				c0, w0 := threadCPU(), time.Now()
+				p0 := processCPU()
+				reps := 0
+				for time.Since(w0) < 200*time.Millisecond {
+					q.run()
+					reps++
+				}
+				if procs == 1 {
+					bestCPU = min(bestCPU, (threadCPU()-c0)/float64(reps))
+				} else {
+					bestCPU = min(bestCPU, (processCPU()-p0)/float64(reps))
+				}
+				bestWall = min(bestWall, time.Since(w0).Seconds()/float64(reps))
+			}
+			runtime.GOMAXPROCS(old)
+			fmt.Printf("%s text query, %d thread(s): %.2f ms CPU, %.2f ms wall\n", c.name, procs, 1e3*bestCPU, 1e3*bestWall)
+		}
+	}
 }

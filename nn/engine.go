@@ -8,10 +8,14 @@ type engine struct {
 	name string
 	kern *gemmKernel
 	bf16 *gemmKernel // bf16-pair kernel, or nil if the CPU has none
+	i8   *i8Kernel   // int8 kernel, or nil if the CPU has none
 	// amx, if not nil, replaces gemm with bf16 for Linear layers in BF16;
 	// it wants B packed by packWeightsBF16 with steps a multiple of
 	// amxSteps.
 	amx func(e *engine, m, n, k int, a []float32, lda int, b *packedB, bias, c []float32, ldc int, act Act, accumulate bool)
+	// amxI8, if not nil, replaces gemmI8 for Int8 layers with In > 0; it
+	// wants B packed by packWeightsI8 with nr = 32.
+	amxI8 func(e *engine, m, n, k int, a []float32, lda int, b *packedI8, bias, c []float32, ldc int, act Act, accumulate bool)
 	// The element-wise kernels, each the portable Go function or a vector
 	// version of it. actTile applies an activation in place to rows×cols
 	// values of c (row stride ldc); softmax is softmaxGo.
@@ -22,7 +26,8 @@ type engine struct {
 	normRow  func(dst, x, gamma, beta []float32, mean, inv float32)
 	dot      func(a, b []float32) float32
 	axpy     func(y, x []float32, a float32)
-	features string // what CPUFeatures reports
+	quant    func(dst []uint8, x []float32) float32 // quantRowGo, per-row int8 quantisation
+	features string                                 // what CPUFeatures reports
 }
 
 // portable is the reference engine: plain Go, on every platform.
@@ -36,7 +41,8 @@ var portable = &engine{
 	normRow:  normRowGo,
 	dot:      dotGo,
 	axpy:     axpyGo,
-	features: "portable; kernels f32: go, bf16: none",
+	quant:    quantRowGo,
+	features: "portable; kernels f32: go, bf16: none, int8: none",
 }
 
 // native is the engine for this CPU, chosen once at start-up.

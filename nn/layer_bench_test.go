@@ -54,12 +54,12 @@ func (l *vitLayer) forward(b *layerBufs, seqs []int, rows int) {
 // reports images/s for the 12 layers of the image tower (the patch
 // embedding and projections, about 3% of the flops, are not included).
 func BenchmarkViTLayer(b *testing.B) {
-	for _, p := range []Precision{F32, BF16} {
+	for _, p := range []Precision{F32, BF16, Int8} {
 		for _, batch := range []int{1, 32} {
 			b.Run(fmt.Sprintf("%v/batch%d", p, batch), func(b *testing.B) {
 				r := rand.New(rand.NewPCG(1, 2))
-				if p == BF16 && native.bf16 == nil {
-					b.Skip("no bf16")
+				if p == BF16 && native.bf16 == nil || p == Int8 && native.i8 == nil {
+					b.Skip("not supported by this CPU")
 				}
 				l := newViTLayer(r, p)
 				rows := batch * 50
@@ -146,51 +146,67 @@ func BenchmarkActivate(b *testing.B) {
 // search query. Each layer has its own weights, as in the model, so the
 // weights stream from memory as they would.
 func BenchmarkTextQuery(b *testing.B) {
-	for _, p := range []Precision{F32, BF16} {
+	for _, p := range []Precision{F32, BF16, Int8} {
 		b.Run(p.String(), func(b *testing.B) {
-			if p == BF16 && native.bf16 == nil {
-				b.Skip("no bf16")
+			if p == BF16 && native.bf16 == nil || p == Int8 && native.i8 == nil {
+				b.Skip("not supported by this CPU")
 			}
-			benchTextQuery(b, p)
+			q := newTextTower(native, rand.New(rand.NewPCG(3, 4)), p)
+			for b.Loop() {
+				q.run()
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1e3/float64(b.N), "ms/query")
 		})
 	}
 }
 
-func benchTextQuery(b *testing.B, p Precision) {
-	const w, mlp, n, layers = 512, 2048, 16, 12
-	r := rand.New(rand.NewPCG(3, 4))
-	type layer struct {
+// textTower is ViT-B/32's text tower (without embeddings and projection)
+// and the buffers of a 16-token query.
+type textTower struct {
+	ls []struct {
 		g, bb              []float32
 		qkv, out, fc1, fc2 *Linear
 	}
-	ls := make([]layer, layers)
-	for i := range ls {
-		ls[i] = layer{
-			g: randSlice(r, w, 1), bb: randSlice(r, w, 1),
-			qkv: NewLinear(randSlice(r, 3*w*w, 0.03), randSlice(r, 3*w, 0.1), 3*w, w),
-			out: NewLinear(randSlice(r, w*w, 0.03), randSlice(r, w, 0.1), w, w),
-			fc1: NewLinear(randSlice(r, mlp*w, 0.03), randSlice(r, mlp, 0.1), mlp, w),
-			fc2: NewLinear(randSlice(r, w*mlp, 0.02), randSlice(r, w, 0.1), w, mlp),
-		}
-		for _, l := range []*Linear{ls[i].qkv, ls[i].out, ls[i].fc1, ls[i].fc2} {
-			if err := l.SetPrecision(p); err != nil {
-				b.Fatal(err)
+	h, t, qkv, att, hid []float32
+}
+
+const textW, textMLP, textN, textLayers = 512, 2048, 16, 12
+
+func newTextTower(e *engine, r *rand.Rand, p Precision) *textTower {
+	const w, mlp, n = textW, textMLP, textN
+	q := &textTower{}
+	q.ls = make([]struct {
+		g, bb              []float32
+		qkv, out, fc1, fc2 *Linear
+	}, textLayers)
+	for i := range q.ls {
+		l := &q.ls[i]
+		l.g, l.bb = randSlice(r, w, 1), randSlice(r, w, 1)
+		l.qkv = newLinear(e, randSlice(r, 3*w*w, 0.03), randSlice(r, 3*w, 0.1), 3*w, w)
+		l.out = newLinear(e, randSlice(r, w*w, 0.03), randSlice(r, w, 0.1), w, w)
+		l.fc1 = newLinear(e, randSlice(r, mlp*w, 0.03), randSlice(r, mlp, 0.1), mlp, w)
+		l.fc2 = newLinear(e, randSlice(r, w*mlp, 0.02), randSlice(r, w, 0.1), w, mlp)
+		for _, x := range []*Linear{l.qkv, l.out, l.fc1, l.fc2} {
+			if err := x.SetPrecision(p); err != nil {
+				panic(err)
 			}
 		}
 	}
-	h, t := randSlice(r, n*w, 1), make([]float32, n*w)
-	qkv, att, hid := make([]float32, n*3*w), make([]float32, n*w), make([]float32, n*mlp)
+	q.h, q.t = randSlice(r, n*w, 1), make([]float32, n*w)
+	q.qkv, q.att, q.hid = make([]float32, n*3*w), make([]float32, n*w), make([]float32, n*mlp)
+	return q
+}
+
+func (q *textTower) run() {
+	const w, n = textW, textN
 	seqs := []int{n}
-	for b.Loop() {
-		for _, l := range ls {
-			LayerNorm(t, h, l.g, l.bb, n, w, 1e-5)
-			l.qkv.Forward(qkv, t, n, Identity)
-			Attention(att, qkv, seqs, 8, 64, true)
-			l.out.ForwardAdd(h, att, n)
-			LayerNorm(t, h, l.g, l.bb, n, w, 1e-5)
-			l.fc1.Forward(hid, t, n, QuickGELU)
-			l.fc2.ForwardAdd(h, hid, n)
-		}
+	for _, l := range q.ls {
+		LayerNorm(q.t, q.h, l.g, l.bb, n, w, 1e-5)
+		l.qkv.Forward(q.qkv, q.t, n, Identity)
+		Attention(q.att, q.qkv, seqs, 8, 64, true)
+		l.out.ForwardAdd(q.h, q.att, n)
+		LayerNorm(q.t, q.h, l.g, l.bb, n, w, 1e-5)
+		l.fc1.Forward(q.hid, q.t, n, QuickGELU)
+		l.fc2.ForwardAdd(q.h, q.hid, n)
 	}
-	b.ReportMetric(float64(b.Elapsed().Microseconds())/1e3/float64(b.N), "ms/query")
 }

@@ -46,6 +46,7 @@ type Linear struct {
 	e    *engine
 	pw   packedB   // W packed for e's float32 micro-kernel
 	pb   packedB   // W packed as bf16 pairs, once SetPrecision(BF16) asks for it
+	pq   packedI8  // W quantised to int8, once SetPrecision(Int8) asks for it
 	prec Precision // the packing Forward uses
 	bias []float32 // B padded with zeros to whole panels, or nil
 }
@@ -96,7 +97,15 @@ func (l *Linear) forward(dst, x []float32, rows int, act Act, accumulate bool) {
 	}
 	_ = dst[rows*l.Out-1]
 	kern, pw := l.e.kern, &l.pw
-	if l.prec == BF16 {
+	switch l.prec {
+	case Int8:
+		if l.e.amxI8 != nil && l.In > 0 {
+			l.e.amxI8(l.e, rows, l.Out, l.In, x, l.In, &l.pq, l.bias, dst, l.Out, act, accumulate)
+			return
+		}
+		l.e.gemmI8(rows, l.Out, l.In, x, l.In, &l.pq, l.bias, dst, l.Out, act, accumulate)
+		return
+	case BF16:
 		if l.e.amx != nil && l.In > 0 {
 			l.e.amx(l.e, rows, l.Out, l.In, x, l.In, &l.pb, l.bias, dst, l.Out, act, accumulate)
 			return

@@ -489,3 +489,96 @@ done:
 DATA iota16bf<>+0(SB)/8, $0x0706050403020100
 DATA iota16bf<>+8(SB)/8, $0x0f0e0d0c0b0a0908
 GLOBL iota16bf<>(SB), RODATA|NOPTR, $16
+
+DATA i32x128<>+0(SB)/4, $128
+GLOBL i32x128<>(SB), RODATA|NOPTR, $4
+
+// func quantRowAVX512x(dst *uint8, x *float32, n int) float32
+// quantRowGo for n ≥ 1: the scale max|x|/127 and, if it is not zero,
+// dst[i] = round(x[i]·(127/max|x|)) + 128, rounding to nearest even as the
+// portable code does (VCVTPS2DQ in the default rounding mode), with the
+// same float32 operations, so the bytes are identical. The caller handles
+// a zero maximum (and NaN, which VMAXPS does not propagate).
+TEXT ·quantRowAVX512x(SB), NOSPLIT, $0-28
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), R9
+	TAILMASK(R9)
+	VBROADCASTSS absMask<>(SB), Z5
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	MOVQ SI, R8
+	MOVQ R9, R10
+	SHRQ $5, R10
+	JZ max16
+max32:
+	VANDPS (R8), Z5, Z2
+	VANDPS 64(R8), Z5, Z3
+	VMAXPS Z2, Z0, Z0
+	VMAXPS Z3, Z1, Z1
+	ADDQ $128, R8
+	DECQ R10
+	JNZ max32
+max16:
+	BTQ $4, R9
+	JCC maxtail
+	VANDPS (R8), Z5, Z2
+	VMAXPS Z2, Z0, Z0
+	ADDQ $64, R8
+maxtail:
+	VMOVUPS.Z (R8), K1, Z2
+	VANDPS Z2, Z5, Z2
+	VMAXPS Z2, Z0, Z0
+	VMAXPS Z1, Z0, Z0
+	VEXTRACTF64X4 $1, Z0, Y1
+	VMAXPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0x4e, X0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0xb1, X0, X1
+	VMAXPS X1, X0, X0
+	MOVL $0x42fe0000, AX // 127
+	VMOVD AX, X1
+	VDIVSS X1, X0, X2 // scale = max/127
+	VMOVSS X2, ret+24(FP)
+	VXORPS X3, X3, X3
+	VUCOMISS X3, X0
+	JEQ done
+	VDIVSS X0, X1, X1 // inv = 127/max
+	VBROADCASTSS X1, Z1
+	VPBROADCASTD i32x128<>(SB), Z4
+	// Clamping to ±127 before rounding is clamping after it, as the
+	// portable code does; it matters only when 127/max overflows to +Inf
+	// (max below 4e-37).
+	MOVL $0x42fe0000, AX
+	VPBROADCASTD AX, Z6
+	MOVL $0xc2fe0000, AX
+	VPBROADCASTD AX, Z7
+	MOVQ R9, R10
+	SHRQ $4, R10
+	JZ qtail
+q16:
+	VMULPS (SI), Z1, Z2
+	VMINPS Z6, Z2, Z2
+	VMAXPS Z7, Z2, Z2
+	VCVTPS2DQ Z2, Z2
+	VPADDD Z4, Z2, Z2
+	VPMOVUSDB Z2, (DI)
+	ADDQ $64, SI
+	ADDQ $16, DI
+	DECQ R10
+	JNZ q16
+qtail:
+	KORTESTW K1, K1
+	JZ done
+	VMOVUPS.Z (SI), K1, Z2
+	VMULPS Z2, Z1, Z2
+	VMINPS Z6, Z2, Z2
+	VMAXPS Z7, Z2, Z2
+	VCVTPS2DQ Z2, Z2
+	VPADDD Z4, Z2, Z2
+	VPMOVUSDB Z2, K1, (DI)
+done:
+	VZEROUPPER
+	RET

@@ -22,7 +22,7 @@ type modelFlags struct {
 // decodes images whose preprocessing it chooses.
 func (f *modelFlags) add(fs *flag.FlagSet, exif bool) {
 	fs.StringVar(&f.name, "model", "", "model: a folder or a pulled name (owner/name)")
-	fs.StringVar(&f.precision, "precision", "f32", "arithmetic of the encoders: f32, or bf16 (faster, embeddings within cosine 0.999)")
+	fs.StringVar(&f.precision, "precision", "f32", "arithmetic of the encoder blocks: f32, bf16 or int8 (faster; embeddings within cosine 0.999 of f32)")
 	if exif {
 		fs.BoolVar(&f.noEXIF, "no-exif", false, "ignore EXIF orientation, as the official CLIP preprocessing does")
 	}

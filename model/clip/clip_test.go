@@ -405,29 +405,41 @@ func TestBF16Accuracy(t *testing.T) {
 	if _, err := nn.ParsePrecision("bf16"); err != nil {
 		t.Fatal(err)
 	}
+	testPrecisionAccuracy(t, nn.BF16, nn.ErrNoBF16)
+}
+
+// int8 must stay within cosine 0.999 of float32 too.
+func TestInt8Accuracy(t *testing.T) {
+	if _, err := nn.ParsePrecision("int8"); err != nil {
+		t.Fatal(err)
+	}
+	testPrecisionAccuracy(t, nn.Int8, nn.ErrNoInt8)
+}
+
+func testPrecisionAccuracy(t *testing.T, p nn.Precision, unsupported error) {
 	check := func(t *testing.T, m *Model, texts [][]int, pixels [][]float32) {
 		t.Helper()
 		ctx := context.Background()
 		wantT, _ := m.EncodeTokens(ctx, texts)
 		wantI, _ := m.EncodePixels(ctx, pixels)
-		if err := m.SetPrecision(nn.BF16); errors.Is(err, nn.ErrNoBF16) {
-			t.Skip("this CPU has no bf16 instructions")
+		if err := m.SetPrecision(p); errors.Is(err, unsupported) {
+			t.Skipf("this CPU has no %v instructions", p)
 		} else if err != nil {
 			t.Fatal(err)
 		}
 		defer m.SetPrecision(nn.F32)
 		gotT, _ := m.EncodeTokens(ctx, texts)
 		gotI, _ := m.EncodePixels(ctx, pixels)
-		worst := 1.0
+		worstT, worstI := 1.0, 1.0
 		for i := range texts {
-			worst = math.Min(worst, cosine(gotT[i], wantT[i]))
+			worstT = math.Min(worstT, cosine(gotT[i], wantT[i]))
 		}
 		for i := range pixels {
-			worst = math.Min(worst, cosine(gotI[i], wantI[i]))
+			worstI = math.Min(worstI, cosine(gotI[i], wantI[i]))
 		}
-		t.Logf("worst cosine bf16 vs f32: %.5f", worst)
-		if worst < 0.999 {
-			t.Errorf("bf16 embeddings at cosine %.5f of f32, want ≥ 0.999", worst)
+		t.Logf("worst cosine %v vs f32: text %.5f, image %.5f", p, worstT, worstI)
+		if worst := math.Min(worstT, worstI); worst < 0.999 {
+			t.Errorf("%v embeddings at cosine %.5f of f32, want ≥ 0.999", p, worst)
 		}
 	}
 	t.Run("fixtures", func(t *testing.T) {

@@ -32,6 +32,9 @@ func main() {
 	for mr := 1; mr <= avx512MR; mr++ {
 		g.avx512("sgemmBF16", mr, dpbf16)
 	}
+	for mr := 1; mr <= avx512MR; mr++ {
+		g.vnni(mr)
+	}
 	for mr := 1; mr <= avx2MR; mr++ {
 		g.avx2(mr)
 	}
@@ -219,6 +222,133 @@ func dpbf16(g *gen, b, a, acc int) {
 	p2 := 0b10<<5 | inv(a, 4)<<3                                                 // z=0 L'L=512 b=0 V' aaa=0
 	modrm := 0xc0 | (acc&7)<<3 | b&7
 	g.p("\tBYTE $0x62; BYTE $0x%02x; BYTE $0x%02x; BYTE $0x%02x; BYTE $0x52; BYTE $0x%02x // VDPBF16PS Z%d, Z%d, Z%d", p0, p1, p2, modrm, b, a, acc)
+}
+
+// vnni emits
+//
+//	func i8gemmVNNIx<mr>(ks int, a *uint8, b *int8, c *float32, ldc int, comp *int32, wscale, ascale, bias *float32, mask uint64, load bool)
+//
+// the int8 counterpart of sgemmAVX512x<mr>: A is a packed panel of ks steps
+// of 14 rows × 4 unsigned bytes, B a panel of ks steps of 32 columns × 4
+// signed bytes, and VPDPBUSD adds the four products of a step to an int32
+// lane. The accumulators start at comp (−128·Σ of each weight column, which
+// cancels A's zero point of 128); the epilogue converts them to float32 and
+// computes, in this order and without fused multiply-adds so that it
+// matches the portable kernel bit for bit,
+//
+//	c = float32(acc)·(ascale[i]·wscale[j]) + bias[j] (+ c if load)
+//
+// under the column mask, as the float32 kernels do.
+func (g *gen) vnni(mr int) {
+	g.p("")
+	g.p("// func i8gemmVNNIx%d(ks int, a *uint8, b *int8, c *float32, ldc int, comp *int32, wscale, ascale, bias *float32, mask uint64, load bool)", mr)
+	g.p("TEXT ·i8gemmVNNIx%d(SB), NOSPLIT, $0-81", mr)
+	g.p("\tMOVQ ks+0(FP), CX")
+	g.p("\tMOVQ a+8(FP), AX")
+	g.p("\tMOVQ b+16(FP), BX")
+	g.p("\tMOVQ c+24(FP), DI")
+	g.p("\tMOVQ ldc+32(FP), DX")
+	g.p("\tSHLQ $2, DX")
+	g.p("\tMOVQ mask+72(FP), R8")
+	g.p("\tKMOVW R8, K1")
+	g.p("\tSHRQ $16, R8")
+	g.p("\tKMOVW R8, K2")
+	g.p("\tMOVQ comp+40(FP), SI")
+	g.p("\tVMOVDQU32 (SI), Z28")
+	g.p("\tVMOVDQU32 64(SI), Z29")
+	for i := 0; i < mr; i++ {
+		g.p("\tVMOVDQA32 Z28, Z%d", 2*i)
+		g.p("\tVMOVDQA32 Z29, Z%d", 2*i+1)
+	}
+	g.p("\tMOVQ DI, R9")
+	for i := 0; i < mr; i++ {
+		g.p("\tPREFETCHT0 (R9)")
+		g.p("\tPREFETCHT0 64(R9)")
+		if i < mr-1 {
+			g.p("\tADDQ DX, R9")
+		}
+	}
+	g.p("\tMOVQ CX, R10")
+	g.p("\tSHRQ $%d, R10", log2(unroll))
+	g.p("\tJZ tail")
+	g.p("loop:")
+	for u := 0; u < unroll; u++ {
+		g.stepVNNI(mr, u)
+		g.p("\tPREFETCHT0 %d(AX)", prefetchA+u*64)
+		g.p("\tPREFETCHT0 %d(BX)", prefetchB+u*128)
+		g.p("\tPREFETCHT0 %d(BX)", prefetchB+u*128+64)
+	}
+	g.p("\tADDQ $%d, AX", unroll*avx512MR*4)
+	g.p("\tADDQ $%d, BX", unroll*32*4)
+	g.p("\tDECQ R10")
+	g.p("\tJNZ loop")
+	g.p("tail:")
+	g.p("\tANDQ $%d, CX", unroll-1)
+	g.p("\tJZ done")
+	g.p("tailloop:")
+	g.stepVNNI(mr, 0)
+	g.p("\tADDQ $%d, AX", avx512MR*4)
+	g.p("\tADDQ $128, BX")
+	g.p("\tDECQ CX")
+	g.p("\tJNZ tailloop")
+	g.p("done:")
+	g.p("\tMOVQ wscale+48(FP), SI")
+	g.p("\tVMOVUPS (SI), Z28")
+	g.p("\tVMOVUPS 64(SI), Z29")
+	g.p("\tMOVQ ascale+56(FP), SI")
+	for i := 0; i < mr; i++ {
+		g.p("\tVBROADCASTSS %d(SI), Z30", 4*i)
+		g.p("\tVMULPS Z28, Z30, Z31")
+		g.p("\tVCVTDQ2PS Z%d, Z%d", 2*i, 2*i)
+		g.p("\tVMULPS Z31, Z%d, Z%d", 2*i, 2*i)
+		g.p("\tVMULPS Z29, Z30, Z31")
+		g.p("\tVCVTDQ2PS Z%d, Z%d", 2*i+1, 2*i+1)
+		g.p("\tVMULPS Z31, Z%d, Z%d", 2*i+1, 2*i+1)
+	}
+	g.p("\tMOVQ bias+64(FP), SI")
+	g.p("\tTESTQ SI, SI")
+	g.p("\tJZ nobias")
+	g.p("\tVMOVUPS (SI), Z28")
+	g.p("\tVMOVUPS 64(SI), Z29")
+	for i := 0; i < 2*mr; i++ {
+		g.p("\tVADDPS Z%d, Z%d, Z%d", 28+i%2, i, i)
+	}
+	g.p("nobias:")
+	g.p("\tMOVBLZX load+80(FP), R9")
+	g.p("\tTESTQ R9, R9")
+	g.p("\tJZ store")
+	g.p("\tMOVQ DI, R9")
+	for i := 0; i < mr; i++ {
+		g.p("\tVADDPS (R9), Z%d, K1, Z%d", 2*i, 2*i)
+		g.p("\tVADDPS 64(R9), Z%d, K2, Z%d", 2*i+1, 2*i+1)
+		if i < mr-1 {
+			g.p("\tADDQ DX, R9")
+		}
+	}
+	g.p("store:")
+	for i := 0; i < mr; i++ {
+		g.p("\tVMOVUPS Z%d, K1, (DI)", 2*i)
+		g.p("\tVMOVUPS Z%d, K2, 64(DI)", 2*i+1)
+		if i < mr-1 {
+			g.p("\tADDQ DX, DI")
+		}
+	}
+	g.p("\tVZEROUPPER")
+	g.p("\tRET")
+}
+
+// stepVNNI is step512 for the int8 kernel: two vectors of B (16 columns ×
+// 4 bytes each), then per row a broadcast of its 4 bytes of A and two
+// VPDPBUSD (Go operand order: signed B, unsigned A, accumulator).
+func (g *gen) stepVNNI(mr, u int) {
+	g.p("\tVMOVDQU32 %d(BX), Z28", u*128)
+	g.p("\tVMOVDQU32 %d(BX), Z29", u*128+64)
+	for i := 0; i < mr; i++ {
+		t := 30 + i%2
+		g.p("\tVPBROADCASTD %d(AX), Z%d", (u*avx512MR+i)*4, t)
+		g.p("\tVPDPBUSD Z28, Z%d, Z%d", t, 2*i)
+		g.p("\tVPDPBUSD Z29, Z%d, Z%d", t, 2*i+1)
+	}
 }
 
 // avx2 emits
