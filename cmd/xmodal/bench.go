@@ -75,8 +75,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	busy := waitIdle(ctx, *wait, stderr)
 	res := benchResult{
 		Model: name, Precision: mf.precision, Batch: *batch, Threads: runtime.GOMAXPROCS(0),
-		CPU: nn.CPUFeatures(), MachineBusy: busy,
+		CPU: nn.CPUFeatures(), MachineBusy: busy, PeakGFLOPS: nn.MeasurePeak(time.Second),
 	}
+	fmt.Fprintf(stderr, "measured float32 FMA peak: %.0f GFLOP/s\n", res.PeakGFLOPS)
 
 	pixels := make([][]float32, *batch)
 	for i := range pixels {
@@ -94,6 +95,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	res.ImagesPerS = float64(*batch) / secs
 	res.GFLOPS = res.ImagesPerS * m.Config.ImageFLOPs() / 1e9
+	if res.PeakGFLOPS > 0 {
+		res.PeakFraction = res.GFLOPS / res.PeakGFLOPS
+	}
 	fmt.Fprintf(stderr, "images: %.1f/s (%.0f GFLOP/s)\n", res.ImagesPerS, res.GFLOPS)
 
 	for _, n := range lengths {
@@ -125,7 +129,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if busy {
 		fmt.Fprintln(stdout, "warning    the machine was busy: other processes used the CPU, so these numbers are low")
 	}
-	fmt.Fprintf(stdout, "images     %8.1f /s  %6.0f GFLOP/s\n", res.ImagesPerS, res.GFLOPS)
+	fmt.Fprintf(stdout, "FMA peak   %8.0f GFLOP/s (float32, measured)\n", res.PeakGFLOPS)
+	fmt.Fprintf(stdout, "images     %8.1f /s  %6.0f GFLOP/s  (%.0f%% of the FMA peak)\n", res.ImagesPerS, res.GFLOPS, 100*res.PeakFraction)
 	for _, t := range res.Texts {
 		fmt.Fprintf(stdout, "texts ×%-3d %8.1f /s  %6.0f GFLOP/s  (%.1f ms per batch)\n", t.Tokens, t.TextsPerS, t.GFLOPS, t.LatencyMS)
 	}
@@ -133,16 +138,21 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 type benchResult struct {
-	Model       string       `json:"model"`
-	Precision   string       `json:"precision"`
-	Batch       int          `json:"batch"`
-	Threads     int          `json:"threads"`
-	CPU         string       `json:"cpu"`
-	ImagesPerS  float64      `json:"images_per_s"`
-	GFLOPS      float64      `json:"gflops"`
-	TextsPerS   float64      `json:"texts_per_s"` // at the last --tokens length
-	Texts       []textResult `json:"texts"`
-	MachineBusy bool         `json:"machine_busy"`
+	Model      string  `json:"model"`
+	Precision  string  `json:"precision"`
+	Batch      int     `json:"batch"`
+	Threads    int     `json:"threads"`
+	CPU        string  `json:"cpu"`
+	ImagesPerS float64 `json:"images_per_s"`
+	GFLOPS     float64 `json:"gflops"`
+	// PeakGFLOPS is the measured float32 FMA peak of all threads, and
+	// PeakFraction the share of it that image encoding reaches (bf16 and
+	// int8 can exceed 1: their instructions do more than FMAs).
+	PeakGFLOPS   float64      `json:"peak_gflops"`
+	PeakFraction float64      `json:"peak_fraction"`
+	TextsPerS    float64      `json:"texts_per_s"` // at the last --tokens length
+	Texts        []textResult `json:"texts"`
+	MachineBusy  bool         `json:"machine_busy"`
 }
 
 type textResult struct {
