@@ -35,6 +35,7 @@ func commands() map[string]command {
 		"eval":     {"measure a workspace's retrieval quality (Recall@K, median rank, MRR)", runEval},
 		"serve":    {"serve the REST API and web UI", runServe},
 		"bench":    {"measure encoding speed (images/s, texts/s, GFLOP/s)", runBench},
+		"demo":     {"index the bundled sample set with the bundled model and serve it", runDemo},
 	}
 }
 

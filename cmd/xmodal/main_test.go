@@ -173,7 +173,7 @@ func TestCommandErrors(t *testing.T) {
 		{nil, 2, "usage"},
 		{[]string{"frobnicate"}, 2, "unknown command"},
 		{[]string{"embed", "--model", modelA}, 2, "nothing to embed"},
-		{[]string{"embed", "--text", "x"}, 2, "--model is required"},
+		{[]string{"embed", "--precision", "fp64", "--text", "x"}, 2, "precision"},
 		{[]string{"embed", "--model", "/no/such/model", "--text", "x"}, 1, "/no/such/model"},
 		{[]string{"embed", "--model", modelA, "--image", "/no/such.jpg"}, 1, "/no/such.jpg"},
 		{[]string{"embed", "--model", modelA, "--pixel-values", filepath.Join(fixtures, "images", "03_tiny_17x9.png")}, 1, "want 602112"},

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/xmodal/xmodal/model/builtin"
 	"github.com/xmodal/xmodal/model/clip"
 	"github.com/xmodal/xmodal/model/store"
 	"github.com/xmodal/xmodal/nn"
@@ -21,7 +22,7 @@ type modelFlags struct {
 // add registers --model and --precision, and --no-exif when the command
 // decodes images whose preprocessing it chooses.
 func (f *modelFlags) add(fs *flag.FlagSet, exif bool) {
-	fs.StringVar(&f.name, "model", "", "model: a folder or a pulled name (owner/name)")
+	fs.StringVar(&f.name, "model", "", "model: a folder, a pulled name (owner/name), or default (the embedded model; the default)")
 	fs.StringVar(&f.precision, "precision", "f32", "arithmetic of the encoder blocks: f32, bf16 or int8 (faster; embeddings within cosine 0.999 of f32)")
 	if exif {
 		fs.BoolVar(&f.noEXIF, "no-exif", false, "ignore EXIF orientation, as the official CLIP preprocessing does")
@@ -50,11 +51,11 @@ func (f *modelFlags) load(name string) (*clip.Model, error) {
 	return m, nil
 }
 
-// loadModel resolves a model name: a model folder, or the name of a model
-// pulled into the cache (owner/name).
+// loadModel resolves a model name: "" or "default" for the embedded model,
+// a model folder, or the name of a model pulled into the cache (owner/name).
 func loadModel(name string) (*clip.Model, error) {
-	if name == "" {
-		return nil, usagef("--model is required")
+	if name == "" || name == builtin.Name {
+		return builtin.Load()
 	}
 	if st, err := os.Stat(name); err == nil && st.IsDir() {
 		return clip.Load(name)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/xmodal/xmodal/model/builtin"
 	"github.com/xmodal/xmodal/model/store"
 )
 
@@ -42,6 +43,9 @@ func runModelsList(args []string, stdout, stderr io.Writer) error {
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
+		if err := enc.Encode(store.Entry{Name: builtin.Name, Path: "(embedded)", Bytes: builtin.Size()}); err != nil {
+			return err
+		}
 		for _, e := range entries {
 			if err := enc.Encode(e); err != nil {
 				return err
@@ -51,11 +55,12 @@ func runModelsList(args []string, stdout, stderr io.Writer) error {
 	}
 	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "name\tsize\tpath")
+	fmt.Fprintf(w, "%s\t%s\t(embedded in xmodal)\n", builtin.Name, humanBytes(builtin.Size()))
 	for _, e := range entries {
 		fmt.Fprintf(w, "%s\t%s\t%s\n", e.Name, humanBytes(e.Bytes), e.Path)
 	}
 	if len(entries) == 0 {
-		fmt.Fprintf(w, "(no pulled models in %s)\n", s.Dir)
+		fmt.Fprintf(w, "\t\t(no pulled models in %s)\n", s.Dir)
 	}
 	return w.Flush()
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/xmodal/xmodal/model/builtin"
 	"github.com/xmodal/xmodal/model/clip"
 	"github.com/xmodal/xmodal/workspace"
 )
@@ -17,8 +18,10 @@ func modelIdentity(m *clip.Model) (workspace.Model, error) {
 		return workspace.Model{}, fmt.Errorf("hash model: %w", err)
 	}
 	name := m.Dir()
-	if abs, err := filepath.Abs(name); err == nil {
-		name = abs
+	if name != builtin.Name {
+		if abs, err := filepath.Abs(name); err == nil {
+			name = abs
+		}
 	}
 	return workspace.Model{ID: id, Name: name, Dim: m.Dim(), NoEXIF: m.Preprocess.NoEXIF}, nil
 }

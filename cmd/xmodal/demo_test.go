@@ -1,0 +1,91 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestDemo runs `xmodal demo` with an empty cache, as a newcomer would, and
+// searches it through the compatible API; a second run reuses the
+// workspace.
+func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("indexes the sample set")
+	}
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	for pass := 1; pass <= 2; pass++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		var stderr syncBuffer
+		done := make(chan int)
+		go func() { done <- run(ctx, []string{"demo", "--addr", addr}, &stderr, &stderr) }()
+
+		deadline := time.Now().Add(3 * time.Minute)
+		for !strings.Contains(stderr.String(), "Press Ctrl-C") {
+			if time.Now().After(deadline) {
+				t.Fatalf("run %d: not ready after 3 minutes:\n%s", pass, stderr.String())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		body := strings.NewReader(`{"top_k":5,"mode":"search","data":["a red heart"]}`)
+		resp, err := http.Post("http://"+addr+"/search", "application/json", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out struct {
+			Search struct {
+				Docs []struct {
+					Text    string
+					Matches []struct {
+						URI   string
+						Score struct{ Value float64 }
+					}
+				}
+			}
+			Status struct{ Code string }
+		}
+		json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if out.Status.Code != "SUCCESS" || len(out.Search.Docs) != 1 || len(out.Search.Docs[0].Matches) != 5 {
+			t.Errorf("run %d: response %+v", pass, out)
+		}
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("run %d: exit %d:\n%s", pass, code, stderr.String())
+		}
+		indexed := strings.Contains(stderr.String(), "indexed the sample set")
+		if pass == 1 && !indexed || pass == 2 && indexed {
+			t.Errorf("run %d: indexed = %v, want the first run only to index:\n%s", pass, indexed, stderr.String())
+		}
+	}
+}

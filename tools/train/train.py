@@ -1,0 +1,339 @@
+#!/usr/bin/env python3
+"""Train xmodal's small default CLIP model (HF CLIPModel layout) with InfoNCE.
+
+Run with Debian's /usr/bin/python3 (torch 1.13) and OpenBLAS-OpenMP:
+  LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp nice -n 10 \
+    /usr/bin/python3 tools/train/train.py --corpus /work/cache/corpus --out /work/cache/train/RUN ...
+
+Data: dataset_xmodal.json (Karpathy layout). Images are preprocessed once
+exactly as at inference (Pillow bicubic resize of the shortest side to
+--image-size, centre crop, CLIP mean/std) and cached as uint8. Train images
+draw one of their caption variants at random each step. Concept-group-aware
+InfoNCE: images/captions of the same concept group in a batch count as
+positives (soft targets). Optional augmentation: random scale/translate
+(no flips) with white fill. Every epoch: loss, val and test recall
+(text->image: rank of each caption's image among all images of the split;
+image->text: best rank of the image's captions). Checkpoints: last.pt every
+epoch (and every --ckpt-minutes), best.pt by val recall sum.
+"""
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from clip_model import CLIPModel  # noqa: E402
+from clip_tokenizer import Tokenizer  # noqa: E402
+
+MEAN = (0.48145466, 0.4578275, 0.40821073)
+STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def preprocess_u8(path, size):
+    """Official CLIP order: resize shortest side (bicubic, own mode), round-half-even
+    centre crop, convert RGB. Returns uint8 HWC."""
+    from PIL import Image
+    im = Image.open(path)
+    w, h = im.size
+    nw, nh = (size, int(size * h / w)) if w <= h else (int(size * w / h), size)
+    if (nw, nh) != (w, h):
+        im = im.resize((nw, nh), Image.BICUBIC)
+    top, left = int(round((nh - size) / 2.0)), int(round((nw - size) / 2.0))
+    im = im.crop((left, top, left + size, top + size)).convert("RGB")
+    return np.asarray(im, dtype=np.uint8)
+
+
+def load_split_cache(corpus, size, cache_dir):
+    os.makedirs(cache_dir, exist_ok=True)
+    cp = os.path.join(cache_dir, f"images_{size}.npy")
+    ds = json.load(open(os.path.join(corpus, "dataset_xmodal.json"), encoding="utf-8"))
+    imgs = ds["images"]
+    if os.path.exists(cp):
+        arr = np.load(cp)
+    else:
+        arr = np.stack([preprocess_u8(os.path.join(corpus, im["filepath"], im["filename"]), size)
+                        for im in imgs])
+        np.save(cp, arr)
+    return imgs, torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()  # N,3,H,W uint8
+
+
+def normalize(u8):
+    x = u8.float() / 255.0
+    m = torch.tensor(MEAN).view(1, 3, 1, 1)
+    s = torch.tensor(STD).view(1, 3, 1, 1)
+    return (x - m) / s
+
+
+def augment(u8, strength, gen):
+    """Random zoom (0.8..1.15) and shift (+-10%) with white fill; no flips."""
+    if strength <= 0:
+        return u8
+    n = u8.shape[0]
+    x = 1.0 - u8.float() / 255.0  # white -> 0 so zero padding is white
+    sc = torch.empty(n).uniform_(1 - 0.2 * strength, 1 + 0.15 * strength, generator=gen)
+    tx = torch.empty(n).uniform_(-0.1 * strength, 0.1 * strength, generator=gen)
+    ty = torch.empty(n).uniform_(-0.1 * strength, 0.1 * strength, generator=gen)
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0] = 1 / sc
+    theta[:, 1, 1] = 1 / sc
+    theta[:, 0, 2] = tx
+    theta[:, 1, 2] = ty
+    keep = torch.rand(n, generator=gen) < 0.2  # some images unaugmented
+    theta[keep] = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]])
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    y = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return ((1.0 - y) * 255.0).round().clamp(0, 255).to(torch.uint8)
+
+
+@torch.no_grad()
+def encode_all(model, px_u8, ids, bs=512, bf16=True):
+    model.eval()
+    ie, te = [], []
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        for i in range(0, px_u8.shape[0], bs):
+            ie.append(model.get_image_features(normalize(px_u8[i:i + bs])).float())
+        for i in range(0, ids.shape[0], bs):
+            te.append(model.get_text_features(ids[i:i + bs]).float())
+    model.train()
+    return F.normalize(torch.cat(ie), dim=-1), F.normalize(torch.cat(te), dim=-1)
+
+
+def recall(img_emb, txt_emb, cap_img, img_groups=None, ks=(1, 5, 10)):
+    """cap_img[j] = index of caption j's image. Returns dict of t2i/i2t R@K (%)
+    and, if img_groups given, group-aware t2i (any image of the caption's group).
+    Exact ties count in the target's favour (xmodal's evaluator breaks them by row order)."""
+    sim = txt_emb @ img_emb.t()  # C x N
+    cap_img = torch.as_tensor(cap_img)
+    pos = sim[torch.arange(sim.shape[0]), cap_img]
+    t2i_rank = (sim > pos[:, None]).sum(1)
+    n = img_emb.shape[0]
+    # i2t: best rank among the image's captions
+    simT = sim.t()  # N x C
+    best = torch.full((n,), 10 ** 9, dtype=torch.long)
+    for j in range(sim.shape[0]):
+        i = int(cap_img[j])
+        r = int((simT[i] > simT[i, j]).sum())
+        if r < best[i]:
+            best[i] = r
+    out = {}
+    for k in ks:
+        out[f"t2i@{k}"] = 100.0 * float((t2i_rank < k).float().mean())
+    for k in ks:
+        out[f"i2t@{k}"] = 100.0 * float((best < k).float().mean())
+    if img_groups is not None:
+        g = torch.as_tensor(img_groups)
+        same = g[None, :] == g[cap_img][:, None]  # C x N
+        bestpos = sim.masked_fill(~same, -1e9).amax(1)
+        grank = (sim.masked_fill(same, -1e9) > bestpos[:, None]).sum(1)
+        for k in ks:
+            out[f"t2i_group@{k}"] = 100.0 * float((grank < k).float().mean())
+    out["rsum"] = sum(out[f"t2i@{k}"] + out[f"i2t@{k}"] for k in ks)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--corpus", default="/work/cache/corpus")
+    ap.add_argument("--vocab-dir", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                        "../../testdata/clip/model-a"))
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--image-size", type=int, default=64)
+    ap.add_argument("--patch", type=int, default=16)
+    ap.add_argument("--v-width", type=int, default=192)
+    ap.add_argument("--v-layers", type=int, default=6)
+    ap.add_argument("--v-heads", type=int, default=3)
+    ap.add_argument("--t-width", type=int, default=128)
+    ap.add_argument("--t-layers", type=int, default=4)
+    ap.add_argument("--t-heads", type=int, default=2)
+    ap.add_argument("--mlp-ratio", type=int, default=4)
+    ap.add_argument("--ctx", type=int, default=32)
+    ap.add_argument("--proj", type=int, default=128)
+    ap.add_argument("--act", default="quick_gelu")
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--wd", type=float, default=0.1)
+    ap.add_argument("--warmup", type=float, default=0.03, help="fraction of steps")
+    ap.add_argument("--minutes", type=float, default=5.0, help="wall-clock budget for the schedule")
+    ap.add_argument("--aug", type=float, default=0.0)
+    ap.add_argument("--group-targets", type=int, default=1)
+    ap.add_argument("--bf16", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--ckpt-minutes", type=float, default=10.0)
+    ap.add_argument("--eval-every-minutes", type=float, default=0.0,
+                    help="0 = once per epoch")
+    a = ap.parse_args()
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    random.seed(a.seed)
+    np.random.seed(a.seed)
+    gen = torch.Generator().manual_seed(a.seed)
+    os.makedirs(a.out, exist_ok=True)
+    log = open(os.path.join(a.out, "log.jsonl"), "a")
+
+    def say(**kw):
+        kw["time"] = time.strftime("%H:%M:%S")
+        line = json.dumps(kw)
+        print(line, flush=True)
+        log.write(line + "\n")
+        log.flush()
+
+    say(event="start", args=vars(a), argv=sys.argv, torch=torch.__version__)
+    t0 = time.time()
+    imgs, px = load_split_cache(a.corpus, a.image_size, os.path.join(os.path.dirname(a.corpus.rstrip("/")), "cache"))
+    tok = Tokenizer(a.vocab_dir)
+    group_ids = {}
+    img_group = torch.tensor([group_ids.setdefault(im["group"], len(group_ids)) for im in imgs])
+    splits = {s: [i for i, im in enumerate(imgs) if im["split"] == s] for s in ("train", "val", "test")}
+
+    # tokenised captions
+    cap_ids, cap_owner = [], []
+    for i, im in enumerate(imgs):
+        for s in im["sentences"]:
+            cap_ids.append(tok(s["raw"], a.ctx))
+            cap_owner.append(i)
+    cap_ids = torch.tensor(cap_ids, dtype=torch.long)
+    cap_owner = torch.tensor(cap_owner)
+    img_caps = [[] for _ in imgs]
+    for j, i in enumerate(cap_owner.tolist()):
+        img_caps[i].append(j)
+
+    def eval_set(split):
+        idx = splits[split]
+        pos = {g: k for k, g in enumerate(idx)}
+        caps = [j for i in idx for j in img_caps[i]]
+        cap_img = [pos[int(cap_owner[j])] for j in caps]
+        return torch.tensor(idx), cap_ids[caps], cap_img, img_group[idx]
+
+    evsets = {s: eval_set(s) for s in ("val", "test")}
+    say(event="data", n_images=len(imgs), n_captions=len(cap_ids),
+        **{f"n_{s}": len(v) for s, v in splits.items()}, prep_seconds=round(time.time() - t0, 1))
+
+    inter = lambda w: w * a.mlp_ratio  # noqa: E731
+    tcfg = dict(vocab_size=49408, hidden_size=a.t_width, intermediate_size=inter(a.t_width),
+                num_hidden_layers=a.t_layers, num_attention_heads=a.t_heads,
+                max_position_embeddings=a.ctx, hidden_act=a.act, layer_norm_eps=1e-5)
+    vcfg = dict(hidden_size=a.v_width, intermediate_size=inter(a.v_width), num_hidden_layers=a.v_layers,
+                num_attention_heads=a.v_heads, num_channels=3, image_size=a.image_size,
+                patch_size=a.patch, hidden_act=a.act, layer_norm_eps=1e-5)
+    model = CLIPModel(tcfg, vcfg, a.proj)
+    nparams = sum(p.numel() for p in model.parameters())
+    say(event="model", params=nparams, text_cfg=tcfg, vision_cfg=vcfg, proj=a.proj)
+
+    decay, no_decay = [], []
+    for n, p in model.named_parameters():
+        (no_decay if p.ndim < 2 or "embedding" in n or n == "logit_scale" else decay).append(p)
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.wd},
+                             {"params": no_decay, "weight_decay": 0.0}],
+                            lr=a.lr, betas=(0.9, 0.98), eps=1e-6, foreach=True)
+
+    train_idx = torch.tensor(splits["train"])
+    steps_per_epoch = len(train_idx) // a.batch
+    budget = a.minutes * 60.0
+    t_train = time.time()
+    step, epoch = 0, 0
+    best = -1.0
+    last_ckpt = time.time()
+    last_eval = time.time()
+    sec_per_step = None
+
+    def lr_at(frac):
+        if frac < a.warmup:
+            return a.lr * frac / a.warmup
+        f = (frac - a.warmup) / (1 - a.warmup)
+        return a.lr * 0.5 * (1 + math.cos(math.pi * min(f, 1.0)))
+
+    def save(name, extra):
+        torch.save({"state_dict": model.state_dict(), "text_cfg": tcfg, "vision_cfg": vcfg,
+                    "proj": a.proj, "args": vars(a), "step": step, "epoch": epoch, **extra},
+                   os.path.join(a.out, name + ".tmp"))
+        os.replace(os.path.join(a.out, name + ".tmp"), os.path.join(a.out, name))
+
+    def evaluate(tag):
+        nonlocal best
+        res = {}
+        for s, (idx, ids, cap_img, grp) in evsets.items():
+            ie, te = encode_all(model, px[idx], ids, bf16=bool(a.bf16))
+            res[s] = {k: round(v, 2) for k, v in recall(ie, te, cap_img, grp).items()}
+        say(event="eval", tag=tag, step=step, epoch=epoch, elapsed_min=round((time.time() - t_train) / 60, 2),
+            logit_scale=round(float(model.logit_scale.exp()), 2), **res)
+        if res["val"]["rsum"] > best:
+            best = res["val"]["rsum"]
+            save("best.pt", {"eval": res})
+        return res
+
+    done = False
+    run_loss, run_n = 0.0, 0
+    while not done:
+        perm = train_idx[torch.randperm(len(train_idx), generator=gen)]
+        for b in range(steps_per_epoch):
+            frac = (time.time() - t_train) / budget
+            if frac >= 1.0:
+                done = True
+                break
+            for g in opt.param_groups:
+                g["lr"] = lr_at(frac)
+            bi = perm[b * a.batch:(b + 1) * a.batch]
+            # one random caption variant per image
+            cj = torch.tensor([img_caps[i][random.randrange(len(img_caps[i]))] for i in bi.tolist()])
+            ids = cap_ids[cj]
+            x = normalize(augment(px[bi], a.aug, gen))
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(a.bf16)):
+                ie = model.get_image_features(x)
+                te = model.get_text_features(ids)
+            ie = F.normalize(ie.float(), dim=-1)
+            te = F.normalize(te.float(), dim=-1)
+            scale = model.logit_scale.exp().clamp(max=100.0)
+            logits = scale * ie @ te.t()
+            if a.group_targets:
+                g = img_group[bi]
+                tgt = (g[:, None] == g[None, :]).float()
+                tgt = tgt / tgt.sum(1, keepdim=True)
+                loss = 0.5 * (torch.sum(-tgt * F.log_softmax(logits, 1), 1).mean()
+                              + torch.sum(-tgt * F.log_softmax(logits.t(), 1), 1).mean())
+            else:
+                lab = torch.arange(len(bi))
+                loss = 0.5 * (F.cross_entropy(logits, lab) + F.cross_entropy(logits.t(), lab))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                model.logit_scale.clamp_(0, math.log(100.0))
+            step += 1
+            run_loss += float(loss)
+            run_n += 1
+            if step % 20 == 0:
+                el = time.time() - t_train
+                say(event="train", step=step, epoch=epoch, loss=round(run_loss / run_n, 4),
+                    lr=round(lr_at(frac), 6), img_per_s=round(step * a.batch / el, 1),
+                    elapsed_min=round(el / 60, 2))
+                run_loss, run_n = 0.0, 0
+            if time.time() - last_ckpt > a.ckpt_minutes * 60:
+                save("last.pt", {})
+                last_ckpt = time.time()
+            if a.eval_every_minutes and time.time() - last_eval > a.eval_every_minutes * 60:
+                evaluate("periodic")
+                last_eval = time.time()
+        else:
+            epoch += 1
+            if not a.eval_every_minutes:
+                evaluate(f"epoch{epoch}")
+            save("last.pt", {})
+            last_ckpt = time.time()
+    epoch_frac = epoch + (b / max(steps_per_epoch, 1))
+    res = evaluate("final")
+    save("last.pt", {"eval": res})
+    say(event="done", steps=step, epochs=round(epoch_frac, 2), wall_min=round((time.time() - t0) / 60, 2),
+        train_min=round((time.time() - t_train) / 60, 2))
+
+
+if __name__ == "__main__":
+    main()
