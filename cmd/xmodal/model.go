@@ -57,18 +57,27 @@ func loadModel(name string) (*clip.Model, error) {
 	if name == "" || name == builtin.Name {
 		return builtin.Load()
 	}
+	dir, err := modelDir(name)
+	if err != nil {
+		return nil, err
+	}
+	return clip.Load(dir)
+}
+
+// modelDir finds the folder of a model given as a folder or a pulled name.
+func modelDir(name string) (string, error) {
 	if st, err := os.Stat(name); err == nil && st.IsDir() {
-		return clip.Load(name)
+		return name, nil
 	}
 	if store.ValidRepo(name) == nil && !filepath.IsAbs(name) {
 		s, err := store.Default()
 		if err != nil {
-			return nil, err
+			return "", err
 		}
 		if s.Has(name) {
-			return clip.Load(s.Path(name))
+			return s.Path(name), nil
 		}
-		return nil, fmt.Errorf("model %s: not a folder, and not pulled yet (run: xmodal models pull %s)", name, name)
+		return "", fmt.Errorf("model %s: not a folder, and not pulled yet (run: xmodal models pull %s)", name, name)
 	}
-	return nil, fmt.Errorf("model %s: no such folder", name)
+	return "", fmt.Errorf("model %s: no such folder", name)
 }

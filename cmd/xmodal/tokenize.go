@@ -6,21 +6,20 @@ import (
 	"encoding/json"
 	"io"
 
+	"github.com/xmodal/xmodal/model/builtin"
+	"github.com/xmodal/xmodal/model/clip"
 	"github.com/xmodal/xmodal/tokenize"
 )
 
 func runTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("tokenize", "--model DIR [--text T]... [--texts FILE]", stderr)
-	modelDir := fs.String("model", "", "model folder with vocab.json and merges.txt")
+	fs := newFlags("tokenize", "[--model M] [--text T]... [--texts FILE]", stderr)
+	modelDir := fs.String("model", "", "model folder with vocab.json and merges.txt, or default (the embedded model; the default)")
 	var texts stringList
 	fs.Var(&texts, "text", "a text to tokenize (repeatable)")
 	textsFile := fs.String("texts", "", "file of texts, one per line (a .jsonl file: one JSON string per line; - for stdin)")
-	contextLen := fs.Int("context-length", 77, "truncate to this many tokens, SOT and EOT included")
+	contextLen := fs.Int("context-length", 0, "truncate to this many tokens, SOT and EOT included (default: the model's context length)")
 	if err := parse(fs, args, false); err != nil {
 		return err
-	}
-	if *modelDir == "" {
-		return usagef("--model is required")
 	}
 	if *textsFile != "" {
 		more, err := readTexts(*textsFile)
@@ -32,9 +31,12 @@ func runTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if len(texts) == 0 {
 		return usagef("nothing to tokenize: give --text or --texts")
 	}
-	tok, err := tokenize.Load(*modelDir)
+	tok, modelContext, err := loadTokenizer(*modelDir)
 	if err != nil {
 		return err
+	}
+	if *contextLen <= 0 {
+		*contextLen = modelContext
 	}
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()
@@ -52,4 +54,27 @@ func runTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 	}
 	return nil
+}
+
+// loadTokenizer reads a model's vocabulary and context length without its
+// weights, except for the embedded model, which costs nothing to load.
+func loadTokenizer(name string) (*tokenize.Tokenizer, int, error) {
+	if name == "" || name == builtin.Name {
+		m, err := builtin.Load()
+		if err != nil {
+			return nil, 0, err
+		}
+		defer m.Close()
+		return m.Tokenizer, m.ContextLength(), nil
+	}
+	dir, err := modelDir(name)
+	if err != nil {
+		return nil, 0, err
+	}
+	cfg, err := clip.LoadConfig(dir)
+	if err != nil {
+		return nil, 0, err
+	}
+	tok, err := tokenize.Load(dir)
+	return tok, cfg.Text.MaxPositionEmbeddings, err
 }
