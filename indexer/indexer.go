@@ -14,6 +14,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -170,19 +171,9 @@ func Run(ctx context.Context, ds *dataset.Dataset, enc search.Encoder, ws *works
 	for _, s := range all {
 		sum.Skipped = append(sum.Skipped, s)
 	}
-	slices.SortFunc(sum.Skipped, func(a, b workspace.Skip) int { return cmpString(a.Key, b.Key) })
+	slices.SortFunc(sum.Skipped, func(a, b workspace.Skip) int { return strings.Compare(a.Key, b.Key) })
 	sum.Timing.Wall = time.Since(start)
 	return sum, nil
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // sameDoc reports whether an indexed image has the dataset's split and

@@ -55,11 +55,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		name = *arch + " (random weights)"
-		prec, err := nn.ParsePrecision(mf.precision)
-		if err != nil {
-			return usageError{err.Error()}
-		}
-		if err := m.SetPrecision(prec); err != nil {
+		if err := mf.apply(m); err != nil {
 			return err
 		}
 	} else if m, err = mf.load(""); err != nil {

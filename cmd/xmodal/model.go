@@ -35,20 +35,28 @@ func (f *modelFlags) load(name string) (*clip.Model, error) {
 	if f.name != "" {
 		name = f.name
 	}
-	prec, err := nn.ParsePrecision(f.precision)
-	if err != nil {
+	if _, err := nn.ParsePrecision(f.precision); err != nil {
 		return nil, usageError{err.Error()}
 	}
 	m, err := loadModel(name)
 	if err != nil {
 		return nil, err
 	}
-	m.Preprocess.NoEXIF = f.noEXIF
-	if err := m.SetPrecision(prec); err != nil {
+	if err := f.apply(m); err != nil {
 		m.Close()
 		return nil, err
 	}
 	return m, nil
+}
+
+// apply sets a loaded model's preprocessing and precision from the flags.
+func (f *modelFlags) apply(m *clip.Model) error {
+	prec, err := nn.ParsePrecision(f.precision)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	m.Preprocess.NoEXIF = f.noEXIF
+	return m.SetPrecision(prec)
 }
 
 // loadModel resolves a model name: "" or "default" for the embedded model,

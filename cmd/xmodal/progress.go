@@ -41,8 +41,8 @@ func (p *progressPrinter) update(pr indexer.Progress) {
 	p.last = time.Now()
 	rate := float64(pr.Done) / pr.Elapsed.Seconds()
 	eta := "--"
-	if rate > 0 && !final {
-		eta = (time.Duration(float64(pr.Total-pr.Done)/rate) * time.Second).Round(time.Second).String()
+	if !final {
+		eta = etaString(float64(pr.Total-pr.Done), rate)
 	}
 	pct := 100.0
 	if pr.Total > 0 {
@@ -101,7 +101,7 @@ func (p *byteProgress) update(file string, done, total int64) {
 	if total > 0 {
 		status += fmt.Sprintf(" of %s (%.0f%%)", humanBytes(total), 100*float64(done)/float64(total))
 		if rate > 0 && done < total {
-			status += fmt.Sprintf(", %s/s, ETA %s", humanBytes(int64(rate)), (time.Duration(float64(total-done)/rate) * time.Second).Round(time.Second))
+			status += fmt.Sprintf(", %s/s, ETA %s", humanBytes(int64(rate)), etaString(float64(total-done), rate))
 		}
 	}
 	if p.tty {
@@ -115,4 +115,12 @@ func (p *byteProgress) done() {
 	if p.shown && p.tty {
 		fmt.Fprintln(p.w)
 	}
+}
+
+// etaString is the time left for remaining units at rate units per second.
+func etaString(remaining, rate float64) string {
+	if rate <= 0 {
+		return "--"
+	}
+	return time.Duration(remaining / rate * float64(time.Second)).Round(time.Second).String()
 }
