@@ -217,9 +217,10 @@ func (e *engine) gemmI8(m, n, k int, a []float32, lda int, b *packedI8, bias, c 
 		e.packAI8(pa, row, ascale, a, lda, m, k, ks, mr, lo, hi)
 	})
 
-	// For a fixed B panel the kernel sweeps the A panels of an mc-row block,
-	// which stays in L2 (mc·k bytes); the cores split the B panels.
-	mcr := max(mr, gemmMC/mr*mr)
+	// For a fixed B panel the kernel sweeps the A panels of a block of
+	// about 168 rows, which stays in L2 (168·k bytes); the cores split the
+	// B panels.
+	mcr := max(mr, 168/mr*mr)
 	ParallelFor(b.panels(), max(1, (1<<20)/(2*m*ks*4*nr+1)), func(jlo, jhi int) {
 		for i0 := 0; i0 < m; i0 += mcr {
 			i1 := min(i0+mcr, m)

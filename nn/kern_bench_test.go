@@ -13,11 +13,11 @@ func BenchmarkKernel(b *testing.B) {
 
 func benchKernel(b *testing.B, k *gemmKernel) {
 	const kc = 256
-	a := make([]float32, kc*k.mr)
+	a := make([]float32, kc*k.mr) // a packed panel, or mr rows of kc values
 	bp := make([]float32, kc*k.nr)
 	c := make([]float32, k.mr*k.nr)
 	for b.Loop() {
-		k.tile(kc, a, bp, c, k.nr, k.mr, k.nr, nil, true)
+		k.tile(kc, a, kc, bp, c, k.nr, k.mr, k.nr, nil, true)
 	}
 	flops := 2 * float64(kc*k.mr*k.nr)
 	if k.pairs {

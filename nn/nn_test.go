@@ -105,7 +105,7 @@ func TestLinear(t *testing.T) {
 		}
 	}
 	// Shapes that cross the K and M cache blocks and use every tile height.
-	shapes = append(shapes, shape{29, 70, 1000}, shape{gemmMC + 15, 33, 300}, shape{5, 2*gemmKC + 1, 2*gemmKC + 3}, shape{100, 96, 3072})
+	shapes = append(shapes, shape{29, 70, 1000}, shape{183, gemmNC*32 + 40, 300}, shape{5, 2*gemmKC + 1, 2*gemmKC + 3}, shape{100, 96, 3072})
 	for _, e := range testEngines() {
 		for _, s := range shapes {
 			for _, bias := range []bool{false, true} {
