@@ -72,14 +72,16 @@ func (t *textTower) encode(ctx context.Context, batch [][]int, eot int) ([][]flo
 			r++
 		}
 	}
-	if err := t.enc.forward(ctx, h, seqs, true); err != nil {
-		return nil, err
-	}
-	pooled := make([]float32, len(batch)*w)
+	// Each text is pooled at its last token (its first eot).
+	last := make([]int, len(seqs))
 	r = 0
 	for i, n := range seqs {
 		r += n
-		copy(pooled[i*w:(i+1)*w], h[(r-1)*w:r*w])
+		last[i] = r - 1
+	}
+	pooled, err := t.enc.forward(ctx, h, seqs, true, last)
+	if err != nil {
+		return nil, err
 	}
 	return project(pooled, len(batch), t.final, t.proj), nil
 }

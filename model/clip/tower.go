@@ -3,6 +3,7 @@ package clip
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/xmodal/xmodal/nn"
 )
@@ -71,6 +72,10 @@ type encoder struct {
 	width, heads int
 	mlp          int
 	act          nn.Act
+	// scratch recycles the activation buffers of forward (44 MB for a
+	// batch of 32 images at ViT-B): fresh memory costs page faults and
+	// zeroing on every batch, about 1% of an image batch.
+	scratch sync.Pool
 }
 
 func (l *loader) encoder(prefix string, width, mlp, heads, layers int, act string, eps float64) *encoder {
@@ -106,30 +111,63 @@ func (l *loader) encoder(prefix string, width, mlp, heads, layers int, act strin
 }
 
 // forward runs the blocks over the residual stream h (rows of width values,
-// sequences of the given lengths stacked), in place.
-func (e *encoder) forward(ctx context.Context, h []float32, seqs []int, causal bool) error {
+// sequences of the given lengths stacked), in place, and returns the final
+// states of the rows listed in pool, in ascending order (len(pool) rows of
+// width values).
+//
+// Only the pooled rows are read after the last block, so it runs in full
+// only up to the attention, which needs every token's key and value; its
+// output projection and MLP run on the pooled rows alone. That is exact
+// (each row of a matrix product depends only on its own inputs) and, for a
+// ViT-B/32 image, skips 6% of the work: 49 of the 50 tokens' last MLP.
+func (e *encoder) forward(ctx context.Context, h []float32, seqs []int, causal bool, pool []int) ([]float32, error) {
 	rows := 0
 	for _, n := range seqs {
 		rows += n
 	}
 	w := e.width
-	normed := make([]float32, rows*w)
-	qkv := make([]float32, rows*3*w)
-	attn := make([]float32, rows*w)
-	hidden := make([]float32, rows*e.mlp)
-	for _, l := range e.layers {
+	buf, _ := e.scratch.Get().(*[]float32)
+	if buf == nil {
+		buf = new([]float32)
+	}
+	defer e.scratch.Put(buf)
+	if need := rows * (5*w + e.mlp); cap(*buf) < need {
+		*buf = make([]float32, need)
+	}
+	// Every value of the buffers is written before it is read.
+	normed := (*buf)[:rows*w]
+	qkv := (*buf)[rows*w : rows*4*w]
+	attn := (*buf)[rows*4*w : rows*5*w]
+	hidden := (*buf)[rows*5*w : rows*(5*w+e.mlp)]
+	out := make([]float32, len(pool)*w)
+	gather := func(dst, src []float32) {
+		for i, r := range pool {
+			copy(dst[i*w:(i+1)*w], src[r*w:(r+1)*w])
+		}
+	}
+	for i, l := range e.layers {
 		if err := ctx.Err(); err != nil {
-			return err
+			return nil, err
 		}
 		l.ln1.apply(normed, h, rows)
 		l.qkv.Forward(qkv, normed, rows, nn.Identity)
 		nn.Attention(attn, qkv, seqs, e.heads, w/e.heads, causal)
-		l.out.ForwardAdd(h, attn, rows)
-		l.ln2.apply(normed, h, rows)
-		l.fc1.Forward(hidden, normed, rows, e.act)
-		l.fc2.ForwardAdd(h, hidden, rows)
+		res, n := h, rows
+		if i == len(e.layers)-1 {
+			// The last block goes on with the pooled rows only.
+			gather(out, h)
+			gather(attn, attn) // pool is ascending, so no row is overwritten before it is read
+			res, n = out, len(pool)
+		}
+		l.out.ForwardAdd(res, attn, n)
+		l.ln2.apply(normed, res, n)
+		l.fc1.Forward(hidden, normed, n, e.act)
+		l.fc2.ForwardAdd(res, hidden, n)
 	}
-	return nil
+	if len(e.layers) == 0 {
+		gather(out, h)
+	}
+	return out, nil
 }
 
 // params counts the weights of the encoder.

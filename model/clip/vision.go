@@ -97,12 +97,14 @@ func (v *visionTower) encode(ctx context.Context, images [][]float32) ([][]float
 		}
 	}
 	v.pre.apply(h, h, n*tokens)
-	if err := v.enc.forward(ctx, h, seqs, false); err != nil {
-		return nil, err
+	// Each image is pooled at its class token, its first.
+	cls := make([]int, n)
+	for i := range cls {
+		cls[i] = i * tokens
 	}
-	pooled := make([]float32, n*w)
-	for i := range n {
-		copy(pooled[i*w:(i+1)*w], h[i*tokens*w:][:w])
+	pooled, err := v.enc.forward(ctx, h, seqs, false, cls)
+	if err != nil {
+		return nil, err
 	}
 	return project(pooled, n, v.post, v.proj), nil
 }
