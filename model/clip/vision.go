@@ -3,6 +3,7 @@ package clip
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/xmodal/xmodal/nn"
 )
@@ -16,6 +17,7 @@ type visionTower struct {
 	pre, post layerNorm
 	enc       *encoder
 	proj      *nn.Linear
+	scratch   sync.Pool // buffers of encode, as encoder.scratch
 }
 
 func (l *loader) visionTower(c VisionConfig, projDim int) *visionTower {
@@ -61,7 +63,18 @@ func (v *visionTower) encode(ctx context.Context, images [][]float32) ([][]float
 	// Unfold every image into rows of patch pixels, then embed all patches
 	// of the batch with one matrix product.
 	k := c * p * p
-	unfolded := make([]float32, n*patches*k)
+	buf, _ := v.scratch.Get().(*[]float32)
+	if buf == nil {
+		buf = new([]float32)
+	}
+	defer v.scratch.Put(buf)
+	if need := n * (patches*k + patches*w + tokens*w); cap(*buf) < need {
+		*buf = make([]float32, need)
+	}
+	// Every value of the three buffers is written before it is read.
+	unfolded := (*buf)[:n*patches*k]
+	embedded := (*buf)[n*patches*k : n*patches*(k+w)]
+	h := (*buf)[n*patches*(k+w) : n*(patches*(k+w)+tokens*w)]
 	nn.ParallelFor(n*grid, 1, func(lo, hi int) {
 		for job := lo; job < hi; job++ {
 			img, gy := images[job/grid], job%grid
@@ -76,10 +89,8 @@ func (v *visionTower) encode(ctx context.Context, images [][]float32) ([][]float
 			}
 		}
 	})
-	embedded := make([]float32, n*patches*w)
 	v.patch.Forward(embedded, unfolded, n*patches, nn.Identity)
 
-	h := make([]float32, n*tokens*w)
 	seqs := make([]int, n)
 	for i := range n {
 		seqs[i] = tokens
