@@ -24,7 +24,9 @@
 // Linear packs its weights once, at construction, into the panel layout of
 // the chosen micro-kernel; products are blocked for the caches and split
 // across GOMAXPROCS goroutines by output columns, with the bias, activation
-// and residual addition fused into the tile epilogue.
+// and residual addition fused into the tile epilogue. The float32 AVX-512
+// kernel reads the activations in place; the others read them from panels
+// packed per product.
 //
 // # Precision
 //
