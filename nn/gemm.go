@@ -236,11 +236,11 @@ func (e *engine) gemm(kern *gemmKernel, m, n, k int, a []float32, lda int, b *pa
 						if first && bias != nil {
 							bias1 = bias[j*nr : j*nr+nr]
 						}
-						ct := c[i*ldc+j*nr:]
-						kern.tile(kc, ap, lda, b.panel(j, k0), ct, ldc, rows, cols, bias1, accumulate || !first)
-						if last && act != Identity {
-							e.actTile(ct, ldc, rows, cols, act)
-						}
+						kern.tile(kc, ap, lda, b.panel(j, k0), c[i*ldc+j*nr:], ldc, rows, cols, bias1, accumulate || !first)
+					}
+					// One call for the row block's tiles, still in L1.
+					if last && act != Identity {
+						e.actTile(c[i*ldc+j0*nr:], ldc, rows, min(j1*nr, n)-j0*nr, act)
 					}
 				}
 			}
