@@ -29,6 +29,11 @@ type gemmKernel struct {
 	// and 1 ≤ cols ≤ nr. A is a packed panel (mr values per step; lda is
 	// unused) or, for a direct kernel, rows of A in place, lda apart.
 	tile func(kc int, a []float32, lda int, b, c []float32, ldc, rows, cols int, bias []float32, load bool)
+	// sweep, if not nil, does what tile does for ⌈cols/nr⌉ consecutive B
+	// panels in one call: the first at b, the next ldb values on, C and
+	// bias moving nr columns per panel, cols counting the columns of all
+	// of them.
+	sweep func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc, rows, cols int, bias []float32, load bool)
 	// direct marks a kernel that reads A in place, so gemm packs nothing.
 	direct bool
 	// pack, if not nil, replaces packA(dst, a, lda, m, k, mr, p0, p1).
@@ -230,13 +235,21 @@ func (e *engine) gemm(kern *gemmKernel, m, n, k int, a []float32, lda int, b *pa
 				for i := 0; i < m; i += mr {
 					rows := min(mr, m-i)
 					ap := aBlock(i, k0)
-					for j := j0; j < j1; j++ {
-						cols := min(nr, n-j*nr)
+					load := accumulate || !first
+					if kern.sweep != nil {
 						var bias1 []float32
 						if first && bias != nil {
-							bias1 = bias[j*nr : j*nr+nr]
+							bias1 = bias[j0*nr : j1*nr]
 						}
-						kern.tile(kc, ap, lda, b.panel(j, k0), c[i*ldc+j*nr:], ldc, rows, cols, bias1, accumulate || !first)
+						kern.sweep(kc, ap, lda, b.data[(j0*k+k0)*nr:], k*nr, c[i*ldc+j0*nr:], ldc, rows, min(j1*nr, n)-j0*nr, bias1, load)
+					} else {
+						for j := j0; j < j1; j++ {
+							var bias1 []float32
+							if first && bias != nil {
+								bias1 = bias[j*nr : j*nr+nr]
+							}
+							kern.tile(kc, ap, lda, b.panel(j, k0), c[i*ldc+j*nr:], ldc, rows, min(nr, n-j*nr), bias1, load)
+						}
 					}
 					// One call for the row block's tiles, still in L1.
 					if last && act != Identity {

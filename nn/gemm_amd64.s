@@ -4,25 +4,38 @@
 
 #include "textflag.h"
 
-// func sgemmAVX512x1(k int, a *float32, lda int, b, c *float32, ldc int, bias *float32, mask uint64, load bool)
-TEXT ·sgemmAVX512x1(SB), NOSPLIT, $8-65
+// func sgemmAVX512x1(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bias *float32, panels int, mask uint64, load bool)
+TEXT ·sgemmAVX512x1(SB), NOSPLIT, $8-81
 	STMXCSR mxcsr-4(SP)
 	MOVL mxcsr-4(SP), R8
 	MOVL R8, mxcsr-8(SP)
 	ORL $0x8040, R8 // FTZ | DAZ
 	MOVL R8, mxcsr-4(SP)
 	LDMXCSR mxcsr-4(SP)
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), AX
-	MOVQ b+24(FP), BX
-	MOVQ c+32(FP), DI
-	MOVQ ldc+40(FP), DX
+	MOVQ lda+16(FP), R11
+	SHLQ $2, R11
+	LEAQ (R11)(R11*2), R12
+	LEAQ (R11)(R11*4), R13
+	MOVQ ldc+48(FP), DX
 	SHLQ $2, DX
-	MOVQ mask+56(FP), R8
+panel:
+	MOVL $0xffff, R8
+	KMOVW R8, K1
+	KMOVW R8, K2
+	CMPQ panels+64(FP), $1
+	JNE masked
+	MOVQ mask+72(FP), R8
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
-	MOVQ bias+48(FP), R9
+masked:
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), AX
+	LEAQ (AX)(R12*2), SI
+	ADDQ R11, SI
+	MOVQ b+24(FP), BX
+	MOVQ c+40(FP), DI
+	MOVQ bias+56(FP), R9
 	TESTQ R9, R9
 	JZ zero
 	VMOVUPS (R9), Z28
@@ -34,12 +47,6 @@ zero:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 start:
-	MOVQ lda+16(FP), R11
-	SHLQ $2, R11
-	LEAQ (R11)(R11*2), R12
-	LEAQ (R11)(R11*4), R13
-	LEAQ (AX)(R12*2), SI
-	ADDQ R11, SI
 	MOVQ DI, R9
 	PREFETCHT0 (R9)
 	PREFETCHT0 64(R9)
@@ -93,7 +100,7 @@ tailloop:
 	DECQ CX
 	JNZ tailloop
 done:
-	MOVBLZX load+64(FP), R9
+	MOVBLZX load+80(FP), R9
 	TESTQ R9, R9
 	JZ store
 	MOVQ DI, R9
@@ -102,29 +109,53 @@ done:
 store:
 	VMOVUPS Z0, K1, (DI)
 	VMOVUPS Z1, K2, 64(DI)
+	MOVQ ldb+32(FP), R8
+	SHLQ $2, R8
+	ADDQ R8, b+24(FP)
+	ADDQ $128, c+40(FP)
+	MOVQ bias+56(FP), R9
+	TESTQ R9, R9
+	JZ next
+	ADDQ $128, bias+56(FP)
+next:
+	DECQ panels+64(FP)
+	JNZ panel
 	LDMXCSR mxcsr-8(SP)
 	VZEROUPPER
 	RET
 
-// func sgemmAVX512x2(k int, a *float32, lda int, b, c *float32, ldc int, bias *float32, mask uint64, load bool)
-TEXT ·sgemmAVX512x2(SB), NOSPLIT, $8-65
+// func sgemmAVX512x2(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bias *float32, panels int, mask uint64, load bool)
+TEXT ·sgemmAVX512x2(SB), NOSPLIT, $8-81
 	STMXCSR mxcsr-4(SP)
 	MOVL mxcsr-4(SP), R8
 	MOVL R8, mxcsr-8(SP)
 	ORL $0x8040, R8 // FTZ | DAZ
 	MOVL R8, mxcsr-4(SP)
 	LDMXCSR mxcsr-4(SP)
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), AX
-	MOVQ b+24(FP), BX
-	MOVQ c+32(FP), DI
-	MOVQ ldc+40(FP), DX
+	MOVQ lda+16(FP), R11
+	SHLQ $2, R11
+	LEAQ (R11)(R11*2), R12
+	LEAQ (R11)(R11*4), R13
+	MOVQ ldc+48(FP), DX
 	SHLQ $2, DX
-	MOVQ mask+56(FP), R8
+panel:
+	MOVL $0xffff, R8
+	KMOVW R8, K1
+	KMOVW R8, K2
+	CMPQ panels+64(FP), $1
+	JNE masked
+	MOVQ mask+72(FP), R8
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
-	MOVQ bias+48(FP), R9
+masked:
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), AX
+	LEAQ (AX)(R12*2), SI
+	ADDQ R11, SI
+	MOVQ b+24(FP), BX
+	MOVQ c+40(FP), DI
+	MOVQ bias+56(FP), R9
 	TESTQ R9, R9
 	JZ zero
 	VMOVUPS (R9), Z28
@@ -140,12 +171,6 @@ zero:
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
 start:
-	MOVQ lda+16(FP), R11
-	SHLQ $2, R11
-	LEAQ (R11)(R11*2), R12
-	LEAQ (R11)(R11*4), R13
-	LEAQ (AX)(R12*2), SI
-	ADDQ R11, SI
 	MOVQ DI, R9
 	PREFETCHT0 (R9)
 	PREFETCHT0 64(R9)
@@ -217,7 +242,7 @@ tailloop:
 	DECQ CX
 	JNZ tailloop
 done:
-	MOVBLZX load+64(FP), R9
+	MOVBLZX load+80(FP), R9
 	TESTQ R9, R9
 	JZ store
 	MOVQ DI, R9
@@ -232,29 +257,53 @@ store:
 	ADDQ DX, DI
 	VMOVUPS Z2, K1, (DI)
 	VMOVUPS Z3, K2, 64(DI)
+	MOVQ ldb+32(FP), R8
+	SHLQ $2, R8
+	ADDQ R8, b+24(FP)
+	ADDQ $128, c+40(FP)
+	MOVQ bias+56(FP), R9
+	TESTQ R9, R9
+	JZ next
+	ADDQ $128, bias+56(FP)
+next:
+	DECQ panels+64(FP)
+	JNZ panel
 	LDMXCSR mxcsr-8(SP)
 	VZEROUPPER
 	RET
 
-// func sgemmAVX512x3(k int, a *float32, lda int, b, c *float32, ldc int, bias *float32, mask uint64, load bool)
-TEXT ·sgemmAVX512x3(SB), NOSPLIT, $8-65
+// func sgemmAVX512x3(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bias *float32, panels int, mask uint64, load bool)
+TEXT ·sgemmAVX512x3(SB), NOSPLIT, $8-81
 	STMXCSR mxcsr-4(SP)
 	MOVL mxcsr-4(SP), R8
 	MOVL R8, mxcsr-8(SP)
 	ORL $0x8040, R8 // FTZ | DAZ
 	MOVL R8, mxcsr-4(SP)
 	LDMXCSR mxcsr-4(SP)
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), AX
-	MOVQ b+24(FP), BX
-	MOVQ c+32(FP), DI
-	MOVQ ldc+40(FP), DX
+	MOVQ lda+16(FP), R11
+	SHLQ $2, R11
+	LEAQ (R11)(R11*2), R12
+	LEAQ (R11)(R11*4), R13
+	MOVQ ldc+48(FP), DX
 	SHLQ $2, DX
-	MOVQ mask+56(FP), R8
+panel:
+	MOVL $0xffff, R8
+	KMOVW R8, K1
+	KMOVW R8, K2
+	CMPQ panels+64(FP), $1
+	JNE masked
+	MOVQ mask+72(FP), R8
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
-	MOVQ bias+48(FP), R9
+masked:
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), AX
+	LEAQ (AX)(R12*2), SI
+	ADDQ R11, SI
+	MOVQ b+24(FP), BX
+	MOVQ c+40(FP), DI
+	MOVQ bias+56(FP), R9
 	TESTQ R9, R9
 	JZ zero
 	VMOVUPS (R9), Z28
@@ -274,12 +323,6 @@ zero:
 	VPXORD Z4, Z4, Z4
 	VPXORD Z5, Z5, Z5
 start:
-	MOVQ lda+16(FP), R11
-	SHLQ $2, R11
-	LEAQ (R11)(R11*2), R12
-	LEAQ (R11)(R11*4), R13
-	LEAQ (AX)(R12*2), SI
-	ADDQ R11, SI
 	MOVQ DI, R9
 	PREFETCHT0 (R9)
 	PREFETCHT0 64(R9)
@@ -369,7 +412,7 @@ tailloop:
 	DECQ CX
 	JNZ tailloop
 done:
-	MOVBLZX load+64(FP), R9
+	MOVBLZX load+80(FP), R9
 	TESTQ R9, R9
 	JZ store
 	MOVQ DI, R9
@@ -390,29 +433,53 @@ store:
 	ADDQ DX, DI
 	VMOVUPS Z4, K1, (DI)
 	VMOVUPS Z5, K2, 64(DI)
+	MOVQ ldb+32(FP), R8
+	SHLQ $2, R8
+	ADDQ R8, b+24(FP)
+	ADDQ $128, c+40(FP)
+	MOVQ bias+56(FP), R9
+	TESTQ R9, R9
+	JZ next
+	ADDQ $128, bias+56(FP)
+next:
+	DECQ panels+64(FP)
+	JNZ panel
 	LDMXCSR mxcsr-8(SP)
 	VZEROUPPER
 	RET
 
-// func sgemmAVX512x4(k int, a *float32, lda int, b, c *float32, ldc int, bias *float32, mask uint64, load bool)
-TEXT ·sgemmAVX512x4(SB), NOSPLIT, $8-65
+// func sgemmAVX512x4(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bias *float32, panels int, mask uint64, load bool)
+TEXT ·sgemmAVX512x4(SB), NOSPLIT, $8-81
 	STMXCSR mxcsr-4(SP)
 	MOVL mxcsr-4(SP), R8
 	MOVL R8, mxcsr-8(SP)
 	ORL $0x8040, R8 // FTZ | DAZ
 	MOVL R8, mxcsr-4(SP)
 	LDMXCSR mxcsr-4(SP)
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), AX
-	MOVQ b+24(FP), BX
-	MOVQ c+32(FP), DI
-	MOVQ ldc+40(FP), DX
+	MOVQ lda+16(FP), R11
+	SHLQ $2, R11
+	LEAQ (R11)(R11*2), R12
+	LEAQ (R11)(R11*4), R13
+	MOVQ ldc+48(FP), DX
 	SHLQ $2, DX
-	MOVQ mask+56(FP), R8
+panel:
+	MOVL $0xffff, R8
+	KMOVW R8, K1
+	KMOVW R8, K2
+	CMPQ panels+64(FP), $1
+	JNE masked
+	MOVQ mask+72(FP), R8
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
-	MOVQ bias+48(FP), R9
+masked:
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), AX
+	LEAQ (AX)(R12*2), SI
+	ADDQ R11, SI
+	MOVQ b+24(FP), BX
+	MOVQ c+40(FP), DI
+	MOVQ bias+56(FP), R9
 	TESTQ R9, R9
 	JZ zero
 	VMOVUPS (R9), Z28
@@ -436,12 +503,6 @@ zero:
 	VPXORD Z6, Z6, Z6
 	VPXORD Z7, Z7, Z7
 start:
-	MOVQ lda+16(FP), R11
-	SHLQ $2, R11
-	LEAQ (R11)(R11*2), R12
-	LEAQ (R11)(R11*4), R13
-	LEAQ (AX)(R12*2), SI
-	ADDQ R11, SI
 	MOVQ DI, R9
 	PREFETCHT0 (R9)
 	PREFETCHT0 64(R9)
@@ -549,7 +610,7 @@ tailloop:
 	DECQ CX
 	JNZ tailloop
 done:
-	MOVBLZX load+64(FP), R9
+	MOVBLZX load+80(FP), R9
 	TESTQ R9, R9
 	JZ store
 	MOVQ DI, R9
@@ -576,29 +637,53 @@ store:
 	ADDQ DX, DI
 	VMOVUPS Z6, K1, (DI)
 	VMOVUPS Z7, K2, 64(DI)
+	MOVQ ldb+32(FP), R8
+	SHLQ $2, R8
+	ADDQ R8, b+24(FP)
+	ADDQ $128, c+40(FP)
+	MOVQ bias+56(FP), R9
+	TESTQ R9, R9
+	JZ next
+	ADDQ $128, bias+56(FP)
+next:
+	DECQ panels+64(FP)
+	JNZ panel
 	LDMXCSR mxcsr-8(SP)
 	VZEROUPPER
 	RET
 
-// func sgemmAVX512x5(k int, a *float32, lda int, b, c *float32, ldc int, bias *float32, mask uint64, load bool)
-TEXT ·sgemmAVX512x5(SB), NOSPLIT, $8-65
+// func sgemmAVX512x5(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bias *float32, panels int, mask uint64, load bool)
+TEXT ·sgemmAVX512x5(SB), NOSPLIT, $8-81
 	STMXCSR mxcsr-4(SP)
 	MOVL mxcsr-4(SP), R8
 	MOVL R8, mxcsr-8(SP)
 	ORL $0x8040, R8 // FTZ | DAZ
 	MOVL R8, mxcsr-4(SP)
 	LDMXCSR mxcsr-4(SP)
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), AX
-	MOVQ b+24(FP), BX
-	MOVQ c+32(FP), DI
-	MOVQ ldc+40(FP), DX
+	MOVQ lda+16(FP), R11
+	SHLQ $2, R11
+	LEAQ (R11)(R11*2), R12
+	LEAQ (R11)(R11*4), R13
+	MOVQ ldc+48(FP), DX
 	SHLQ $2, DX
-	MOVQ mask+56(FP), R8
+panel:
+	MOVL $0xffff, R8
+	KMOVW R8, K1
+	KMOVW R8, K2
+	CMPQ panels+64(FP), $1
+	JNE masked
+	MOVQ mask+72(FP), R8
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
-	MOVQ bias+48(FP), R9
+masked:
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), AX
+	LEAQ (AX)(R12*2), SI
+	ADDQ R11, SI
+	MOVQ b+24(FP), BX
+	MOVQ c+40(FP), DI
+	MOVQ bias+56(FP), R9
 	TESTQ R9, R9
 	JZ zero
 	VMOVUPS (R9), Z28
@@ -626,12 +711,6 @@ zero:
 	VPXORD Z8, Z8, Z8
 	VPXORD Z9, Z9, Z9
 start:
-	MOVQ lda+16(FP), R11
-	SHLQ $2, R11
-	LEAQ (R11)(R11*2), R12
-	LEAQ (R11)(R11*4), R13
-	LEAQ (AX)(R12*2), SI
-	ADDQ R11, SI
 	MOVQ DI, R9
 	PREFETCHT0 (R9)
 	PREFETCHT0 64(R9)
@@ -757,7 +836,7 @@ tailloop:
 	DECQ CX
 	JNZ tailloop
 done:
-	MOVBLZX load+64(FP), R9
+	MOVBLZX load+80(FP), R9
 	TESTQ R9, R9
 	JZ store
 	MOVQ DI, R9
@@ -790,29 +869,53 @@ store:
 	ADDQ DX, DI
 	VMOVUPS Z8, K1, (DI)
 	VMOVUPS Z9, K2, 64(DI)
+	MOVQ ldb+32(FP), R8
+	SHLQ $2, R8
+	ADDQ R8, b+24(FP)
+	ADDQ $128, c+40(FP)
+	MOVQ bias+56(FP), R9
+	TESTQ R9, R9
+	JZ next
+	ADDQ $128, bias+56(FP)
+next:
+	DECQ panels+64(FP)
+	JNZ panel
 	LDMXCSR mxcsr-8(SP)
 	VZEROUPPER
 	RET
 
-// func sgemmAVX512x6(k int, a *float32, lda int, b, c *float32, ldc int, bias *float32, mask uint64, load bool)
-TEXT ·sgemmAVX512x6(SB), NOSPLIT, $8-65
+// func sgemmAVX512x6(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bias *float32, panels int, mask uint64, load bool)
+TEXT ·sgemmAVX512x6(SB), NOSPLIT, $8-81
 	STMXCSR mxcsr-4(SP)
 	MOVL mxcsr-4(SP), R8
 	MOVL R8, mxcsr-8(SP)
 	ORL $0x8040, R8 // FTZ | DAZ
 	MOVL R8, mxcsr-4(SP)
 	LDMXCSR mxcsr-4(SP)
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), AX
-	MOVQ b+24(FP), BX
-	MOVQ c+32(FP), DI
-	MOVQ ldc+40(FP), DX
+	MOVQ lda+16(FP), R11
+	SHLQ $2, R11
+	LEAQ (R11)(R11*2), R12
+	LEAQ (R11)(R11*4), R13
+	MOVQ ldc+48(FP), DX
 	SHLQ $2, DX
-	MOVQ mask+56(FP), R8
+panel:
+	MOVL $0xffff, R8
+	KMOVW R8, K1
+	KMOVW R8, K2
+	CMPQ panels+64(FP), $1
+	JNE masked
+	MOVQ mask+72(FP), R8
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
-	MOVQ bias+48(FP), R9
+masked:
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), AX
+	LEAQ (AX)(R12*2), SI
+	ADDQ R11, SI
+	MOVQ b+24(FP), BX
+	MOVQ c+40(FP), DI
+	MOVQ bias+56(FP), R9
 	TESTQ R9, R9
 	JZ zero
 	VMOVUPS (R9), Z28
@@ -844,12 +947,6 @@ zero:
 	VPXORD Z10, Z10, Z10
 	VPXORD Z11, Z11, Z11
 start:
-	MOVQ lda+16(FP), R11
-	SHLQ $2, R11
-	LEAQ (R11)(R11*2), R12
-	LEAQ (R11)(R11*4), R13
-	LEAQ (AX)(R12*2), SI
-	ADDQ R11, SI
 	MOVQ DI, R9
 	PREFETCHT0 (R9)
 	PREFETCHT0 64(R9)
@@ -993,7 +1090,7 @@ tailloop:
 	DECQ CX
 	JNZ tailloop
 done:
-	MOVBLZX load+64(FP), R9
+	MOVBLZX load+80(FP), R9
 	TESTQ R9, R9
 	JZ store
 	MOVQ DI, R9
@@ -1032,29 +1129,53 @@ store:
 	ADDQ DX, DI
 	VMOVUPS Z10, K1, (DI)
 	VMOVUPS Z11, K2, 64(DI)
+	MOVQ ldb+32(FP), R8
+	SHLQ $2, R8
+	ADDQ R8, b+24(FP)
+	ADDQ $128, c+40(FP)
+	MOVQ bias+56(FP), R9
+	TESTQ R9, R9
+	JZ next
+	ADDQ $128, bias+56(FP)
+next:
+	DECQ panels+64(FP)
+	JNZ panel
 	LDMXCSR mxcsr-8(SP)
 	VZEROUPPER
 	RET
 
-// func sgemmAVX512x7(k int, a *float32, lda int, b, c *float32, ldc int, bias *float32, mask uint64, load bool)
-TEXT ·sgemmAVX512x7(SB), NOSPLIT, $8-65
+// func sgemmAVX512x7(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bias *float32, panels int, mask uint64, load bool)
+TEXT ·sgemmAVX512x7(SB), NOSPLIT, $8-81
 	STMXCSR mxcsr-4(SP)
 	MOVL mxcsr-4(SP), R8
 	MOVL R8, mxcsr-8(SP)
 	ORL $0x8040, R8 // FTZ | DAZ
 	MOVL R8, mxcsr-4(SP)
 	LDMXCSR mxcsr-4(SP)
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), AX
-	MOVQ b+24(FP), BX
-	MOVQ c+32(FP), DI
-	MOVQ ldc+40(FP), DX
+	MOVQ lda+16(FP), R11
+	SHLQ $2, R11
+	LEAQ (R11)(R11*2), R12
+	LEAQ (R11)(R11*4), R13
+	MOVQ ldc+48(FP), DX
 	SHLQ $2, DX
-	MOVQ mask+56(FP), R8
+panel:
+	MOVL $0xffff, R8
+	KMOVW R8, K1
+	KMOVW R8, K2
+	CMPQ panels+64(FP), $1
+	JNE masked
+	MOVQ mask+72(FP), R8
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
-	MOVQ bias+48(FP), R9
+masked:
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), AX
+	LEAQ (AX)(R12*2), SI
+	ADDQ R11, SI
+	MOVQ b+24(FP), BX
+	MOVQ c+40(FP), DI
+	MOVQ bias+56(FP), R9
 	TESTQ R9, R9
 	JZ zero
 	VMOVUPS (R9), Z28
@@ -1090,12 +1211,6 @@ zero:
 	VPXORD Z12, Z12, Z12
 	VPXORD Z13, Z13, Z13
 start:
-	MOVQ lda+16(FP), R11
-	SHLQ $2, R11
-	LEAQ (R11)(R11*2), R12
-	LEAQ (R11)(R11*4), R13
-	LEAQ (AX)(R12*2), SI
-	ADDQ R11, SI
 	MOVQ DI, R9
 	PREFETCHT0 (R9)
 	PREFETCHT0 64(R9)
@@ -1257,7 +1372,7 @@ tailloop:
 	DECQ CX
 	JNZ tailloop
 done:
-	MOVBLZX load+64(FP), R9
+	MOVBLZX load+80(FP), R9
 	TESTQ R9, R9
 	JZ store
 	MOVQ DI, R9
@@ -1302,29 +1417,53 @@ store:
 	ADDQ DX, DI
 	VMOVUPS Z12, K1, (DI)
 	VMOVUPS Z13, K2, 64(DI)
+	MOVQ ldb+32(FP), R8
+	SHLQ $2, R8
+	ADDQ R8, b+24(FP)
+	ADDQ $128, c+40(FP)
+	MOVQ bias+56(FP), R9
+	TESTQ R9, R9
+	JZ next
+	ADDQ $128, bias+56(FP)
+next:
+	DECQ panels+64(FP)
+	JNZ panel
 	LDMXCSR mxcsr-8(SP)
 	VZEROUPPER
 	RET
 
-// func sgemmAVX512x8(k int, a *float32, lda int, b, c *float32, ldc int, bias *float32, mask uint64, load bool)
-TEXT ·sgemmAVX512x8(SB), NOSPLIT, $8-65
+// func sgemmAVX512x8(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bias *float32, panels int, mask uint64, load bool)
+TEXT ·sgemmAVX512x8(SB), NOSPLIT, $8-81
 	STMXCSR mxcsr-4(SP)
 	MOVL mxcsr-4(SP), R8
 	MOVL R8, mxcsr-8(SP)
 	ORL $0x8040, R8 // FTZ | DAZ
 	MOVL R8, mxcsr-4(SP)
 	LDMXCSR mxcsr-4(SP)
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), AX
-	MOVQ b+24(FP), BX
-	MOVQ c+32(FP), DI
-	MOVQ ldc+40(FP), DX
+	MOVQ lda+16(FP), R11
+	SHLQ $2, R11
+	LEAQ (R11)(R11*2), R12
+	LEAQ (R11)(R11*4), R13
+	MOVQ ldc+48(FP), DX
 	SHLQ $2, DX
-	MOVQ mask+56(FP), R8
+panel:
+	MOVL $0xffff, R8
+	KMOVW R8, K1
+	KMOVW R8, K2
+	CMPQ panels+64(FP), $1
+	JNE masked
+	MOVQ mask+72(FP), R8
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
-	MOVQ bias+48(FP), R9
+masked:
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), AX
+	LEAQ (AX)(R12*2), SI
+	ADDQ R11, SI
+	MOVQ b+24(FP), BX
+	MOVQ c+40(FP), DI
+	MOVQ bias+56(FP), R9
 	TESTQ R9, R9
 	JZ zero
 	VMOVUPS (R9), Z28
@@ -1364,12 +1503,6 @@ zero:
 	VPXORD Z14, Z14, Z14
 	VPXORD Z15, Z15, Z15
 start:
-	MOVQ lda+16(FP), R11
-	SHLQ $2, R11
-	LEAQ (R11)(R11*2), R12
-	LEAQ (R11)(R11*4), R13
-	LEAQ (AX)(R12*2), SI
-	ADDQ R11, SI
 	MOVQ DI, R9
 	PREFETCHT0 (R9)
 	PREFETCHT0 64(R9)
@@ -1551,7 +1684,7 @@ tailloop:
 	DECQ CX
 	JNZ tailloop
 done:
-	MOVBLZX load+64(FP), R9
+	MOVBLZX load+80(FP), R9
 	TESTQ R9, R9
 	JZ store
 	MOVQ DI, R9
@@ -1602,29 +1735,53 @@ store:
 	ADDQ DX, DI
 	VMOVUPS Z14, K1, (DI)
 	VMOVUPS Z15, K2, 64(DI)
+	MOVQ ldb+32(FP), R8
+	SHLQ $2, R8
+	ADDQ R8, b+24(FP)
+	ADDQ $128, c+40(FP)
+	MOVQ bias+56(FP), R9
+	TESTQ R9, R9
+	JZ next
+	ADDQ $128, bias+56(FP)
+next:
+	DECQ panels+64(FP)
+	JNZ panel
 	LDMXCSR mxcsr-8(SP)
 	VZEROUPPER
 	RET
 
-// func sgemmAVX512x9(k int, a *float32, lda int, b, c *float32, ldc int, bias *float32, mask uint64, load bool)
-TEXT ·sgemmAVX512x9(SB), NOSPLIT, $8-65
+// func sgemmAVX512x9(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bias *float32, panels int, mask uint64, load bool)
+TEXT ·sgemmAVX512x9(SB), NOSPLIT, $8-81
 	STMXCSR mxcsr-4(SP)
 	MOVL mxcsr-4(SP), R8
 	MOVL R8, mxcsr-8(SP)
 	ORL $0x8040, R8 // FTZ | DAZ
 	MOVL R8, mxcsr-4(SP)
 	LDMXCSR mxcsr-4(SP)
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), AX
-	MOVQ b+24(FP), BX
-	MOVQ c+32(FP), DI
-	MOVQ ldc+40(FP), DX
+	MOVQ lda+16(FP), R11
+	SHLQ $2, R11
+	LEAQ (R11)(R11*2), R12
+	LEAQ (R11)(R11*4), R13
+	MOVQ ldc+48(FP), DX
 	SHLQ $2, DX
-	MOVQ mask+56(FP), R8
+panel:
+	MOVL $0xffff, R8
+	KMOVW R8, K1
+	KMOVW R8, K2
+	CMPQ panels+64(FP), $1
+	JNE masked
+	MOVQ mask+72(FP), R8
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
-	MOVQ bias+48(FP), R9
+masked:
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), AX
+	LEAQ (AX)(R12*2), SI
+	ADDQ R11, SI
+	MOVQ b+24(FP), BX
+	MOVQ c+40(FP), DI
+	MOVQ bias+56(FP), R9
 	TESTQ R9, R9
 	JZ zero
 	VMOVUPS (R9), Z28
@@ -1668,12 +1825,6 @@ zero:
 	VPXORD Z16, Z16, Z16
 	VPXORD Z17, Z17, Z17
 start:
-	MOVQ lda+16(FP), R11
-	SHLQ $2, R11
-	LEAQ (R11)(R11*2), R12
-	LEAQ (R11)(R11*4), R13
-	LEAQ (AX)(R12*2), SI
-	ADDQ R11, SI
 	MOVQ DI, R9
 	PREFETCHT0 (R9)
 	PREFETCHT0 64(R9)
@@ -1873,7 +2024,7 @@ tailloop:
 	DECQ CX
 	JNZ tailloop
 done:
-	MOVBLZX load+64(FP), R9
+	MOVBLZX load+80(FP), R9
 	TESTQ R9, R9
 	JZ store
 	MOVQ DI, R9
@@ -1930,29 +2081,53 @@ store:
 	ADDQ DX, DI
 	VMOVUPS Z16, K1, (DI)
 	VMOVUPS Z17, K2, 64(DI)
+	MOVQ ldb+32(FP), R8
+	SHLQ $2, R8
+	ADDQ R8, b+24(FP)
+	ADDQ $128, c+40(FP)
+	MOVQ bias+56(FP), R9
+	TESTQ R9, R9
+	JZ next
+	ADDQ $128, bias+56(FP)
+next:
+	DECQ panels+64(FP)
+	JNZ panel
 	LDMXCSR mxcsr-8(SP)
 	VZEROUPPER
 	RET
 
-// func sgemmAVX512x10(k int, a *float32, lda int, b, c *float32, ldc int, bias *float32, mask uint64, load bool)
-TEXT ·sgemmAVX512x10(SB), NOSPLIT, $8-65
+// func sgemmAVX512x10(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bias *float32, panels int, mask uint64, load bool)
+TEXT ·sgemmAVX512x10(SB), NOSPLIT, $8-81
 	STMXCSR mxcsr-4(SP)
 	MOVL mxcsr-4(SP), R8
 	MOVL R8, mxcsr-8(SP)
 	ORL $0x8040, R8 // FTZ | DAZ
 	MOVL R8, mxcsr-4(SP)
 	LDMXCSR mxcsr-4(SP)
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), AX
-	MOVQ b+24(FP), BX
-	MOVQ c+32(FP), DI
-	MOVQ ldc+40(FP), DX
+	MOVQ lda+16(FP), R11
+	SHLQ $2, R11
+	LEAQ (R11)(R11*2), R12
+	LEAQ (R11)(R11*4), R13
+	MOVQ ldc+48(FP), DX
 	SHLQ $2, DX
-	MOVQ mask+56(FP), R8
+panel:
+	MOVL $0xffff, R8
+	KMOVW R8, K1
+	KMOVW R8, K2
+	CMPQ panels+64(FP), $1
+	JNE masked
+	MOVQ mask+72(FP), R8
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
-	MOVQ bias+48(FP), R9
+masked:
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), AX
+	LEAQ (AX)(R12*2), SI
+	ADDQ R11, SI
+	MOVQ b+24(FP), BX
+	MOVQ c+40(FP), DI
+	MOVQ bias+56(FP), R9
 	TESTQ R9, R9
 	JZ zero
 	VMOVUPS (R9), Z28
@@ -2000,12 +2175,6 @@ zero:
 	VPXORD Z18, Z18, Z18
 	VPXORD Z19, Z19, Z19
 start:
-	MOVQ lda+16(FP), R11
-	SHLQ $2, R11
-	LEAQ (R11)(R11*2), R12
-	LEAQ (R11)(R11*4), R13
-	LEAQ (AX)(R12*2), SI
-	ADDQ R11, SI
 	MOVQ DI, R9
 	PREFETCHT0 (R9)
 	PREFETCHT0 64(R9)
@@ -2223,7 +2392,7 @@ tailloop:
 	DECQ CX
 	JNZ tailloop
 done:
-	MOVBLZX load+64(FP), R9
+	MOVBLZX load+80(FP), R9
 	TESTQ R9, R9
 	JZ store
 	MOVQ DI, R9
@@ -2286,29 +2455,53 @@ store:
 	ADDQ DX, DI
 	VMOVUPS Z18, K1, (DI)
 	VMOVUPS Z19, K2, 64(DI)
+	MOVQ ldb+32(FP), R8
+	SHLQ $2, R8
+	ADDQ R8, b+24(FP)
+	ADDQ $128, c+40(FP)
+	MOVQ bias+56(FP), R9
+	TESTQ R9, R9
+	JZ next
+	ADDQ $128, bias+56(FP)
+next:
+	DECQ panels+64(FP)
+	JNZ panel
 	LDMXCSR mxcsr-8(SP)
 	VZEROUPPER
 	RET
 
-// func sgemmAVX512x11(k int, a *float32, lda int, b, c *float32, ldc int, bias *float32, mask uint64, load bool)
-TEXT ·sgemmAVX512x11(SB), NOSPLIT, $8-65
+// func sgemmAVX512x11(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bias *float32, panels int, mask uint64, load bool)
+TEXT ·sgemmAVX512x11(SB), NOSPLIT, $8-81
 	STMXCSR mxcsr-4(SP)
 	MOVL mxcsr-4(SP), R8
 	MOVL R8, mxcsr-8(SP)
 	ORL $0x8040, R8 // FTZ | DAZ
 	MOVL R8, mxcsr-4(SP)
 	LDMXCSR mxcsr-4(SP)
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), AX
-	MOVQ b+24(FP), BX
-	MOVQ c+32(FP), DI
-	MOVQ ldc+40(FP), DX
+	MOVQ lda+16(FP), R11
+	SHLQ $2, R11
+	LEAQ (R11)(R11*2), R12
+	LEAQ (R11)(R11*4), R13
+	MOVQ ldc+48(FP), DX
 	SHLQ $2, DX
-	MOVQ mask+56(FP), R8
+panel:
+	MOVL $0xffff, R8
+	KMOVW R8, K1
+	KMOVW R8, K2
+	CMPQ panels+64(FP), $1
+	JNE masked
+	MOVQ mask+72(FP), R8
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
-	MOVQ bias+48(FP), R9
+masked:
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), AX
+	LEAQ (AX)(R12*2), SI
+	ADDQ R11, SI
+	MOVQ b+24(FP), BX
+	MOVQ c+40(FP), DI
+	MOVQ bias+56(FP), R9
 	TESTQ R9, R9
 	JZ zero
 	VMOVUPS (R9), Z28
@@ -2360,12 +2553,6 @@ zero:
 	VPXORD Z20, Z20, Z20
 	VPXORD Z21, Z21, Z21
 start:
-	MOVQ lda+16(FP), R11
-	SHLQ $2, R11
-	LEAQ (R11)(R11*2), R12
-	LEAQ (R11)(R11*4), R13
-	LEAQ (AX)(R12*2), SI
-	ADDQ R11, SI
 	MOVQ DI, R9
 	PREFETCHT0 (R9)
 	PREFETCHT0 64(R9)
@@ -2601,7 +2788,7 @@ tailloop:
 	DECQ CX
 	JNZ tailloop
 done:
-	MOVBLZX load+64(FP), R9
+	MOVBLZX load+80(FP), R9
 	TESTQ R9, R9
 	JZ store
 	MOVQ DI, R9
@@ -2670,29 +2857,53 @@ store:
 	ADDQ DX, DI
 	VMOVUPS Z20, K1, (DI)
 	VMOVUPS Z21, K2, 64(DI)
+	MOVQ ldb+32(FP), R8
+	SHLQ $2, R8
+	ADDQ R8, b+24(FP)
+	ADDQ $128, c+40(FP)
+	MOVQ bias+56(FP), R9
+	TESTQ R9, R9
+	JZ next
+	ADDQ $128, bias+56(FP)
+next:
+	DECQ panels+64(FP)
+	JNZ panel
 	LDMXCSR mxcsr-8(SP)
 	VZEROUPPER
 	RET
 
-// func sgemmAVX512x12(k int, a *float32, lda int, b, c *float32, ldc int, bias *float32, mask uint64, load bool)
-TEXT ·sgemmAVX512x12(SB), NOSPLIT, $8-65
+// func sgemmAVX512x12(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bias *float32, panels int, mask uint64, load bool)
+TEXT ·sgemmAVX512x12(SB), NOSPLIT, $8-81
 	STMXCSR mxcsr-4(SP)
 	MOVL mxcsr-4(SP), R8
 	MOVL R8, mxcsr-8(SP)
 	ORL $0x8040, R8 // FTZ | DAZ
 	MOVL R8, mxcsr-4(SP)
 	LDMXCSR mxcsr-4(SP)
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), AX
-	MOVQ b+24(FP), BX
-	MOVQ c+32(FP), DI
-	MOVQ ldc+40(FP), DX
+	MOVQ lda+16(FP), R11
+	SHLQ $2, R11
+	LEAQ (R11)(R11*2), R12
+	LEAQ (R11)(R11*4), R13
+	MOVQ ldc+48(FP), DX
 	SHLQ $2, DX
-	MOVQ mask+56(FP), R8
+panel:
+	MOVL $0xffff, R8
+	KMOVW R8, K1
+	KMOVW R8, K2
+	CMPQ panels+64(FP), $1
+	JNE masked
+	MOVQ mask+72(FP), R8
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
-	MOVQ bias+48(FP), R9
+masked:
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), AX
+	LEAQ (AX)(R12*2), SI
+	ADDQ R11, SI
+	MOVQ b+24(FP), BX
+	MOVQ c+40(FP), DI
+	MOVQ bias+56(FP), R9
 	TESTQ R9, R9
 	JZ zero
 	VMOVUPS (R9), Z28
@@ -2748,12 +2959,6 @@ zero:
 	VPXORD Z22, Z22, Z22
 	VPXORD Z23, Z23, Z23
 start:
-	MOVQ lda+16(FP), R11
-	SHLQ $2, R11
-	LEAQ (R11)(R11*2), R12
-	LEAQ (R11)(R11*4), R13
-	LEAQ (AX)(R12*2), SI
-	ADDQ R11, SI
 	MOVQ DI, R9
 	PREFETCHT0 (R9)
 	PREFETCHT0 64(R9)
@@ -3007,7 +3212,7 @@ tailloop:
 	DECQ CX
 	JNZ tailloop
 done:
-	MOVBLZX load+64(FP), R9
+	MOVBLZX load+80(FP), R9
 	TESTQ R9, R9
 	JZ store
 	MOVQ DI, R9
@@ -3082,29 +3287,53 @@ store:
 	ADDQ DX, DI
 	VMOVUPS Z22, K1, (DI)
 	VMOVUPS Z23, K2, 64(DI)
+	MOVQ ldb+32(FP), R8
+	SHLQ $2, R8
+	ADDQ R8, b+24(FP)
+	ADDQ $128, c+40(FP)
+	MOVQ bias+56(FP), R9
+	TESTQ R9, R9
+	JZ next
+	ADDQ $128, bias+56(FP)
+next:
+	DECQ panels+64(FP)
+	JNZ panel
 	LDMXCSR mxcsr-8(SP)
 	VZEROUPPER
 	RET
 
-// func sgemmAVX512x13(k int, a *float32, lda int, b, c *float32, ldc int, bias *float32, mask uint64, load bool)
-TEXT ·sgemmAVX512x13(SB), NOSPLIT, $8-65
+// func sgemmAVX512x13(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bias *float32, panels int, mask uint64, load bool)
+TEXT ·sgemmAVX512x13(SB), NOSPLIT, $8-81
 	STMXCSR mxcsr-4(SP)
 	MOVL mxcsr-4(SP), R8
 	MOVL R8, mxcsr-8(SP)
 	ORL $0x8040, R8 // FTZ | DAZ
 	MOVL R8, mxcsr-4(SP)
 	LDMXCSR mxcsr-4(SP)
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), AX
-	MOVQ b+24(FP), BX
-	MOVQ c+32(FP), DI
-	MOVQ ldc+40(FP), DX
+	MOVQ lda+16(FP), R11
+	SHLQ $2, R11
+	LEAQ (R11)(R11*2), R12
+	LEAQ (R11)(R11*4), R13
+	MOVQ ldc+48(FP), DX
 	SHLQ $2, DX
-	MOVQ mask+56(FP), R8
+panel:
+	MOVL $0xffff, R8
+	KMOVW R8, K1
+	KMOVW R8, K2
+	CMPQ panels+64(FP), $1
+	JNE masked
+	MOVQ mask+72(FP), R8
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
-	MOVQ bias+48(FP), R9
+masked:
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), AX
+	LEAQ (AX)(R12*2), SI
+	ADDQ R11, SI
+	MOVQ b+24(FP), BX
+	MOVQ c+40(FP), DI
+	MOVQ bias+56(FP), R9
 	TESTQ R9, R9
 	JZ zero
 	VMOVUPS (R9), Z28
@@ -3164,12 +3393,6 @@ zero:
 	VPXORD Z24, Z24, Z24
 	VPXORD Z25, Z25, Z25
 start:
-	MOVQ lda+16(FP), R11
-	SHLQ $2, R11
-	LEAQ (R11)(R11*2), R12
-	LEAQ (R11)(R11*4), R13
-	LEAQ (AX)(R12*2), SI
-	ADDQ R11, SI
 	MOVQ DI, R9
 	PREFETCHT0 (R9)
 	PREFETCHT0 64(R9)
@@ -3441,7 +3664,7 @@ tailloop:
 	DECQ CX
 	JNZ tailloop
 done:
-	MOVBLZX load+64(FP), R9
+	MOVBLZX load+80(FP), R9
 	TESTQ R9, R9
 	JZ store
 	MOVQ DI, R9
@@ -3522,29 +3745,53 @@ store:
 	ADDQ DX, DI
 	VMOVUPS Z24, K1, (DI)
 	VMOVUPS Z25, K2, 64(DI)
+	MOVQ ldb+32(FP), R8
+	SHLQ $2, R8
+	ADDQ R8, b+24(FP)
+	ADDQ $128, c+40(FP)
+	MOVQ bias+56(FP), R9
+	TESTQ R9, R9
+	JZ next
+	ADDQ $128, bias+56(FP)
+next:
+	DECQ panels+64(FP)
+	JNZ panel
 	LDMXCSR mxcsr-8(SP)
 	VZEROUPPER
 	RET
 
-// func sgemmAVX512x14(k int, a *float32, lda int, b, c *float32, ldc int, bias *float32, mask uint64, load bool)
-TEXT ·sgemmAVX512x14(SB), NOSPLIT, $8-65
+// func sgemmAVX512x14(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bias *float32, panels int, mask uint64, load bool)
+TEXT ·sgemmAVX512x14(SB), NOSPLIT, $8-81
 	STMXCSR mxcsr-4(SP)
 	MOVL mxcsr-4(SP), R8
 	MOVL R8, mxcsr-8(SP)
 	ORL $0x8040, R8 // FTZ | DAZ
 	MOVL R8, mxcsr-4(SP)
 	LDMXCSR mxcsr-4(SP)
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), AX
-	MOVQ b+24(FP), BX
-	MOVQ c+32(FP), DI
-	MOVQ ldc+40(FP), DX
+	MOVQ lda+16(FP), R11
+	SHLQ $2, R11
+	LEAQ (R11)(R11*2), R12
+	LEAQ (R11)(R11*4), R13
+	MOVQ ldc+48(FP), DX
 	SHLQ $2, DX
-	MOVQ mask+56(FP), R8
+panel:
+	MOVL $0xffff, R8
+	KMOVW R8, K1
+	KMOVW R8, K2
+	CMPQ panels+64(FP), $1
+	JNE masked
+	MOVQ mask+72(FP), R8
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
-	MOVQ bias+48(FP), R9
+masked:
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), AX
+	LEAQ (AX)(R12*2), SI
+	ADDQ R11, SI
+	MOVQ b+24(FP), BX
+	MOVQ c+40(FP), DI
+	MOVQ bias+56(FP), R9
 	TESTQ R9, R9
 	JZ zero
 	VMOVUPS (R9), Z28
@@ -3608,12 +3855,6 @@ zero:
 	VPXORD Z26, Z26, Z26
 	VPXORD Z27, Z27, Z27
 start:
-	MOVQ lda+16(FP), R11
-	SHLQ $2, R11
-	LEAQ (R11)(R11*2), R12
-	LEAQ (R11)(R11*4), R13
-	LEAQ (AX)(R12*2), SI
-	ADDQ R11, SI
 	MOVQ DI, R9
 	PREFETCHT0 (R9)
 	PREFETCHT0 64(R9)
@@ -3903,7 +4144,7 @@ tailloop:
 	DECQ CX
 	JNZ tailloop
 done:
-	MOVBLZX load+64(FP), R9
+	MOVBLZX load+80(FP), R9
 	TESTQ R9, R9
 	JZ store
 	MOVQ DI, R9
@@ -3990,6 +4231,17 @@ store:
 	ADDQ DX, DI
 	VMOVUPS Z26, K1, (DI)
 	VMOVUPS Z27, K2, 64(DI)
+	MOVQ ldb+32(FP), R8
+	SHLQ $2, R8
+	ADDQ R8, b+24(FP)
+	ADDQ $128, c+40(FP)
+	MOVQ bias+56(FP), R9
+	TESTQ R9, R9
+	JZ next
+	ADDQ $128, bias+56(FP)
+next:
+	DECQ panels+64(FP)
+	JNZ panel
 	LDMXCSR mxcsr-8(SP)
 	VZEROUPPER
 	RET
@@ -4012,11 +4264,11 @@ TEXT ·sgemmBF16x1(SB), NOSPLIT, $8-57
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
-	MOVQ bias+40(FP), R9
-	TESTQ R9, R9
+	MOVQ bias+40(FP), SI
+	TESTQ SI, SI
 	JZ zero
-	VMOVUPS (R9), Z28
-	VMOVUPS 64(R9), Z29
+	VMOVUPS (SI), Z28
+	VMOVUPS 64(SI), Z29
 	VMOVAPS Z28, Z0
 	VMOVAPS Z29, Z1
 	JMP start
@@ -4112,11 +4364,11 @@ TEXT ·sgemmBF16x2(SB), NOSPLIT, $8-57
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
-	MOVQ bias+40(FP), R9
-	TESTQ R9, R9
+	MOVQ bias+40(FP), SI
+	TESTQ SI, SI
 	JZ zero
-	VMOVUPS (R9), Z28
-	VMOVUPS 64(R9), Z29
+	VMOVUPS (SI), Z28
+	VMOVUPS 64(SI), Z29
 	VMOVAPS Z28, Z0
 	VMOVAPS Z29, Z1
 	VMOVAPS Z28, Z2
@@ -4240,11 +4492,11 @@ TEXT ·sgemmBF16x3(SB), NOSPLIT, $8-57
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
-	MOVQ bias+40(FP), R9
-	TESTQ R9, R9
+	MOVQ bias+40(FP), SI
+	TESTQ SI, SI
 	JZ zero
-	VMOVUPS (R9), Z28
-	VMOVUPS 64(R9), Z29
+	VMOVUPS (SI), Z28
+	VMOVUPS 64(SI), Z29
 	VMOVAPS Z28, Z0
 	VMOVAPS Z29, Z1
 	VMOVAPS Z28, Z2
@@ -4396,11 +4648,11 @@ TEXT ·sgemmBF16x4(SB), NOSPLIT, $8-57
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
-	MOVQ bias+40(FP), R9
-	TESTQ R9, R9
+	MOVQ bias+40(FP), SI
+	TESTQ SI, SI
 	JZ zero
-	VMOVUPS (R9), Z28
-	VMOVUPS 64(R9), Z29
+	VMOVUPS (SI), Z28
+	VMOVUPS 64(SI), Z29
 	VMOVAPS Z28, Z0
 	VMOVAPS Z29, Z1
 	VMOVAPS Z28, Z2
@@ -4580,11 +4832,11 @@ TEXT ·sgemmBF16x5(SB), NOSPLIT, $8-57
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
-	MOVQ bias+40(FP), R9
-	TESTQ R9, R9
+	MOVQ bias+40(FP), SI
+	TESTQ SI, SI
 	JZ zero
-	VMOVUPS (R9), Z28
-	VMOVUPS 64(R9), Z29
+	VMOVUPS (SI), Z28
+	VMOVUPS 64(SI), Z29
 	VMOVAPS Z28, Z0
 	VMOVAPS Z29, Z1
 	VMOVAPS Z28, Z2
@@ -4792,11 +5044,11 @@ TEXT ·sgemmBF16x6(SB), NOSPLIT, $8-57
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
-	MOVQ bias+40(FP), R9
-	TESTQ R9, R9
+	MOVQ bias+40(FP), SI
+	TESTQ SI, SI
 	JZ zero
-	VMOVUPS (R9), Z28
-	VMOVUPS 64(R9), Z29
+	VMOVUPS (SI), Z28
+	VMOVUPS 64(SI), Z29
 	VMOVAPS Z28, Z0
 	VMOVAPS Z29, Z1
 	VMOVAPS Z28, Z2
@@ -5032,11 +5284,11 @@ TEXT ·sgemmBF16x7(SB), NOSPLIT, $8-57
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
-	MOVQ bias+40(FP), R9
-	TESTQ R9, R9
+	MOVQ bias+40(FP), SI
+	TESTQ SI, SI
 	JZ zero
-	VMOVUPS (R9), Z28
-	VMOVUPS 64(R9), Z29
+	VMOVUPS (SI), Z28
+	VMOVUPS 64(SI), Z29
 	VMOVAPS Z28, Z0
 	VMOVAPS Z29, Z1
 	VMOVAPS Z28, Z2
@@ -5300,11 +5552,11 @@ TEXT ·sgemmBF16x8(SB), NOSPLIT, $8-57
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
-	MOVQ bias+40(FP), R9
-	TESTQ R9, R9
+	MOVQ bias+40(FP), SI
+	TESTQ SI, SI
 	JZ zero
-	VMOVUPS (R9), Z28
-	VMOVUPS 64(R9), Z29
+	VMOVUPS (SI), Z28
+	VMOVUPS 64(SI), Z29
 	VMOVAPS Z28, Z0
 	VMOVAPS Z29, Z1
 	VMOVAPS Z28, Z2
@@ -5596,11 +5848,11 @@ TEXT ·sgemmBF16x9(SB), NOSPLIT, $8-57
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
-	MOVQ bias+40(FP), R9
-	TESTQ R9, R9
+	MOVQ bias+40(FP), SI
+	TESTQ SI, SI
 	JZ zero
-	VMOVUPS (R9), Z28
-	VMOVUPS 64(R9), Z29
+	VMOVUPS (SI), Z28
+	VMOVUPS 64(SI), Z29
 	VMOVAPS Z28, Z0
 	VMOVAPS Z29, Z1
 	VMOVAPS Z28, Z2
@@ -5920,11 +6172,11 @@ TEXT ·sgemmBF16x10(SB), NOSPLIT, $8-57
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
-	MOVQ bias+40(FP), R9
-	TESTQ R9, R9
+	MOVQ bias+40(FP), SI
+	TESTQ SI, SI
 	JZ zero
-	VMOVUPS (R9), Z28
-	VMOVUPS 64(R9), Z29
+	VMOVUPS (SI), Z28
+	VMOVUPS 64(SI), Z29
 	VMOVAPS Z28, Z0
 	VMOVAPS Z29, Z1
 	VMOVAPS Z28, Z2
@@ -6272,11 +6524,11 @@ TEXT ·sgemmBF16x11(SB), NOSPLIT, $8-57
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
-	MOVQ bias+40(FP), R9
-	TESTQ R9, R9
+	MOVQ bias+40(FP), SI
+	TESTQ SI, SI
 	JZ zero
-	VMOVUPS (R9), Z28
-	VMOVUPS 64(R9), Z29
+	VMOVUPS (SI), Z28
+	VMOVUPS 64(SI), Z29
 	VMOVAPS Z28, Z0
 	VMOVAPS Z29, Z1
 	VMOVAPS Z28, Z2
@@ -6652,11 +6904,11 @@ TEXT ·sgemmBF16x12(SB), NOSPLIT, $8-57
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
-	MOVQ bias+40(FP), R9
-	TESTQ R9, R9
+	MOVQ bias+40(FP), SI
+	TESTQ SI, SI
 	JZ zero
-	VMOVUPS (R9), Z28
-	VMOVUPS 64(R9), Z29
+	VMOVUPS (SI), Z28
+	VMOVUPS 64(SI), Z29
 	VMOVAPS Z28, Z0
 	VMOVAPS Z29, Z1
 	VMOVAPS Z28, Z2
@@ -7060,11 +7312,11 @@ TEXT ·sgemmBF16x13(SB), NOSPLIT, $8-57
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
-	MOVQ bias+40(FP), R9
-	TESTQ R9, R9
+	MOVQ bias+40(FP), SI
+	TESTQ SI, SI
 	JZ zero
-	VMOVUPS (R9), Z28
-	VMOVUPS 64(R9), Z29
+	VMOVUPS (SI), Z28
+	VMOVUPS 64(SI), Z29
 	VMOVAPS Z28, Z0
 	VMOVAPS Z29, Z1
 	VMOVAPS Z28, Z2
@@ -7496,11 +7748,11 @@ TEXT ·sgemmBF16x14(SB), NOSPLIT, $8-57
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
-	MOVQ bias+40(FP), R9
-	TESTQ R9, R9
+	MOVQ bias+40(FP), SI
+	TESTQ SI, SI
 	JZ zero
-	VMOVUPS (R9), Z28
-	VMOVUPS 64(R9), Z29
+	VMOVUPS (SI), Z28
+	VMOVUPS 64(SI), Z29
 	VMOVAPS Z28, Z0
 	VMOVAPS Z29, Z1
 	VMOVAPS Z28, Z2

@@ -27,10 +27,10 @@ func main() {
 	g.p("")
 	g.p("#include \"textflag.h\"")
 	for mr := 1; mr <= avx512MR; mr++ {
-		g.avx512("sgemmAVX512", mr, fma, true)
+		g.sweep(mr)
 	}
 	for mr := 1; mr <= avx512MR; mr++ {
-		g.avx512("sgemmBF16", mr, dpbf16, false)
+		g.avx512("sgemmBF16", mr, dpbf16)
 	}
 	for mr := 1; mr <= avx512MR; mr++ {
 		g.vnni(mr)
@@ -69,60 +69,42 @@ func (g *gen) p(format string, args ...any) {
 	g.buf.WriteByte('\n')
 }
 
-// avx512 emits, for direct (float32),
+// avx512 emits a kernel over a packed A panel,
 //
-//	func sgemmAVX512x<mr>(k int, a *float32, lda int, b, c *float32, ldc int, bias *float32, mask uint64, load bool)
+//	func <name>x<mr>(k int, a, b, c *float32, ldc int, bias *float32, mask uint64, load bool)
 //
-// C[mr×32] (+)= A·B + bias, where A is mr rows of k floats read in place
-// (row i at a + i·lda floats), B a packed panel of k steps of 32 values, and
-// bias (if not nil) 32 values. mask selects the columns of C that exist (bit
-// j for column j); C is only read (when load is set) and written under the
-// mask, so edge tiles need no copies. With load set, the tile is added to C,
-// otherwise it replaces it.
+// C[mr×32] (+)= A·B + bias, where A is a packed panel of k steps of 14 values,
+// B a packed panel of k steps of 32 values, and bias (if not nil) 32 values.
+// mask selects the columns of C that exist (bit j for column j); C is only
+// read (when load is set) and written under the mask, so edge tiles need no
+// copies. With load set, the tile is added to C, otherwise it replaces it.
 //
-// Reading A in place rather than from a packed panel saves a pass over the
-// activations per product (about 5% of a ViT layer), and costs nothing in
-// the loop: the caller sweeps many B panels per A block, so the mr rows stay
-// in L1 while B streams from L2 behind software prefetches.
-//
-// Without direct, A is instead a packed panel of k steps of 14 values and
-// the function has no lda argument:
-//
-//	func sgemmBF16x<mr>(k int, a, b, c *float32, ldc int, bias *float32, mask uint64, load bool)
-//
-// is the same kernel over panels of bf16 pairs: each 32-bit value of A and B
-// holds two consecutive k values (the even one in the low half), and
+// It makes sgemmBF16x<mr>, over panels of bf16 pairs: each 32-bit value of
+// A and B holds two consecutive k values (the even one in the low half), and
 // VDPBF16PS adds both products to a float32 lane, so a k step covers two
 // values of k.
-func (g *gen) avx512(name string, mr int, madd func(g *gen, b, a, acc int), direct bool) {
+func (g *gen) avx512(name string, mr int, madd func(g *gen, b, a, acc int)) {
 	g.p("")
-	arg := 0 // offset of the arguments after a
-	if direct {
-		arg = 8
-		g.p("// func %sx%d(k int, a *float32, lda int, b, c *float32, ldc int, bias *float32, mask uint64, load bool)", name, mr)
-		g.p("TEXT ·%sx%d(SB), NOSPLIT, $8-65", name, mr)
-	} else {
-		g.p("// func %sx%d(k int, a, b, c *float32, ldc int, bias *float32, mask uint64, load bool)", name, mr)
-		g.p("TEXT ·%sx%d(SB), NOSPLIT, $8-57", name, mr)
-	}
+	g.p("// func %sx%d(k int, a, b, c *float32, ldc int, bias *float32, mask uint64, load bool)", name, mr)
+	g.p("TEXT ·%sx%d(SB), NOSPLIT, $8-57", name, mr)
 	g.flushDenormals()
 	g.p("\tMOVQ k+0(FP), CX")
 	g.p("\tMOVQ a+8(FP), AX")
-	g.p("\tMOVQ b+%d(FP), BX", 16+arg)
-	g.p("\tMOVQ c+%d(FP), DI", 24+arg)
-	g.p("\tMOVQ ldc+%d(FP), DX", 32+arg)
+	g.p("\tMOVQ b+16(FP), BX")
+	g.p("\tMOVQ c+24(FP), DI")
+	g.p("\tMOVQ ldc+32(FP), DX")
 	g.p("\tSHLQ $2, DX")
-	g.p("\tMOVQ mask+%d(FP), R8", 48+arg)
+	g.p("\tMOVQ mask+48(FP), R8")
 	g.p("\tKMOVW R8, K1")
 	g.p("\tSHRQ $16, R8")
 	g.p("\tKMOVW R8, K2")
 	// Start the accumulators at the bias (or zero) rather than adding it at
 	// the end: it costs nothing inside the loop.
-	g.p("\tMOVQ bias+%d(FP), R9", 40+arg)
-	g.p("\tTESTQ R9, R9")
+	g.p("\tMOVQ bias+40(FP), SI")
+	g.p("\tTESTQ SI, SI")
 	g.p("\tJZ zero")
-	g.p("\tVMOVUPS (R9), Z28")
-	g.p("\tVMOVUPS 64(R9), Z29")
+	g.p("\tVMOVUPS (SI), Z28")
+	g.p("\tVMOVUPS 64(SI), Z29")
 	for i := 0; i < mr; i++ {
 		g.p("\tVMOVAPS Z28, Z%d", 2*i)
 		g.p("\tVMOVAPS Z29, Z%d", 2*i+1)
@@ -133,17 +115,6 @@ func (g *gen) avx512(name string, mr int, madd func(g *gen, b, a, acc int), dire
 		g.p("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
 	}
 	g.p("start:")
-	if direct {
-		// Rows 0–6 are AX + {0, 1, 2, 3, 4, 5, 6}·lda, addressed as
-		// base + index·scale with R11 = lda, R12 = 3·lda and R13 = 5·lda
-		// (bytes); rows 7–13 the same from SI = AX + 7·lda.
-		g.p("\tMOVQ lda+16(FP), R11")
-		g.p("\tSHLQ $2, R11")
-		g.p("\tLEAQ (R11)(R11*2), R12")
-		g.p("\tLEAQ (R11)(R11*4), R13")
-		g.p("\tLEAQ (AX)(R12*2), SI")
-		g.p("\tADDQ R11, SI")
-	}
 	// Fetch the C tile while the loop runs; it is needed only at the end.
 	g.p("\tMOVQ DI, R9")
 	for i := 0; i < mr; i++ {
@@ -153,33 +124,17 @@ func (g *gen) avx512(name string, mr int, madd func(g *gen, b, a, acc int), dire
 			g.p("\tADDQ DX, R9")
 		}
 	}
-	step := func(u int) {
-		if direct {
-			g.stepDirect(mr, u)
-		} else {
-			g.step512(mr, u, madd)
-		}
-	}
-	aStep := avx512MR * 4 // bytes of A per k step
-	if direct {
-		aStep = 4
-	}
 	g.p("\tMOVQ CX, R10")
 	g.p("\tSHRQ $%d, R10", log2(unroll))
 	g.p("\tJZ tail")
 	g.p("loop:")
 	for u := 0; u < unroll; u++ {
-		step(u)
-		if !direct {
-			g.p("\tPREFETCHT0 %d(AX)", prefetchA+u*64)
-		}
+		g.step512(mr, u, madd)
+		g.p("\tPREFETCHT0 %d(AX)", prefetchA+u*64)
 		g.p("\tPREFETCHT0 %d(BX)", prefetchB+u*128)
 		g.p("\tPREFETCHT0 %d(BX)", prefetchB+u*128+64)
 	}
-	g.p("\tADDQ $%d, AX", unroll*aStep)
-	if direct && mr > 7 {
-		g.p("\tADDQ $%d, SI", unroll*aStep)
-	}
+	g.p("\tADDQ $%d, AX", unroll*avx512MR*4)
 	g.p("\tADDQ $%d, BX", unroll*32*4)
 	g.p("\tDECQ R10")
 	g.p("\tJNZ loop")
@@ -187,16 +142,13 @@ func (g *gen) avx512(name string, mr int, madd func(g *gen, b, a, acc int), dire
 	g.p("\tANDQ $%d, CX", unroll-1)
 	g.p("\tJZ done")
 	g.p("tailloop:")
-	step(0)
-	g.p("\tADDQ $%d, AX", aStep)
-	if direct && mr > 7 {
-		g.p("\tADDQ $%d, SI", aStep)
-	}
+	g.step512(mr, 0, madd)
+	g.p("\tADDQ $%d, AX", avx512MR*4)
 	g.p("\tADDQ $128, BX")
 	g.p("\tDECQ CX")
 	g.p("\tJNZ tailloop")
 	g.p("done:")
-	g.p("\tMOVBLZX load+%d(FP), R9", 56+arg)
+	g.p("\tMOVBLZX load+56(FP), R9")
 	g.p("\tTESTQ R9, R9")
 	g.p("\tJZ store")
 	g.p("\tMOVQ DI, R9")
@@ -222,8 +174,152 @@ func (g *gen) avx512(name string, mr int, madd func(g *gen, b, a, acc int), dire
 	g.p("\tRET")
 }
 
+// sweep emits
+//
+//	func sgemmAVX512x<mr>(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bias *float32, panels int, mask uint64, load bool)
+//
+// the float32 kernel. For each of panels B panels (the first at b, the next
+// ldb floats on; each k steps of 32 values) it sets C[mr×32] (+)= A·B + bias,
+// moving 32 columns right in C and in bias (if not nil) per panel. A is mr
+// rows of k floats read in place (row i at a + i·lda floats). mask selects
+// the columns of the last panel that exist (bit j for column j); C is only
+// read (when load is set) and written under it, so edge tiles need no
+// copies. With load set, the tiles are added to C, otherwise they replace it.
+//
+// Reading A in place rather than from a packed panel saves a pass over the
+// activations per product (about 5% of a ViT layer); the caller sweeps many
+// B panels per A block, so the mr rows stay in L1 while B streams from L2
+// behind software prefetches. Sweeping the panels in one call pays for the
+// call and the MXCSR switch once per sweep instead of once per tile (about
+// 2% of a layer).
+func (g *gen) sweep(mr int) {
+	name := "sgemmAVX512"
+	g.p("")
+	g.p("// func %sx%d(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bias *float32, panels int, mask uint64, load bool)", name, mr)
+	g.p("TEXT ·%sx%d(SB), NOSPLIT, $8-81", name, mr)
+	g.flushDenormals()
+	// Rows 0–6 are AX + {0, 1, 2, 3, 4, 5, 6}·lda, addressed as base +
+	// index·scale with R11 = lda, R12 = 3·lda and R13 = 5·lda (bytes);
+	// rows 7–13 the same from SI = AX + 7·lda.
+	g.p("\tMOVQ lda+16(FP), R11")
+	g.p("\tSHLQ $2, R11")
+	g.p("\tLEAQ (R11)(R11*2), R12")
+	g.p("\tLEAQ (R11)(R11*4), R13")
+	g.p("\tMOVQ ldc+48(FP), DX")
+	g.p("\tSHLQ $2, DX")
+	// The loop state lives in the argument slots: b, c and bias advance
+	// and panels counts down.
+	g.p("panel:")
+	g.p("\tMOVL $0xffff, R8")
+	g.p("\tKMOVW R8, K1")
+	g.p("\tKMOVW R8, K2")
+	g.p("\tCMPQ panels+64(FP), $1")
+	g.p("\tJNE masked")
+	g.p("\tMOVQ mask+72(FP), R8")
+	g.p("\tKMOVW R8, K1")
+	g.p("\tSHRQ $16, R8")
+	g.p("\tKMOVW R8, K2")
+	g.p("masked:")
+	g.p("\tMOVQ k+0(FP), CX")
+	g.p("\tMOVQ a+8(FP), AX")
+	g.p("\tLEAQ (AX)(R12*2), SI")
+	g.p("\tADDQ R11, SI")
+	g.p("\tMOVQ b+24(FP), BX")
+	g.p("\tMOVQ c+40(FP), DI")
+	// Start the accumulators at the bias (or zero) rather than adding it at
+	// the end: it costs nothing inside the loop.
+	g.p("\tMOVQ bias+56(FP), R9")
+	g.p("\tTESTQ R9, R9")
+	g.p("\tJZ zero")
+	g.p("\tVMOVUPS (R9), Z28")
+	g.p("\tVMOVUPS 64(R9), Z29")
+	for i := 0; i < mr; i++ {
+		g.p("\tVMOVAPS Z28, Z%d", 2*i)
+		g.p("\tVMOVAPS Z29, Z%d", 2*i+1)
+	}
+	g.p("\tJMP start")
+	g.p("zero:")
+	for i := 0; i < 2*mr; i++ {
+		g.p("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	g.p("start:")
+	// Fetch the C tile while the loop runs; it is needed only at the end.
+	g.p("\tMOVQ DI, R9")
+	for i := 0; i < mr; i++ {
+		g.p("\tPREFETCHT0 (R9)")
+		g.p("\tPREFETCHT0 64(R9)")
+		if i < mr-1 {
+			g.p("\tADDQ DX, R9")
+		}
+	}
+	g.p("\tMOVQ CX, R10")
+	g.p("\tSHRQ $%d, R10", log2(unroll))
+	g.p("\tJZ tail")
+	g.p("loop:")
+	for u := 0; u < unroll; u++ {
+		g.stepDirect(mr, u)
+		g.p("\tPREFETCHT0 %d(BX)", prefetchB+u*128)
+		g.p("\tPREFETCHT0 %d(BX)", prefetchB+u*128+64)
+	}
+	g.p("\tADDQ $%d, AX", unroll*4)
+	if mr > 7 {
+		g.p("\tADDQ $%d, SI", unroll*4)
+	}
+	g.p("\tADDQ $%d, BX", unroll*32*4)
+	g.p("\tDECQ R10")
+	g.p("\tJNZ loop")
+	g.p("tail:")
+	g.p("\tANDQ $%d, CX", unroll-1)
+	g.p("\tJZ done")
+	g.p("tailloop:")
+	g.stepDirect(mr, 0)
+	g.p("\tADDQ $4, AX")
+	if mr > 7 {
+		g.p("\tADDQ $4, SI")
+	}
+	g.p("\tADDQ $128, BX")
+	g.p("\tDECQ CX")
+	g.p("\tJNZ tailloop")
+	g.p("done:")
+	g.p("\tMOVBLZX load+80(FP), R9")
+	g.p("\tTESTQ R9, R9")
+	g.p("\tJZ store")
+	g.p("\tMOVQ DI, R9")
+	for i := 0; i < mr; i++ {
+		// Masked-off lanes are not read, so the loads cannot fault past
+		// the end of C.
+		g.p("\tVADDPS (R9), Z%d, K1, Z%d", 2*i, 2*i)
+		g.p("\tVADDPS 64(R9), Z%d, K2, Z%d", 2*i+1, 2*i+1)
+		if i < mr-1 {
+			g.p("\tADDQ DX, R9")
+		}
+	}
+	g.p("store:")
+	for i := 0; i < mr; i++ {
+		g.p("\tVMOVUPS Z%d, K1, (DI)", 2*i)
+		g.p("\tVMOVUPS Z%d, K2, 64(DI)", 2*i+1)
+		if i < mr-1 {
+			g.p("\tADDQ DX, DI")
+		}
+	}
+	g.p("\tMOVQ ldb+32(FP), R8")
+	g.p("\tSHLQ $2, R8")
+	g.p("\tADDQ R8, b+24(FP)")
+	g.p("\tADDQ $128, c+40(FP)")
+	g.p("\tMOVQ bias+56(FP), R9")
+	g.p("\tTESTQ R9, R9")
+	g.p("\tJZ next")
+	g.p("\tADDQ $128, bias+56(FP)")
+	g.p("next:")
+	g.p("\tDECQ panels+64(FP)")
+	g.p("\tJNZ panel")
+	g.restoreMXCSR()
+	g.p("\tVZEROUPPER")
+	g.p("\tRET")
+}
+
 // stepDirect is step512 for the float32 kernel over A rows in place: row
-// i's value of step u is at offset 4u of its row (see avx512 for the
+// i's value of step u is at offset 4u of its row (see sweep for the
 // addressing).
 func (g *gen) stepDirect(mr, u int) {
 	g.p("\tVMOVUPS %d(BX), Z28", u*128)
@@ -295,7 +391,7 @@ func dpbf16(g *gen, b, a, acc int) {
 //
 //	func i8gemmVNNIx<mr>(ks int, a *uint8, b *int8, c *float32, ldc int, comp *int32, wscale, ascale, bias *float32, mask uint64, load bool)
 //
-// the int8 counterpart of sgemmAVX512x<mr>: A is a packed panel of ks steps
+// the int8 counterpart of the packed-A kernels (avx512): A is a packed panel of ks steps
 // of 14 rows × 4 unsigned bytes, B a panel of ks steps of 32 columns × 4
 // signed bytes, and VPDPBUSD adds the four products of a step to an int32
 // lane. The accumulators start at comp (−128·Σ of each weight column, which
