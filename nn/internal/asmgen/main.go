@@ -98,32 +98,8 @@ func (g *gen) avx512(name string, mr int, madd func(g *gen, b, a, acc int)) {
 	g.p("\tKMOVW R8, K1")
 	g.p("\tSHRQ $16, R8")
 	g.p("\tKMOVW R8, K2")
-	// Start the accumulators at the bias (or zero) rather than adding it at
-	// the end: it costs nothing inside the loop.
 	g.p("\tMOVQ bias+40(FP), SI")
-	g.p("\tTESTQ SI, SI")
-	g.p("\tJZ zero")
-	g.p("\tVMOVUPS (SI), Z28")
-	g.p("\tVMOVUPS 64(SI), Z29")
-	for i := 0; i < mr; i++ {
-		g.p("\tVMOVAPS Z28, Z%d", 2*i)
-		g.p("\tVMOVAPS Z29, Z%d", 2*i+1)
-	}
-	g.p("\tJMP start")
-	g.p("zero:")
-	for i := 0; i < 2*mr; i++ {
-		g.p("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
-	}
-	g.p("start:")
-	// Fetch the C tile while the loop runs; it is needed only at the end.
-	g.p("\tMOVQ DI, R9")
-	for i := 0; i < mr; i++ {
-		g.p("\tPREFETCHT0 (R9)")
-		g.p("\tPREFETCHT0 64(R9)")
-		if i < mr-1 {
-			g.p("\tADDQ DX, R9")
-		}
-	}
+	g.startTile512(mr, "SI")
 	g.p("\tMOVQ CX, R10")
 	g.p("\tSHRQ $%d, R10", log2(unroll))
 	g.p("\tJZ tail")
@@ -148,27 +124,7 @@ func (g *gen) avx512(name string, mr int, madd func(g *gen, b, a, acc int)) {
 	g.p("\tDECQ CX")
 	g.p("\tJNZ tailloop")
 	g.p("done:")
-	g.p("\tMOVBLZX load+56(FP), R9")
-	g.p("\tTESTQ R9, R9")
-	g.p("\tJZ store")
-	g.p("\tMOVQ DI, R9")
-	for i := 0; i < mr; i++ {
-		// Masked-off lanes are not read, so the loads cannot fault past
-		// the end of C.
-		g.p("\tVADDPS (R9), Z%d, K1, Z%d", 2*i, 2*i)
-		g.p("\tVADDPS 64(R9), Z%d, K2, Z%d", 2*i+1, 2*i+1)
-		if i < mr-1 {
-			g.p("\tADDQ DX, R9")
-		}
-	}
-	g.p("store:")
-	for i := 0; i < mr; i++ {
-		g.p("\tVMOVUPS Z%d, K1, (DI)", 2*i)
-		g.p("\tVMOVUPS Z%d, K2, 64(DI)", 2*i+1)
-		if i < mr-1 {
-			g.p("\tADDQ DX, DI")
-		}
-	}
+	g.endTile512(mr, "load+56(FP)")
 	g.restoreMXCSR()
 	g.p("\tVZEROUPPER")
 	g.p("\tRET")
@@ -226,32 +182,8 @@ func (g *gen) sweep(mr int) {
 	g.p("\tADDQ R11, SI")
 	g.p("\tMOVQ b+24(FP), BX")
 	g.p("\tMOVQ c+40(FP), DI")
-	// Start the accumulators at the bias (or zero) rather than adding it at
-	// the end: it costs nothing inside the loop.
 	g.p("\tMOVQ bias+56(FP), R9")
-	g.p("\tTESTQ R9, R9")
-	g.p("\tJZ zero")
-	g.p("\tVMOVUPS (R9), Z28")
-	g.p("\tVMOVUPS 64(R9), Z29")
-	for i := 0; i < mr; i++ {
-		g.p("\tVMOVAPS Z28, Z%d", 2*i)
-		g.p("\tVMOVAPS Z29, Z%d", 2*i+1)
-	}
-	g.p("\tJMP start")
-	g.p("zero:")
-	for i := 0; i < 2*mr; i++ {
-		g.p("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
-	}
-	g.p("start:")
-	// Fetch the C tile while the loop runs; it is needed only at the end.
-	g.p("\tMOVQ DI, R9")
-	for i := 0; i < mr; i++ {
-		g.p("\tPREFETCHT0 (R9)")
-		g.p("\tPREFETCHT0 64(R9)")
-		if i < mr-1 {
-			g.p("\tADDQ DX, R9")
-		}
-	}
+	g.startTile512(mr, "R9")
 	g.p("\tMOVQ CX, R10")
 	g.p("\tSHRQ $%d, R10", log2(unroll))
 	g.p("\tJZ tail")
@@ -281,27 +213,7 @@ func (g *gen) sweep(mr int) {
 	g.p("\tDECQ CX")
 	g.p("\tJNZ tailloop")
 	g.p("done:")
-	g.p("\tMOVBLZX load+80(FP), R9")
-	g.p("\tTESTQ R9, R9")
-	g.p("\tJZ store")
-	g.p("\tMOVQ DI, R9")
-	for i := 0; i < mr; i++ {
-		// Masked-off lanes are not read, so the loads cannot fault past
-		// the end of C.
-		g.p("\tVADDPS (R9), Z%d, K1, Z%d", 2*i, 2*i)
-		g.p("\tVADDPS 64(R9), Z%d, K2, Z%d", 2*i+1, 2*i+1)
-		if i < mr-1 {
-			g.p("\tADDQ DX, R9")
-		}
-	}
-	g.p("store:")
-	for i := 0; i < mr; i++ {
-		g.p("\tVMOVUPS Z%d, K1, (DI)", 2*i)
-		g.p("\tVMOVUPS Z%d, K2, 64(DI)", 2*i+1)
-		if i < mr-1 {
-			g.p("\tADDQ DX, DI")
-		}
-	}
+	g.endTile512(mr, "load+80(FP)")
 	g.p("\tMOVQ ldb+32(FP), R8")
 	g.p("\tSHLQ $2, R8")
 	g.p("\tADDQ R8, b+24(FP)")
@@ -316,6 +228,61 @@ func (g *gen) sweep(mr int) {
 	g.restoreMXCSR()
 	g.p("\tVZEROUPPER")
 	g.p("\tRET")
+}
+
+// startTile512 sets the 2·mr accumulators to the 32 values of bias at the
+// address in biasReg, or to zero if it is nil — starting at the bias rather
+// than adding it at the end costs nothing inside the loop — and prefetches
+// the C tile at DI (rows DX bytes apart), which is needed only at the end.
+func (g *gen) startTile512(mr int, biasReg string) {
+	g.p("\tTESTQ %s, %s", biasReg, biasReg)
+	g.p("\tJZ zero")
+	g.p("\tVMOVUPS (%s), Z28", biasReg)
+	g.p("\tVMOVUPS 64(%s), Z29", biasReg)
+	for i := 0; i < mr; i++ {
+		g.p("\tVMOVAPS Z28, Z%d", 2*i)
+		g.p("\tVMOVAPS Z29, Z%d", 2*i+1)
+	}
+	g.p("\tJMP start")
+	g.p("zero:")
+	for i := 0; i < 2*mr; i++ {
+		g.p("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	g.p("start:")
+	g.p("\tMOVQ DI, R9")
+	for i := 0; i < mr; i++ {
+		g.p("\tPREFETCHT0 (R9)")
+		g.p("\tPREFETCHT0 64(R9)")
+		if i < mr-1 {
+			g.p("\tADDQ DX, R9")
+		}
+	}
+}
+
+// endTile512 adds the C tile at DI to the accumulators if the bool
+// argument load is set, then stores them, both under the column masks K1
+// and K2. Masked-off lanes are not read, so the loads cannot fault past
+// the end of C. DI ends at the tile's last row.
+func (g *gen) endTile512(mr int, load string) {
+	g.p("\tMOVBLZX %s, R9", load)
+	g.p("\tTESTQ R9, R9")
+	g.p("\tJZ store")
+	g.p("\tMOVQ DI, R9")
+	for i := 0; i < mr; i++ {
+		g.p("\tVADDPS (R9), Z%d, K1, Z%d", 2*i, 2*i)
+		g.p("\tVADDPS 64(R9), Z%d, K2, Z%d", 2*i+1, 2*i+1)
+		if i < mr-1 {
+			g.p("\tADDQ DX, R9")
+		}
+	}
+	g.p("store:")
+	for i := 0; i < mr; i++ {
+		g.p("\tVMOVUPS Z%d, K1, (DI)", 2*i)
+		g.p("\tVMOVUPS Z%d, K2, 64(DI)", 2*i+1)
+		if i < mr-1 {
+			g.p("\tADDQ DX, DI")
+		}
+	}
 }
 
 // stepDirect is step512 for the float32 kernel over A rows in place: row
