@@ -10,11 +10,12 @@ import (
 //   - B (the weight, Wᵀ) is packed once into panels of nr columns: for each k
 //     step, the nr values of that step are contiguous, zero-padded at the
 //     right edge, so the micro-kernel streams it with full-width loads.
-//   - A (the activations) is packed per call into panels of mr rows, so the
-//     micro-kernel broadcasts consecutive floats instead of chasing mr rows.
-//   - A micro-kernel keeps an mr×nr tile of C in registers for kc steps of k.
-//     For a fixed B panel, the loop over A panels re-reads that B panel
-//     (kc×nr floats) from L1/L2 while the A block (mc×kc) stays in L2.
+//   - A micro-kernel keeps an mr×nr tile of C in registers for kc steps of k,
+//     broadcasting one value of A per row and step. The float32 AVX-512
+//     kernel reads A (the activations) in place, rows lda apart; the others
+//     read panels of mr rows that gemm packs per call.
+//   - For each block of mr rows of A, the kernel sweeps nc B panels, so the
+//     A block stays in L1 while the panels stream from L2 (see gemmKC).
 //   - The cores split the B panels between them, so each core streams only
 //     its own share of the weights, which is what matters for small batches
 //     (text queries), where the product is bound by memory bandwidth.
@@ -50,11 +51,11 @@ type gemmKernel struct {
 // those nc panels. The A block (mr·kc·4 bytes, 43 KiB at most) stays in L1
 // while the nc B panels (nc·kc·nr·4 bytes, 1.5 MiB) stay in L2 and stream
 // into the kernel behind its software prefetches; C is read and written
-// once per kc block. On a Xeon with 48 KiB L1 and 2 MiB L2 this order beat
-// the classic one (a B panel held while A panels stream) by 3–10% for the
-// ViT-B shapes, most for K = 3072; kc = 768 (the whole K of ViT-B) and nc =
-// 16 measured best, though kc from 384 and nc from 12 to 32 were within the
-// noise of a shared machine.
+// once per kc block. On a Xeon with 48 KiB L1 and 2 MiB L2, this order with
+// A read in place beat the classic one (a B panel held while packed A
+// panels stream) by 3–12% on the ViT-B shapes, most for K = 3072; kc = 768
+// (the whole K of ViT-B) and nc = 16 were chosen, though kc from 256 and nc
+// from 8 to 24 were within the noise of a shared machine.
 const (
 	gemmKC = 768
 	gemmNC = 16
