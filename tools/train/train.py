@@ -138,6 +138,15 @@ def recall(img_emb, txt_emb, cap_img, img_groups=None, ks=(1, 5, 10)):
     return out
 
 
+def with_article(caption):
+    """'heart' -> 'a heart', 'apple pie' -> 'an apple pie'; captions that
+    already start with an article are returned unchanged."""
+    first = caption.split(" ", 1)[0].lower()
+    if first in ("a", "an", "the"):
+        return caption
+    return ("an " if caption[:1].lower() in "aeiou" else "a ") + caption
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", default="/work/cache/corpus")
@@ -163,6 +172,9 @@ def main():
     ap.add_argument("--warmup", type=float, default=0.03, help="fraction of steps")
     ap.add_argument("--minutes", type=float, default=5.0, help="wall-clock budget for the schedule")
     ap.add_argument("--aug", type=float, default=0.0)
+    ap.add_argument("--article-aug", type=float, default=0.0,
+                    help="probability of drawing a caption with an indefinite article in front "
+                         "('a heart', 'an apple'), as people phrase queries")
     ap.add_argument("--group-targets", type=int, default=1)
     ap.add_argument("--bf16", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
@@ -194,13 +206,15 @@ def main():
     img_group = torch.tensor([group_ids.setdefault(im["group"], len(group_ids)) for im in imgs])
     splits = {s: [i for i, im in enumerate(imgs) if im["split"] == s] for s in ("train", "val", "test")}
 
-    # tokenised captions
-    cap_ids, cap_owner = [], []
+    # tokenised captions, and the same with an article in front
+    cap_ids, cap_art, cap_owner = [], [], []
     for i, im in enumerate(imgs):
         for s in im["sentences"]:
             cap_ids.append(tok(s["raw"], a.ctx))
+            cap_art.append(tok(with_article(s["raw"]), a.ctx))
             cap_owner.append(i)
     cap_ids = torch.tensor(cap_ids, dtype=torch.long)
+    cap_art = torch.tensor(cap_art, dtype=torch.long)
     cap_owner = torch.tensor(cap_owner)
     img_caps = [[] for _ in imgs]
     for j, i in enumerate(cap_owner.tolist()):
@@ -285,6 +299,9 @@ def main():
             # one random caption variant per image
             cj = torch.tensor([img_caps[i][random.randrange(len(img_caps[i]))] for i in bi.tolist()])
             ids = cap_ids[cj]
+            if a.article_aug > 0:
+                art = torch.rand(len(cj), generator=gen) < a.article_aug
+                ids = torch.where(art[:, None], cap_art[cj], ids)
             x = normalize(augment(px[bi], a.aug, gen))
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(a.bf16)):
                 ie = model.get_image_features(x)
