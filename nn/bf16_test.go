@@ -102,13 +102,7 @@ func testBF16Accuracy(t *testing.T, e *engine) {
 	}
 	got := make([]float32, m*n)
 	l.Forward(got, x, m, Identity)
-	var num, den float64
-	for i := range got {
-		d := float64(got[i] - want[i])
-		num += d * d
-		den += float64(want[i]) * float64(want[i])
-	}
-	rel := math.Sqrt(num / den)
+	rel := relRMS(got, want)
 	t.Logf("%s: bf16 relative RMS error vs f32: %.2e", e.name, rel)
 	if rel > 1e-2 {
 		t.Errorf("bf16 relative error %.2e, want < 1e-2", rel)
@@ -149,4 +143,15 @@ func BenchmarkLinearBF16(b *testing.B) {
 	for _, s := range benchShapes {
 		b.Run(shapeName(s.m, s.n, s.k), func(b *testing.B) { benchLinearPrec(b, native, s.m, s.n, s.k, BF16) })
 	}
+}
+
+// relRMS is the RMS of got − want relative to the RMS of want.
+func relRMS(got, want []float32) float64 {
+	var num, den float64
+	for i := range got {
+		d := float64(got[i] - want[i])
+		num += d * d
+		den += float64(want[i]) * float64(want[i])
+	}
+	return math.Sqrt(num / den)
 }

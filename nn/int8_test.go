@@ -159,13 +159,7 @@ func TestInt8Precision(t *testing.T) {
 		}
 		got := make([]float32, m*n)
 		l.Forward(got, x, m, Identity)
-		var num, den float64
-		for i := range got {
-			d := float64(got[i] - want[i])
-			num += d * d
-			den += float64(want[i]) * float64(want[i])
-		}
-		rel := math.Sqrt(num / den)
+		rel := relRMS(got, want)
 		t.Logf("%s: int8 relative RMS error vs f32: %.2e", e.name, rel)
 		if rel > 2e-2 {
 			t.Errorf("int8 relative error %.2e, want < 2e-2", rel)

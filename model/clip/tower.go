@@ -126,14 +126,8 @@ func (e *encoder) forward(ctx context.Context, h []float32, seqs []int, causal b
 		rows += n
 	}
 	w := e.width
-	buf, _ := e.scratch.Get().(*[]float32)
-	if buf == nil {
-		buf = new([]float32)
-	}
+	buf := getScratch(&e.scratch, rows*(5*w+e.mlp))
 	defer e.scratch.Put(buf)
-	if need := rows * (5*w + e.mlp); cap(*buf) < need {
-		*buf = make([]float32, need)
-	}
 	// Every value of the buffers is written before it is read.
 	normed := (*buf)[:rows*w]
 	qkv := (*buf)[rows*w : rows*4*w]
@@ -168,6 +162,19 @@ func (e *encoder) forward(ctx context.Context, h []float32, seqs []int, causal b
 		gather(out, h)
 	}
 	return out, nil
+}
+
+// getScratch takes a buffer of at least n floats from pool (*[]float32
+// values), growing it if needed; put it back when done.
+func getScratch(pool *sync.Pool, n int) *[]float32 {
+	buf, _ := pool.Get().(*[]float32)
+	if buf == nil {
+		buf = new([]float32)
+	}
+	if cap(*buf) < n {
+		*buf = make([]float32, n)
+	}
+	return buf
 }
 
 // params counts the weights of the encoder.

@@ -63,14 +63,8 @@ func (v *visionTower) encode(ctx context.Context, images [][]float32) ([][]float
 	// Unfold every image into rows of patch pixels, then embed all patches
 	// of the batch with one matrix product.
 	k := c * p * p
-	buf, _ := v.scratch.Get().(*[]float32)
-	if buf == nil {
-		buf = new([]float32)
-	}
+	buf := getScratch(&v.scratch, n*(patches*k+patches*w+tokens*w))
 	defer v.scratch.Put(buf)
-	if need := n * (patches*k + patches*w + tokens*w); cap(*buf) < need {
-		*buf = make([]float32, need)
-	}
 	// Every value of the three buffers is written before it is read.
 	unfolded := (*buf)[:n*patches*k]
 	embedded := (*buf)[n*patches*k : n*patches*(k+w)]

@@ -444,25 +444,7 @@ func (g *gen) vnni(mr int) {
 		g.p("\tVADDPS Z%d, Z%d, Z%d", 28+i%2, i, i)
 	}
 	g.p("nobias:")
-	g.p("\tMOVBLZX load+80(FP), R9")
-	g.p("\tTESTQ R9, R9")
-	g.p("\tJZ store")
-	g.p("\tMOVQ DI, R9")
-	for i := 0; i < mr; i++ {
-		g.p("\tVADDPS (R9), Z%d, K1, Z%d", 2*i, 2*i)
-		g.p("\tVADDPS 64(R9), Z%d, K2, Z%d", 2*i+1, 2*i+1)
-		if i < mr-1 {
-			g.p("\tADDQ DX, R9")
-		}
-	}
-	g.p("store:")
-	for i := 0; i < mr; i++ {
-		g.p("\tVMOVUPS Z%d, K1, (DI)", 2*i)
-		g.p("\tVMOVUPS Z%d, K2, 64(DI)", 2*i+1)
-		if i < mr-1 {
-			g.p("\tADDQ DX, DI")
-		}
-	}
+	g.endTile512(mr, "load+80(FP)")
 	g.p("\tVZEROUPPER")
 	g.p("\tRET")
 }
