@@ -376,14 +376,20 @@ func (s *Server) lookupImage(ctx context.Context, r *http.Request) (*search.Engi
 	if err != nil {
 		return nil, nil, err
 	}
+	im, err := findImage(ctx, eng, id)
+	return eng, im, err
+}
+
+// findImage looks up an image by id, answering 404 if there is none.
+func findImage(ctx context.Context, eng *search.Engine, id int64) (*workspace.Image, error) {
 	im, err := eng.Workspace().Image(ctx, id)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil, errorf(http.StatusNotFound, "no image with id %d", id)
+		return nil, errorf(http.StatusNotFound, "no image with id %d", id)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("look up image %d: %w", id, err)
+		return nil, fmt.Errorf("look up image %d: %w", id, err)
 	}
-	return eng, im, nil
+	return im, nil
 }
 
 func (s *Server) apiGetImage(w http.ResponseWriter, r *http.Request) error {

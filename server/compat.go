@@ -1,10 +1,14 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"net/http"
+	"net/url"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -32,43 +36,75 @@ var compatIgnored = map[string]bool{
 // compatQuery is one item of data.
 type compatQuery struct {
 	text     string // a text query, or
-	uri      string // an image query's data URI, with
-	image    upload
+	uri      string // an image query's data URI or this server's image URL, with
+	image    upload // the image of a data URI, or
+	imageID  int64  // the indexed image that the URL names
 	mimeType string // of the query: text/plain or the image's type
 }
 
+// compatResponse answers POST /search in the shapes of both Jina
+// generations, because the two published Jina Box versions read different
+// ones: 0.1.49 reads search.docs and mimeType (Jina 1.x), 0.1.50 reads
+// data.docs and mime_type (Jina 2.x). Both envelopes hold the same
+// documents. Error answers have the same shape, with status.code ERROR,
+// empty docs (Jina Box reads docs before it looks at the status) and the
+// plain message in error, like every other endpoint.
 type compatResponse struct {
-	Search compatSearchBody `json:"search"`
-	Status compatStatus     `json:"status"`
+	Search compatDocs   `json:"search"`
+	Data   compatDocs   `json:"data"`
+	Status compatStatus `json:"status"`
+	Error  string       `json:"error,omitempty"`
 }
 
-type compatSearchBody struct {
+type compatDocs struct {
 	Docs []compatDoc `json:"docs"`
 }
 
 type compatStatus struct {
-	Code string `json:"code"`
+	Code        string `json:"code"`
+	Description string `json:"description,omitempty"`
 }
 
+// compatDoc is a query with its matches. Text in it is HTML (see
+// compatHTML); MimeType and MimeType2 carry the same value for both
+// client generations.
 type compatDoc struct {
-	Text     string        `json:"text,omitempty"`
-	URI      string        `json:"uri,omitempty"`
-	MimeType string        `json:"mimeType"`
-	Matches  []compatMatch `json:"matches"`
+	Text      string        `json:"text,omitempty"`
+	URI       string        `json:"uri,omitempty"`
+	MimeType  string        `json:"mimeType"`
+	MimeType2 string        `json:"mime_type"`
+	Matches   []compatMatch `json:"matches"`
 }
 
 type compatMatch struct {
-	ID       string         `json:"id"`
-	Score    compatScore    `json:"score"`
-	MimeType string         `json:"mimeType"`
-	URI      string         `json:"uri,omitempty"`
-	Text     string         `json:"text,omitempty"`
-	Tags     map[string]any `json:"tags,omitempty"`
+	ID        string         `json:"id"`
+	Score     compatScore    `json:"score"`
+	MimeType  string         `json:"mimeType"`
+	MimeType2 string         `json:"mime_type"`
+	URI       string         `json:"uri,omitempty"`
+	Text      string         `json:"text,omitempty"`
+	Tags      map[string]any `json:"tags,omitempty"`
 }
 
 type compatScore struct {
 	Value float64 `json:"value"`
 }
+
+// compatHTML escapes a text for the Jina envelopes. Jina Box inserts a
+// match's text into the page as HTML (and its error description too), so
+// a caption such as "<img src=x onerror=...>" from a dataset would run as
+// script in any page that embeds the box. Every text in the envelopes is
+// therefore HTML, which the box shows as the original characters; the
+// plain text is in tags.text. Text queries are read back the same way
+// (see compatText), so a caption the user clicks is searched as itself.
+func compatHTML(s string) string { return html.EscapeString(s) }
+
+// compatText reads a text query of POST /search as HTML, the form in which
+// this endpoint hands texts out, so that "salt &amp; pepper", sent back by
+// Jina Box when a caption is clicked, searches for "salt & pepper". CLIP's
+// own tokenizer unescapes HTML entities anyway, so for CLIP models this
+// changes nothing.
+func compatText(s string) string { return html.UnescapeString(s) }
 
 func (s *Server) compatSearch(w http.ResponseWriter, r *http.Request) error {
 	eng := s.engine()
@@ -101,31 +137,69 @@ func (s *Server) compatSearch(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	for i, q := range queries {
-		var vec []float32
-		kind := workspace.Images
+		what := fmt.Sprintf("data item %d", i+1)
+		kind := workspace.Captions
 		if q.uri == "" {
-			vec = textVecs[indexOf(textIdx, i)]
-			docs[i] = compatDoc{Text: q.text, MimeType: "text/plain"}
-		} else {
-			if vec, err = s.encodeImage(ctx, eng, q.image); err != nil {
-				return prefixError(fmt.Sprintf("data item %d", i+1), err)
-			}
-			kind = workspace.Captions
-			docs[i] = compatDoc{URI: q.uri, MimeType: q.mimeType}
+			kind = workspace.Images
 		}
 		if target != "" {
 			kind = target
 		}
-		hits, err := searchVector(ctx, eng, vec, []workspace.Kind{kind}, topK, nil)
-		if err != nil {
-			return err
+		var hits []search.Hit
+		switch {
+		case q.uri == "":
+			docs[i] = compatDoc{Text: compatHTML(q.text)}
+			hits, err = searchOne(ctx, eng, textVecs[indexOf(textIdx, i)], kind, topK)
+		case q.imageID != 0:
+			docs[i] = compatDoc{URI: q.uri}
+			var im *workspace.Image
+			if im, err = findImage(ctx, eng, q.imageID); err == nil {
+				if q.mimeType == "" {
+					q.mimeType = mimeFromPath(im.Path)
+				}
+				hits, err = eng.SimilarTo(ctx, workspace.Images, q.imageID, kind, topK)
+			}
+		default:
+			docs[i] = compatDoc{URI: q.uri}
+			var vec []float32
+			if vec, err = s.encodeImage(ctx, eng, q.image); err == nil {
+				hits, err = searchOne(ctx, eng, vec, kind, topK)
+			}
 		}
-		docs[i].Matches = make([]compatMatch, 0, len(hits[kind]))
-		for _, h := range hits[kind] {
+		if err != nil {
+			return prefixError(what, err)
+		}
+		docs[i].MimeType, docs[i].MimeType2 = q.mimeType, q.mimeType
+		docs[i].Matches = make([]compatMatch, 0, len(hits))
+		for _, h := range hits {
 			docs[i].Matches = append(docs[i].Matches, compatMatchOf(base, h))
 		}
 	}
-	return writeJSON(w, http.StatusOK, compatResponse{Search: compatSearchBody{Docs: docs}, Status: compatStatus{Code: "SUCCESS"}})
+	return writeJSON(w, http.StatusOK, compatResponse{
+		Search: compatDocs{docs},
+		Data:   compatDocs{docs},
+		Status: compatStatus{Code: "SUCCESS"},
+	})
+}
+
+// compatError is the body of an error answer on POST /search.
+func compatError(msg string) compatResponse {
+	empty := compatDocs{Docs: []compatDoc{}}
+	return compatResponse{
+		Search: empty,
+		Data:   empty,
+		Status: compatStatus{Code: "ERROR", Description: compatHTML(msg)},
+		Error:  msg,
+	}
+}
+
+// searchOne finds the k best documents of one kind for a query vector.
+func searchOne(ctx context.Context, eng *search.Engine, vec []float32, kind workspace.Kind, k int) ([]search.Hit, error) {
+	hits, err := searchVector(ctx, eng, vec, []workspace.Kind{kind}, k, nil)
+	if err != nil {
+		return nil, err
+	}
+	return hits[kind], nil
 }
 
 func indexOf(xs []int, x int) int {
@@ -138,27 +212,29 @@ func indexOf(xs []int, x int) int {
 }
 
 // compatMatchOf turns a hit into a Jina match. Images point at their file
-// by absolute URL, so that any page can show them; captions carry their
-// text, and their image in the tags.
+// by absolute URL, so that any page can show them (and send them back as a
+// query); captions carry their text, and their image in the tags.
 func compatMatchOf(base string, h search.Hit) compatMatch {
 	m := compatMatch{ID: strconv.FormatInt(h.ID, 10), Score: compatScore{Value: score64(h.Score)}}
 	if h.Type == workspace.Images {
 		m.MimeType = mimeFromPath(h.Path)
 		m.URI = base + fileURL(h.ID)
-		if len(h.Captions) > 0 {
-			m.Text = h.Captions[0]
-		}
 		m.Tags = map[string]any{"type": "image", "key": h.Key, "thumbnail": base + thumbnailURL(h.ID)}
-		return m
+		if len(h.Captions) > 0 {
+			m.Text = compatHTML(h.Captions[0])
+			m.Tags["text"] = h.Captions[0]
+		}
+	} else {
+		m.MimeType = "text/plain"
+		m.Text = compatHTML(h.Text)
+		m.Tags = map[string]any{"type": "caption", "text": h.Text}
+		if h.Image != nil {
+			m.Tags["image_id"] = strconv.FormatInt(h.Image.ID, 10)
+			m.Tags["image_uri"] = base + fileURL(h.Image.ID)
+			m.Tags["thumbnail"] = base + thumbnailURL(h.Image.ID)
+		}
 	}
-	m.MimeType = "text/plain"
-	m.Text = h.Text
-	m.Tags = map[string]any{"type": "caption"}
-	if h.Image != nil {
-		m.Tags["image_id"] = strconv.FormatInt(h.Image.ID, 10)
-		m.Tags["image_uri"] = base + fileURL(h.Image.ID)
-		m.Tags["thumbnail"] = base + thumbnailURL(h.Image.ID)
-	}
+	m.MimeType2 = m.MimeType
 	return m
 }
 
@@ -231,7 +307,7 @@ func (s *Server) parseCompat(r *http.Request) (queries []compatQuery, topK int, 
 	}
 	queries = make([]compatQuery, len(items))
 	for i, item := range items {
-		if queries[i], err = s.parseCompatItem(i+1, item); err != nil {
+		if queries[i], err = s.parseCompatItem(r, i+1, item); err != nil {
 			return nil, 0, "", err
 		}
 	}
@@ -289,11 +365,12 @@ func shortJSON(v json.RawMessage) string {
 	return s
 }
 
-// parseCompatItem reads one query: a string (text or data URI) or a Jina
-// document object with text or uri.
-func (s *Server) parseCompatItem(n int, item json.RawMessage) (compatQuery, error) {
+// parseCompatItem reads one query: a string (a text, a data URI or one of
+// this server's image URLs) or a Jina document object with text or uri.
+func (s *Server) parseCompatItem(r *http.Request, n int, item json.RawMessage) (compatQuery, error) {
 	what := fmt.Sprintf("data item %d", n)
 	var str string
+	isURI := false
 	if err := json.Unmarshal(item, &str); err != nil {
 		var doc map[string]json.RawMessage
 		if err := json.Unmarshal(item, &doc); err != nil || doc == nil {
@@ -320,15 +397,9 @@ func (s *Server) parseCompatItem(n int, item json.RawMessage) (compatQuery, erro
 		case text != "" && uri != "":
 			return compatQuery{}, badRequest("%s has both text and uri: give one", what)
 		case uri != "":
-			if !isDataURI(uri) {
-				return compatQuery{}, badRequest("%s: uri must be a data URI (data:image/jpeg;base64,...); xmodal does not fetch URLs", what)
-			}
-			str = uri
+			str, isURI = uri, true
 		default:
-			if err := s.checkText(what, text); err != nil {
-				return compatQuery{}, err
-			}
-			return compatQuery{text: text, mimeType: "text/plain"}, nil
+			str = text
 		}
 	}
 	if isDataURI(str) {
@@ -340,13 +411,64 @@ func (s *Server) parseCompatItem(n int, item json.RawMessage) (compatQuery, erro
 		// URI claims.
 		return compatQuery{uri: str, image: up, mimeType: up.mimeType}, nil
 	}
-	if lower := strings.ToLower(str); (strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "https://")) && !strings.ContainsAny(str, " \t\n") {
-		return compatQuery{}, badRequest("%s is a URL: xmodal does not fetch URLs; send the image as a data URI (data:image/jpeg;base64,...)", what)
+	if id, thumb, ok := s.ownImageURL(r, str); ok {
+		q := compatQuery{uri: str, imageID: id}
+		if thumb {
+			q.mimeType = "image/jpeg" // thumbnails are JPEG; a file's type is known once it is looked up
+		}
+		return q, nil
 	}
-	if err := s.checkText(what, str); err != nil {
+	if isURI || looksLikeURL(str) {
+		return compatQuery{}, badRequest("%s is a URL that is not one of this server's images: xmodal does not fetch URLs; send the image itself as a data URI (data:image/jpeg;base64,...)", what)
+	}
+	text := compatText(str)
+	if err := s.checkText(what, text); err != nil {
 		return compatQuery{}, err
 	}
-	return compatQuery{text: str, mimeType: "text/plain"}, nil
+	return compatQuery{text: text, mimeType: "text/plain"}, nil
+}
+
+// urlLike tells a URL (or one of this server's paths) from a text query
+// that mentions one.
+var urlLike = regexp.MustCompile(`^(?:[a-zA-Z][a-zA-Z0-9+.-]*://|/api/)\S*$`)
+
+func looksLikeURL(s string) bool { return urlLike.MatchString(s) }
+
+// ownImagePath matches the paths of an indexed image's file and thumbnail.
+var ownImagePath = regexp.MustCompile(`^/api/v1/images/([1-9][0-9]{0,18})/(file|thumbnail)$`)
+
+// ownImageURL recognises the URLs that this server hands out for its
+// images (absolute, as in POST /search answers, or as a path), which
+// Jina Box sends back as the query when a result is clicked. Such a query
+// is answered from the stored vector: nothing is fetched, and a URL of any
+// other host is not this server's.
+func (s *Server) ownImageURL(r *http.Request, str string) (id int64, thumbnail, ok bool) {
+	u, err := url.Parse(str)
+	if err != nil || u.User != nil || u.Fragment != "" || u.Opaque != "" {
+		return 0, false, false
+	}
+	if u.Scheme != "" || u.Host != "" {
+		if u.Scheme != "http" && u.Scheme != "https" {
+			return 0, false, false
+		}
+		base, err := url.Parse(s.baseURL(r))
+		if err != nil || (!strings.EqualFold(u.Host, base.Host) && !strings.EqualFold(u.Host, r.Host)) {
+			return 0, false, false
+		}
+	}
+	m := ownImagePath.FindStringSubmatch(u.Path)
+	if m == nil {
+		return 0, false, false
+	}
+	thumbnail = m[2] == "thumbnail"
+	if u.RawQuery != "" {
+		q, err := url.ParseQuery(u.RawQuery)
+		if !thumbnail || err != nil || len(q) != 1 || len(q["size"]) != 1 {
+			return 0, false, false
+		}
+	}
+	id, err = strconv.ParseInt(m[1], 10, 64)
+	return id, thumbnail, err == nil
 }
 
 // mimeFromPath guesses an indexed image's type from its name, without

@@ -2,34 +2,78 @@ package server
 
 import (
 	"fmt"
+	"html"
+	"math"
 	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 )
 
-// compatBody is the response of POST /search.
+// compatDocBody is a query document of POST /search.
+type compatDocBody struct {
+	Text      string `json:"text"`
+	URI       string `json:"uri"`
+	MimeType  string `json:"mimeType"`
+	MimeType2 string `json:"mime_type"`
+	Matches   []compatMatchBody `json:"matches"`
+}
+
+// compatMatchBody is a match of POST /search.
+type compatMatchBody struct {
+	ID    string `json:"id"`
+	Score struct {
+		Value float64 `json:"value"`
+	} `json:"score"`
+	MimeType  string         `json:"mimeType"`
+	MimeType2 string         `json:"mime_type"`
+	URI       string         `json:"uri"`
+	Text      string         `json:"text"`
+	Tags      map[string]any `json:"tags"`
+}
+
+// compatBody is the response of POST /search: the Jina 1.x envelope
+// (search) and the 2.x one (data), which must hold the same documents.
 type compatBody struct {
 	Search struct {
-		Docs []struct {
-			Text     string `json:"text"`
-			URI      string `json:"uri"`
-			MimeType string `json:"mimeType"`
-			Matches  []struct {
-				ID    string `json:"id"`
-				Score struct {
-					Value float64 `json:"value"`
-				} `json:"score"`
-				MimeType string         `json:"mimeType"`
-				URI      string         `json:"uri"`
-				Text     string         `json:"text"`
-				Tags     map[string]any `json:"tags"`
-			} `json:"matches"`
-		} `json:"docs"`
+		Docs []compatDocBody `json:"docs"`
 	} `json:"search"`
+	Data struct {
+		Docs []compatDocBody `json:"docs"`
+	} `json:"data"`
 	Status struct {
-		Code string `json:"code"`
+		Code        string `json:"code"`
+		Description string `json:"description"`
 	} `json:"status"`
+	Error string `json:"error"`
+}
+
+// compatResult posts a /search body and checks the envelopes agree.
+func compatResult(t *testing.T, f *fixture, body any, status int) compatBody {
+	t.Helper()
+	res := f.postJSON(t, "/search", body)
+	if res.status != status {
+		t.Fatalf("status %d, want %d: %.300s", res.status, status, res.body)
+	}
+	var out compatBody
+	res.json(t, &out)
+	if !reflect.DeepEqual(out.Search, out.Data) || out.Search.Docs == nil {
+		t.Fatalf("the search and data envelopes differ or are missing: %.500s", res.body)
+	}
+	for _, d := range out.Search.Docs {
+		if d.MimeType == "" || d.MimeType != d.MimeType2 {
+			t.Errorf("query doc mimeType %q, mime_type %q", d.MimeType, d.MimeType2)
+		}
+		for _, m := range d.Matches {
+			if m.MimeType == "" || m.MimeType != m.MimeType2 {
+				t.Errorf("match mimeType %q, mime_type %q", m.MimeType, m.MimeType2)
+			}
+		}
+	}
+	return out
 }
 
 func TestCompatTextFindsImages(t *testing.T) {
@@ -39,14 +83,9 @@ func TestCompatTextFindsImages(t *testing.T) {
 		"v2": `{"parameters":{"top_k":5},"data":["a boy playing basketball"]}`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			res := f.postJSON(t, "/search", body)
-			if res.status != 200 {
-				t.Fatalf("status %d: %s", res.status, res.body)
-			}
-			var out compatBody
-			res.json(t, &out)
+			out := compatResult(t, f, body, 200)
 			if out.Status.Code != "SUCCESS" || len(out.Search.Docs) != 1 {
-				t.Fatalf("response %s", res.body)
+				t.Fatalf("response %+v", out)
 			}
 			doc := out.Search.Docs[0]
 			if doc.Text != "a boy playing basketball" || doc.MimeType != "text/plain" || doc.URI != "" {
@@ -83,11 +122,9 @@ func TestCompatImageFindsCaptions(t *testing.T) {
 	f := newFixture(t, Options{})
 	png := fixtureBytes(t, "08_rgb_732x672.png")
 	uri := dataURI("image/png", png)
-	res := f.postJSON(t, "/search", map[string]any{"top_k": 3, "data": []string{uri}})
-	var out compatBody
-	res.json(t, &out)
-	if res.status != 200 || len(out.Search.Docs) != 1 {
-		t.Fatalf("status %d: %.300s", res.status, res.body)
+	out := compatResult(t, f, map[string]any{"top_k": 3, "data": []string{uri}}, 200)
+	if len(out.Search.Docs) != 1 {
+		t.Fatalf("%d docs", len(out.Search.Docs))
 	}
 	doc := out.Search.Docs[0]
 	if doc.URI != uri || doc.MimeType != "image/png" || doc.Text != "" {
@@ -116,11 +153,9 @@ func TestCompatMixedQueriesKeepOrder(t *testing.T) {
 		},
 		"request_size": 10, // a Jina envelope field: ignored
 	}
-	res := f.postJSON(t, "/search", body)
-	var out compatBody
-	res.json(t, &out)
-	if res.status != 200 || len(out.Search.Docs) != 4 {
-		t.Fatalf("status %d: %.300s", res.status, res.body)
+	out := compatResult(t, f, body, 200)
+	if len(out.Search.Docs) != 4 {
+		t.Fatalf("%d docs", len(out.Search.Docs))
 	}
 	d := out.Search.Docs
 	if d[0].Text != "first text" || d[1].MimeType != "image/jpeg" || d[2].Text != "third, as a document" || d[3].MimeType != "image/png" {
@@ -200,9 +235,14 @@ func TestCompatErrors(t *testing.T) {
 		{"truncated png", `{"data":["` + dataURI("image/png", fixtureBytes(t, "08_rgb_732x672.png")[:200]) + `"]}`, 400, "data item 1"},
 		{"bomb", `{"data":["` + dataURI("image/png", bombPNG(30000, 30000)) + `"]}`, 413, "megapixels"},
 		{"url", `{"data":["https://example.org/cat.jpg"]}`, 400, "does not fetch URLs"},
+		{"other host's image url", `{"data":["http://example.org/api/v1/images/1/file"]}`, 400, "does not fetch URLs"},
+		{"image url with a query", `{"data":["/api/v1/images/1/file?x=1"]}`, 400, "does not fetch URLs"},
+		{"image url of another scheme", `{"data":["ftp://127.0.0.1/api/v1/images/1/file"]}`, 400, "does not fetch URLs"},
+		{"unknown image", `{"data":["/api/v1/images/999/file"]}`, 404, "data item 1: no image with id 999"},
 		{"doc with both", `{"data":[{"text":"a","uri":"data:image/png;base64,AA=="}]}`, 400, "both text and uri"},
 		{"doc unknown field", `{"data":[{"blob":"a"}]}`, 400, `unknown field "blob"`},
 		{"doc remote uri", `{"data":[{"uri":"http://x/y.jpg"}]}`, 400, "data URI"},
+		{"doc uri not a URL", `{"data":[{"uri":"cat.jpg"}]}`, 400, "data URI"},
 		{"unknown field", `{"topk":5,"data":["x"]}`, 400, `unknown field "topk"`},
 		{"mode index", `{"mode":"index","data":["x"]}`, 400, "not supported"},
 		{"negative top_k", `{"top_k":-1,"data":["x"]}`, 400, "at least 1"},
@@ -222,6 +262,11 @@ func TestCompatErrors(t *testing.T) {
 			msg := f.postJSON(t, "/search", c.body).errorMessage(t, c.status)
 			if !strings.Contains(msg, c.want) {
 				t.Errorf("message %q does not say %q", msg, c.want)
+			}
+			// Jina Box shows status.description, and reads the docs first.
+			out := compatResult(t, f, c.body, c.status)
+			if out.Status.Code != "ERROR" || out.Status.Description != html.EscapeString(msg) || len(out.Data.Docs) != 0 {
+				t.Errorf("error envelope: status %+v, %d docs", out.Status, len(out.Data.Docs))
 			}
 		})
 	}
@@ -299,5 +344,97 @@ func TestScore64(t *testing.T) {
 		if got := fmt.Sprint(score64(c.in)); got != c.want {
 			t.Errorf("score64(%v) = %s", c.in, got)
 		}
+	}
+}
+
+// Jina Box sends a clicked image result's uri back unchanged: the server's
+// own image URLs are queries, answered from the stored vector.
+func TestCompatOwnImageURLs(t *testing.T) {
+	f := newFixture(t, Options{})
+	// A server that would see any fetch: the URLs below name its host.
+	var fetched []string
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fetched = append(fetched, r.URL.String()) }))
+	defer other.Close()
+
+	const name = "08_rgb_732x672.png"
+	id := f.ids[name]
+	path := fileURL(id)
+	own := f.ts.URL + path
+	text := compatResult(t, f, `{"top_k":8,"data":["a picture named 08_rgb_732x672.png"]}`, 200)
+	if !slices.ContainsFunc(text.Data.Docs[0].Matches, func(m compatMatchBody) bool { return m.URI == own }) {
+		t.Fatalf("no match has the uri %q", own)
+	}
+	upload := compatResult(t, f, map[string]any{"top_k": 2, "data": []string{dataURI("image/png", fixtureBytes(t, name))}}, 200)
+	ref := upload.Data.Docs[0].Matches
+	for _, c := range []struct{ name, query, mimeType string }{
+		{"absolute file URL", own, "image/png"},
+		{"file path", path, "image/png"},
+		{"thumbnail", f.ts.URL + thumbnailURL(id) + "?size=128", "image/jpeg"},
+		{"as a document", "", "image/png"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var item any = c.query
+			if c.query == "" {
+				item = map[string]string{"uri": own}
+			}
+			out := compatResult(t, f, map[string]any{"parameters": map[string]any{"top_k": 2}, "data": []any{item}}, 200)
+			doc := out.Data.Docs[0]
+			if doc.MimeType2 != c.mimeType || doc.Text != "" || len(doc.Matches) != 2 {
+				t.Fatalf("query doc %+v", doc)
+			}
+			// The stored vector answers as the uploaded image would.
+			for j, m := range doc.Matches {
+				r := ref[j]
+				if m.ID != r.ID || math.Abs(m.Score.Value-r.Score.Value) > 1e-5 || m.MimeType2 != "text/plain" || m.Text != r.Text {
+					t.Errorf("match %d: %s %v %q, uploading the image gives %s %v %q", j, m.ID, m.Score.Value, m.Text, r.ID, r.Score.Value, r.Text)
+				}
+			}
+		})
+	}
+	// "more like this": the image itself is left out.
+	out := compatResult(t, f, map[string]any{"parameters": map[string]any{"top_k": 7, "target": "images"}, "data": []string{own}}, 200)
+	if m := out.Data.Docs[0].Matches; len(m) != 7 || slices.ContainsFunc(m, func(m compatMatchBody) bool {
+		return m.URI == own
+	}) {
+		t.Errorf("similar images: %+v", m)
+	}
+
+	// The same path on another host is that host's, and is never fetched.
+	foreign := other.URL + path
+	msg := f.postJSON(t, "/search", map[string]any{"data": []string{foreign}}).errorMessage(t, 400)
+	if !strings.Contains(msg, "does not fetch URLs") || len(fetched) != 0 {
+		t.Errorf("message %q; fetched %v", msg, fetched)
+	}
+}
+
+// Captions are data: markup in one must reach Jina Box as text, not HTML,
+// and a clicked caption (sent back escaped) must search for itself.
+func TestCompatEscapesHTML(t *testing.T) {
+	f := newFixture(t, Options{})
+	evil := `<img src=x onerror="alert(1)"> Tom & Jerry`
+	png := fixtureBytes(t, "06_bilevel_161x161.png")
+	add := f.postJSON(t, "/api/v1/images", map[string]any{"image": dataURI("image/png", png), "captions": []string{evil}})
+	if add.status != http.StatusCreated && add.status != http.StatusOK {
+		t.Fatalf("add: %d %s", add.status, add.body)
+	}
+	find := func(query string) compatBody {
+		return compatResult(t, f, map[string]any{"top_k": 1, "parameters": map[string]any{"target": "captions"}, "data": []string{query}}, 200)
+	}
+	out := find(evil)
+	m := out.Data.Docs[0].Matches[0]
+	want := `&lt;img src=x onerror=&#34;alert(1)&#34;&gt; Tom &amp; Jerry`
+	if m.Text != want || m.Tags["text"] != evil || out.Data.Docs[0].Text != want {
+		t.Errorf("match text %q (tags.text %q), query text %q; want %q", m.Text, m.Tags["text"], out.Data.Docs[0].Text, want)
+	}
+	// Clicked in Jina Box, the escaped text comes back: it finds the same
+	// caption with the same score.
+	again := find(m.Text).Data.Docs[0].Matches[0]
+	if again.ID != m.ID || again.Score != m.Score {
+		t.Errorf("the escaped caption finds %s (%v), the raw one %s (%v)", again.ID, again.Score.Value, m.ID, m.Score.Value)
+	}
+	// An error that quotes the request is escaped in the description.
+	res := compatResult(t, f, `{"<b>":1,"data":["x"]}`, 400)
+	if strings.Contains(res.Status.Description, "<b>") || !strings.Contains(res.Error, "<b>") {
+		t.Errorf("description %q, error %q", res.Status.Description, res.Error)
 	}
 }

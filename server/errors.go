@@ -71,14 +71,24 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if he.retryAfter != "" {
 		w.Header().Set("Retry-After", he.retryAfter)
 	}
-	writeJSON(w, he.status, errorBody{Error: he.msg})
+	writeJSON(w, he.status, errorBodyFor(r, he.msg))
 }
 
 // writeError is Server.writeError for code that has no server at hand; it
 // logs nothing.
-func writeError(w http.ResponseWriter, err error) {
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	he := classify(err)
-	writeJSON(w, he.status, errorBody{Error: he.msg})
+	writeJSON(w, he.status, errorBodyFor(r, he.msg))
+}
+
+// errorBodyFor is the error body for a request: errorBody everywhere but on
+// POST /search, whose clients read Jina's envelope (see compatResponse).
+// Both carry the message in "error".
+func errorBodyFor(r *http.Request, msg string) any {
+	if r.URL.Path == "/search" {
+		return compatError(msg)
+	}
+	return errorBody{Error: msg}
 }
 
 // writeJSON writes v as the response body. An error here means the client

@@ -51,7 +51,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 			s.metrics.panics.Add(1)
 			s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			if rec.status == 0 {
-				writeJSON(rec, http.StatusInternalServerError, errorBody{Error: "internal error: the server failed on this request (it is logged)"})
+				writeJSON(rec, http.StatusInternalServerError, errorBodyFor(r, "internal error: the server failed on this request (it is logged)"))
 			}
 		}()
 		next.ServeHTTP(rec, r)
@@ -133,7 +133,7 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > limit {
 			w.Header().Set("Connection", "close")
-			writeError(w, errorf(http.StatusRequestEntityTooLarge, "request body of %d bytes is larger than the limit of %s", r.ContentLength, sizeString(limit)))
+			writeError(w, r, errorf(http.StatusRequestEntityTooLarge, "request body of %d bytes is larger than the limit of %s", r.ContentLength, sizeString(limit)))
 			return
 		}
 		// MaxBytesReader closes the connection after an overflow only when
