@@ -15,10 +15,10 @@ import (
 
 // compatDocBody is a query document of POST /search.
 type compatDocBody struct {
-	Text      string `json:"text"`
-	URI       string `json:"uri"`
-	MimeType  string `json:"mimeType"`
-	MimeType2 string `json:"mime_type"`
+	Text      string            `json:"text"`
+	URI       string            `json:"uri"`
+	MimeType  string            `json:"mimeType"`
+	MimeType2 string            `json:"mime_type"`
 	Matches   []compatMatchBody `json:"matches"`
 }
 
