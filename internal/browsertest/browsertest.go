@@ -1,0 +1,242 @@
+// Package browsertest drives headless Chromium for end-to-end tests of
+// xmodal's web pages: the embedded UI and the pages that embed Jina Box.
+//
+// Tests that use it skip when no browser is installed, unless
+// XMODAL_REQUIRE_BROWSER=1 (as in CI), where they fail instead.
+// Screenshots go to $XMODAL_ARTIFACTS, or to a temporary folder; the test
+// log names them.
+package browsertest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+)
+
+// Required reports whether tests must fail rather than skip when something
+// they need (a browser, an npm package) is missing.
+func Required() bool { return os.Getenv("XMODAL_REQUIRE_BROWSER") == "1" }
+
+// SkipOrFail skips the test with msg, or fails it when Required.
+func SkipOrFail(t testing.TB, msg string) {
+	t.Helper()
+	if Required() {
+		t.Fatal(msg + "; XMODAL_REQUIRE_BROWSER=1 forbids skipping")
+	}
+	t.Skip(msg)
+}
+
+// FindChromium returns the browser to drive: $XMODAL_CHROMIUM, or the first
+// of the usual names on PATH.
+func FindChromium(t testing.TB) string {
+	t.Helper()
+	if env := os.Getenv("XMODAL_CHROMIUM"); env != "" {
+		p, err := exec.LookPath(env)
+		if err != nil {
+			t.Fatalf("XMODAL_CHROMIUM: %v", err)
+		}
+		return p
+	}
+	for _, c := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome-stable", "google-chrome", "headless-shell"} {
+		if p, err := exec.LookPath(c); err == nil {
+			return p
+		}
+	}
+	SkipOrFail(t, "no Chromium found (install Debian's chromium package, or set XMODAL_CHROMIUM to a Chrome or Chromium binary)")
+	return ""
+}
+
+// ArtifactsDir is where screenshots go.
+func ArtifactsDir(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("XMODAL_ARTIFACTS")
+	if dir == "" {
+		return t.TempDir()
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// Start starts headless Chromium and returns a tab's context, and a func
+// that reports the page's console errors and uncaught exceptions so far.
+func Start(t testing.TB) (context.Context, func() []string) {
+	t.Helper()
+	execPath := FindChromium(t)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(execPath),
+		chromedp.Headless,
+		chromedp.NoSandbox, // CI runs as root in a container
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		// The machines' closed network refuses Chromium's own connections.
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	tab, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
+	t.Cleanup(cancelTab)
+
+	var mu sync.Mutex
+	var problems []string
+	messages := chromedp.Console(tab) // starts the browser
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.IsException() || m.Type == chromedp.ConsoleError {
+				mu.Lock()
+				problems = append(problems, fmt.Sprintf("%s (%s:%d)", m, m.URL, m.Line))
+				mu.Unlock()
+			}
+		}
+	}()
+	return tab, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(problems)
+	}
+}
+
+// Poll waits until a JavaScript expression is truthy, naming it on failure.
+func Poll(what, expr string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(20*time.Second))(ctx, t)
+		if err != nil {
+			return fmt.Errorf("waiting until %s: %w", what, err)
+		}
+		return nil
+	})
+}
+
+// Screenshot saves the viewport as a PNG in dir.
+func Screenshot(t testing.TB, dir, name string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		// Let lazy images finish and the layout settle.
+		if _, err := chromedp.Poll[chromedp.Void](`[...document.images].filter(i => i.getAttribute('src') && i.offsetParent).every(i => i.complete)`,
+			chromedp.WithPollingTimeout(10*time.Second))(ctx, tg); err != nil {
+			return fmt.Errorf("images of %s: %w", name, err)
+		}
+		png, err := chromedp.CaptureScreenshot()(ctx, tg)
+		if err != nil {
+			return err
+		}
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, png, 0o644); err != nil {
+			return err
+		}
+		t.Logf("screenshot: %s", path)
+		return nil
+	})
+}
+
+// ColorScheme emulates prefers-color-scheme.
+func ColorScheme(scheme string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
+		})
+		return err
+	})
+}
+
+// Evaluate runs a JavaScript expression and returns its value.
+func Evaluate[T any](ctx context.Context, t testing.TB, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// Run runs actions in the tab, failing the test on an error.
+func Run(t testing.TB, tab context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(tab, steps...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// NPMInstall installs the packages pinned by dir's package.json and
+// package-lock.json with `npm ci`, and returns their node_modules folder.
+// The install goes to the user's cache, keyed by the lock file, so that
+// the source tree stays clean and later runs reuse it. Without npm or the
+// registry, the test skips (or fails when Required).
+func NPMInstall(t testing.TB, dir string) string {
+	t.Helper()
+	lock, err := os.ReadFile(filepath.Join(dir, "package-lock.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest, err := os.ReadFile(filepath.Join(dir, "package.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	sum := sha256.Sum256(append(append([]byte{}, manifest...), lock...))
+	final := filepath.Join(cache, "xmodal-tests", "npm-"+hex.EncodeToString(sum[:8]))
+	modules := filepath.Join(final, "node_modules")
+	if _, err := os.Stat(filepath.Join(modules, ".package-lock.json")); err == nil {
+		return modules
+	}
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		SkipOrFail(t, "npm is not installed: it fetches the pinned packages in "+dir)
+	}
+	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Install beside the final folder and rename, so that an interrupted
+	// install is never taken for a finished one.
+	tmp, err := os.MkdirTemp(filepath.Dir(final), "install-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
+	for name, data := range map[string][]byte{"package.json": manifest, "package-lock.json": lock} {
+		if err := os.WriteFile(filepath.Join(tmp, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error")
+	cmd.Dir = tmp
+	if out, err := cmd.CombinedOutput(); err != nil {
+		SkipOrFail(t, fmt.Sprintf("npm ci in a copy of %s failed (%v): %s", dir, err, out))
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		if _, serr := os.Stat(modules); serr != nil {
+			t.Fatal(err)
+		}
+		// Another test process finished the same install first.
+	}
+	return modules
+}
