@@ -194,7 +194,9 @@ func serveWorkspace(t *testing.T, ws string) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	var stderr syncBuffer
 	done := make(chan int)
-	go func() { done <- run(ctx, []string{"serve", "--workspace", ws, "--model", modelA, "--addr", addr}, &stderr, &stderr) }()
+	go func() {
+		done <- run(ctx, []string{"serve", "--workspace", ws, "--model", modelA, "--addr", addr}, &stderr, &stderr)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if code := <-done; code != 0 {
