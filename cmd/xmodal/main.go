@@ -16,6 +16,11 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	// Mozilla's root certificates, used only where the system has none
+	// (the container image is built FROM scratch), so that `models pull`
+	// can reach Hugging Face over HTTPS anywhere.
+	_ "golang.org/x/crypto/x509roots/fallback"
 )
 
 // command is one subcommand: its one-line summary and its entry point, which
@@ -27,15 +32,17 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"embed":    {"print embeddings of texts and images as JSON lines", runEmbed},
-		"tokenize": {"print the token ids of texts as JSON lines", runTokenize},
-		"models":   {"list, pull and inspect models", runModels},
-		"index":    {"index a dataset or a folder of images into a workspace", runIndex},
-		"search":   {"search a workspace by text or image", runSearch},
-		"eval":     {"measure a workspace's retrieval quality (Recall@K, median rank, MRR)", runEval},
-		"serve":    {"serve the REST API and web UI", runServe},
-		"bench":    {"measure encoding speed (images/s, texts/s, GFLOP/s)", runBench},
-		"demo":     {"index the bundled sample set with the bundled model and serve it", runDemo},
+		"embed":       {"print embeddings of texts and images as JSON lines", runEmbed},
+		"tokenize":    {"print the token ids of texts as JSON lines", runTokenize},
+		"models":      {"list, pull and inspect models", runModels},
+		"index":       {"index a dataset or a folder of images into a workspace", runIndex},
+		"search":      {"search a workspace by text or image", runSearch},
+		"eval":        {"measure a workspace's retrieval quality (Recall@K, median rank, MRR)", runEval},
+		"serve":       {"serve the REST API and web UI", runServe},
+		"bench":       {"measure encoding speed (images/s, texts/s, GFLOP/s)", runBench},
+		"demo":        {"index the bundled sample set with the bundled model and serve it", runDemo},
+		"version":     {"print the version of this binary", runVersion},
+		"healthcheck": {"exit 0 if a running server is ready (for container health checks)", runHealthcheck},
 	}
 }
 
@@ -85,7 +92,7 @@ func usage(w io.Writer, cmds map[string]command) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
+		fmt.Fprintf(w, "  %-12s %s\n", n, cmds[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'xmodal COMMAND -h' for a command's flags.")
 }
