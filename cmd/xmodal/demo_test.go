@@ -30,6 +30,30 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// freeAddr returns a loopback address whose port was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// background runs a command line in-process, its output going to out,
+// until stop is called; stop returns the exit code.
+func background(args ...string) (out *syncBuffer, stop func() int) {
+	ctx, cancel := context.WithCancel(context.Background())
+	out = new(syncBuffer)
+	done := make(chan int)
+	go func() { done <- run(ctx, args, out, out) }()
+	return out, func() int {
+		cancel()
+		return <-done
+	}
+}
+
 // TestDemo runs `xmodal demo` with an empty cache, as a newcomer would, and
 // searches it through the compatible API; a second run reuses the
 // workspace.
@@ -39,16 +63,8 @@ func TestDemo(t *testing.T) {
 	}
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	for pass := 1; pass <= 2; pass++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		ctx, cancel := context.WithCancel(context.Background())
-		var stderr syncBuffer
-		done := make(chan int)
-		go func() { done <- run(ctx, []string{"demo", "--addr", addr}, &stderr, &stderr) }()
+		addr := freeAddr(t)
+		stderr, stop := background("demo", "--addr", addr)
 
 		deadline := time.Now().Add(3 * time.Minute)
 		for !strings.Contains(stderr.String(), "Press Ctrl-C") {
@@ -79,8 +95,7 @@ func TestDemo(t *testing.T) {
 		if out.Status.Code != "SUCCESS" || len(out.Search.Docs) != 1 || len(out.Search.Docs[0].Matches) != 5 {
 			t.Errorf("run %d: response %+v", pass, out)
 		}
-		cancel()
-		if code := <-done; code != 0 {
+		if code := stop(); code != 0 {
 			t.Errorf("run %d: exit %d:\n%s", pass, code, stderr.String())
 		}
 		indexed := strings.Contains(stderr.String(), "indexed the sample set")

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -185,21 +183,10 @@ func driveJinaBox(t *testing.T, pageURL, api, shot string) {
 // and returns its URL once it is ready.
 func serveWorkspace(t *testing.T, ws string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	var stderr syncBuffer
-	done := make(chan int)
-	go func() {
-		done <- run(ctx, []string{"serve", "--workspace", ws, "--model", modelA, "--addr", addr}, &stderr, &stderr)
-	}()
+	addr := freeAddr(t)
+	stderr, stop := background("serve", "--workspace", ws, "--model", modelA, "--addr", addr)
 	t.Cleanup(func() {
-		cancel()
-		if code := <-done; code != 0 {
+		if code := stop(); code != 0 {
 			t.Errorf("serve: exit %d:\n%s", code, stderr.String())
 		}
 	})
