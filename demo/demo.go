@@ -11,6 +11,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/xmodal/xmodal/internal/atomicfile"
 )
 
 //go:embed sample
@@ -46,10 +48,9 @@ func Extract(dir string) error {
 		if old, err := os.ReadFile(target); err == nil && bytes.Equal(old, data) {
 			return nil
 		}
-		tmp := target + ".tmp"
-		if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		if err := atomicfile.WriteFile(target, data, 0o644); err != nil {
 			return fmt.Errorf("extract the demo sample: %w", err)
 		}
-		return os.Rename(tmp, target)
+		return nil
 	})
 }

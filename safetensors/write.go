@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"sort"
+
+	"github.com/xmodal/xmodal/internal/atomicfile"
 )
 
 // Write encodes tensors (Data already little-endian in their DType) as a
@@ -57,24 +57,9 @@ func Write(w io.Writer, tensors []Tensor, metadata map[string]string) error {
 // WriteFile writes tensors to path atomically: a temporary file renamed into
 // place once complete, so a crash never leaves a half-written checkpoint.
 func WriteFile(path string, tensors []Tensor, metadata map[string]string) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".safetensors-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := Write(tmp, tensors, metadata); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	// CreateTemp makes the file private; a checkpoint is ordinary data.
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, 0o644, func(w io.Writer) error {
+		return Write(w, tensors, metadata)
+	})
 }
 
 // FromFloat32 encodes values as a tensor of dtype F32, F16 or BF16 (BF16

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,13 +14,14 @@ import (
 	"time"
 
 	"github.com/xmodal/xmodal/imageio"
+	"github.com/xmodal/xmodal/internal/atomicfile"
 	"github.com/xmodal/xmodal/nn"
 	"github.com/xmodal/xmodal/workspace"
 )
 
 // ErrBusy is returned by Add and Delete while another process (such as
-// `xmodal index`) is writing to the workspace.
-var ErrBusy = errors.New("workspace is busy: another process is writing to it")
+// `xmodal index`) is writing to the workspace; the error names it.
+var ErrBusy = errors.New("workspace is busy")
 
 // UploadsDir is where Add stores uploaded images, inside the workspace.
 const UploadsDir = "uploads"
@@ -28,6 +30,14 @@ const UploadsDir = "uploads"
 // workspace's uploads folder and indexes it with its captions. The key is
 // "uploads/<sha256>.<ext>", so adding the same bytes twice replaces the
 // first document instead of duplicating it.
+//
+// Adds and deletes of one engine take turns (callers wait, bounded by
+// ctx), so concurrent requests never collide on the workspace's lock. The
+// file is written under a temporary name and gets its final one only once
+// its document is committed: a failed add leaves nothing behind, and
+// CleanUploads settles what a crash interrupted. A crash after the commit
+// and before the rename leaves a document whose file is still under its
+// temporary name until then.
 func (e *Engine) Add(ctx context.Context, data []byte, captions []string) (*workspace.Image, error) {
 	pixels, err := imageio.PreprocessBytes(data, e.enc.ImageOptions())
 	if err != nil {
@@ -54,23 +64,35 @@ func (e *Engine) Add(ctx context.Context, data []byte, captions []string) (*work
 
 	sum := sha256.Sum256(data)
 	hash := hex.EncodeToString(sum[:])
-	key := UploadsDir + "/" + hash + extension(data)
-	path := filepath.Join(e.ws.Dir(), filepath.FromSlash(key))
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, err
-	}
-	if err := writeFile(path, data); err != nil {
-		return nil, err
-	}
-	abs, err := filepath.Abs(path)
+	name := hash + extension(data)
+	key := UploadsDir + "/" + name
+	dir, err := filepath.Abs(filepath.Join(e.ws.Dir(), UploadsDir))
 	if err != nil {
 		return nil, err
 	}
-	err = e.write(func(w *workspace.Workspace) error {
-		return w.Add(ctx, []workspace.NewImage{{
-			Key: key, Path: abs, SHA256: hash, Size: int64(len(data)), MTime: time.Now().UnixNano(),
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, name)
+	// The file is written under the lock too, so that a CleanUploads,
+	// which holds it, only ever finds the temporary files of crashed adds.
+	err = e.write(ctx, func(w *workspace.Workspace) error {
+		tmp, err := atomicfile.WriteTemp(dir, name, 0o644, func(w io.Writer) error {
+			_, err := w.Write(data)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		defer os.Remove(tmp) // a no-op once renamed
+		err = w.Add(ctx, []workspace.NewImage{{
+			Key: key, Path: path, SHA256: hash, Size: int64(len(data)), MTime: time.Now().UnixNano(),
 			Vector: imgVec[0], Captions: clean, CaptionVectors: capVecs,
 		}}, nil)
+		if err != nil {
+			return err
+		}
+		return atomicfile.Rename(tmp, path)
 	})
 	if err != nil {
 		return nil, err
@@ -88,26 +110,109 @@ func (e *Engine) Delete(ctx context.Context, id int64) error {
 	if err != nil {
 		return fmt.Errorf("%w: no image with id %d", ErrBadQuery, id)
 	}
-	err = e.write(func(w *workspace.Workspace) error {
-		_, err := w.Delete(ctx, []string{im.Key})
-		return err
+	err = e.write(ctx, func(w *workspace.Workspace) error {
+		if _, err := w.Delete(ctx, []string{im.Key}); err != nil {
+			return err
+		}
+		if strings.HasPrefix(im.Key, UploadsDir+"/") {
+			// Another document may not share the file: keys are hashes.
+			if err := os.Remove(im.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return err
 	}
-	if strings.HasPrefix(im.Key, UploadsDir+"/") {
-		os.Remove(im.Path)
-	}
 	return e.Refresh(ctx)
 }
 
-// write runs fn with the workspace open for writing, for as short a time
-// as possible, so that `xmodal index` can run between two edits.
-func (e *Engine) write(fn func(*workspace.Workspace) error) error {
+// CleanUploads settles the uploads folder after a crash: a file whose
+// document was committed but which kept its temporary name gets its final
+// one; any other temporary file, and any file that no document names, is
+// removed. It takes the write lock like Add; it reports what it did.
+func (e *Engine) CleanUploads(ctx context.Context) (recovered, removed int, err error) {
+	dir := filepath.Join(e.ws.Dir(), UploadsDir)
+	err = e.write(ctx, func(w *workspace.Workspace) error {
+		entries, err := os.ReadDir(dir)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		indexed := func(name string) (bool, error) {
+			_, err := w.ImageByKey(ctx, UploadsDir+"/"+name)
+			if errors.Is(err, os.ErrNotExist) {
+				return false, nil
+			}
+			return err == nil, err
+		}
+		for _, ent := range entries {
+			name := ent.Name()
+			path := filepath.Join(dir, name)
+			if !ent.Type().IsRegular() {
+				continue
+			}
+			if final, ok := tempTarget(name); ok {
+				finalPath := filepath.Join(dir, final)
+				ok, err := indexed(final)
+				if err != nil {
+					return err
+				}
+				if _, statErr := os.Stat(finalPath); ok && errors.Is(statErr, os.ErrNotExist) {
+					if err := atomicfile.Rename(path, finalPath); err != nil {
+						return err
+					}
+					recovered++
+					continue
+				}
+			} else if ok, err := indexed(name); err != nil || ok {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			if err := os.Remove(path); err != nil {
+				return err
+			}
+			removed++
+		}
+		return nil
+	})
+	return recovered, removed, err
+}
+
+// tempTarget returns the final name of an upload's temporary file
+// (atomicfile.TempPrefix + name + "-" + random).
+func tempTarget(name string) (string, bool) {
+	rest, ok := strings.CutPrefix(name, atomicfile.TempPrefix)
+	if !ok {
+		return "", false
+	}
+	i := strings.LastIndexByte(rest, '-')
+	if i <= 0 {
+		return "", true
+	}
+	return rest[:i], true
+}
+
+// write runs fn with the workspace open for writing, one caller at a time
+// (waiting is bounded by ctx), and for as short a time as possible, so
+// that `xmodal index` can run between two edits.
+func (e *Engine) write(ctx context.Context, fn func(*workspace.Workspace) error) error {
+	select {
+	case e.writer <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-e.writer }()
 	w, err := workspace.Create(e.ws.Dir(), e.ws.Manifest().Model)
 	if err != nil {
-		if errors.Is(err, workspace.ErrLocked) {
-			return ErrBusy
+		var locked *workspace.LockedError
+		if errors.As(err, &locked) {
+			return fmt.Errorf("%w: %v", ErrBusy, locked)
 		}
 		return err
 	}
@@ -130,12 +235,4 @@ func extension(data []byte) string {
 		return ".bmp"
 	}
 	return ".img"
-}
-
-func writeFile(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

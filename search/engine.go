@@ -37,6 +37,8 @@ type Engine struct {
 	// whether it changed; 0 checks before every query.
 	RefreshInterval time.Duration
 
+	writer chan struct{} // one slot: this engine's writes take turns
+
 	mu        sync.Mutex // serialises refreshes
 	state     *snapshot  // the indexes as of the last refresh; replaced, never mutated
 	stateMu   sync.RWMutex
@@ -56,7 +58,7 @@ func New(ctx context.Context, enc Encoder, ws *workspace.Workspace) (*Engine, er
 	if d := ws.Manifest().Model.Dim; d != enc.Dim() {
 		return nil, fmt.Errorf("workspace %s holds %d-dimensional vectors, the model makes %d", ws.Dir(), d, enc.Dim())
 	}
-	e := &Engine{enc: enc, ws: ws, RefreshInterval: time.Second}
+	e := &Engine{enc: enc, ws: ws, RefreshInterval: time.Second, writer: make(chan struct{}, 1)}
 	if err := e.Refresh(ctx); err != nil {
 		return nil, err
 	}

@@ -1,13 +1,22 @@
 package search
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"image"
+	"image/png"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/xmodal/xmodal/internal/atomicfile"
 	"github.com/xmodal/xmodal/model/clip"
 	"github.com/xmodal/xmodal/nn"
 	"github.com/xmodal/xmodal/workspace"
@@ -168,9 +177,10 @@ func TestAddDeleteAndConcurrentWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	if _, err := e.Add(ctx, data, nil); !errors.Is(err, ErrBusy) {
-		t.Errorf("Add during another writer: %v", err)
+	if _, err := e.Add(ctx, data, nil); !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Errorf("Add during another writer: %v (want ErrBusy naming the holder)", err)
 	}
+	assertUploads(t, e) // the refused add left no file
 	// The other writer's additions show up in searches.
 	vec := make([]float32, e.Encoder().Dim())
 	vec[0] = 1
@@ -184,5 +194,122 @@ func TestAddDeleteAndConcurrentWriter(t *testing.T) {
 	}
 	if hits[0][0].Key != "other.png" {
 		t.Errorf("other writer's image not found: %+v", hits[0])
+	}
+}
+
+// assertUploads checks that the uploads folder holds exactly the files of
+// the indexed uploads: nothing orphaned, nothing temporary, nothing missing.
+func assertUploads(t *testing.T, e *Engine) {
+	t.Helper()
+	ctx := context.Background()
+	imgs, err := e.Workspace().ImagesInSplit(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for _, im := range imgs {
+		if strings.HasPrefix(im.Key, UploadsDir+"/") {
+			want[filepath.Base(im.Path)] = true
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Join(e.Workspace().Dir(), UploadsDir))
+	got := map[string]bool{}
+	for _, ent := range entries {
+		got[ent.Name()] = true
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("uploads folder holds %v, the indexed uploads are %v", slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want)))
+	}
+}
+
+// pngOf makes a distinct small PNG for each seed.
+func pngOf(t *testing.T, seed int) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 24, 16))
+	for i := range img.Pix {
+		img.Pix[i] = byte(i*7 + seed*31)
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// Adds of one engine take turns instead of refusing each other.
+func TestConcurrentAdds(t *testing.T) {
+	ctx := context.Background()
+	e, _ := setup(t)
+	const workers, each = 4, 6
+	var wg sync.WaitGroup
+	ids := make(chan int64, workers*each)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				im, err := e.Add(ctx, pngOf(t, w*each+i), []string{fmt.Sprintf("upload %d of worker %d", i, w)})
+				if err != nil {
+					t.Errorf("add: %v", err)
+					return
+				}
+				ids <- im.ID
+			}
+		}()
+	}
+	wg.Wait()
+	close(ids)
+	n := 0
+	for id := range ids {
+		n++
+		hits, err := e.SimilarTo(ctx, workspace.Images, id, workspace.Captions, 1)
+		if err != nil || len(hits) != 1 {
+			t.Errorf("image %d is not searchable: %v", id, err)
+		}
+	}
+	if images, _ := e.Counts(); n != workers*each || images != 4+n {
+		t.Errorf("%d adds confirmed, %d images indexed; want %d and %d", n, images, workers*each, 4+workers*each)
+	}
+	assertUploads(t, e)
+}
+
+// CleanUploads settles what a crash leaves: the committed upload still
+// under its temporary name, a temporary file of an add that never
+// committed, and a file no document names.
+func TestCleanUploads(t *testing.T) {
+	ctx := context.Background()
+	e, _ := setup(t)
+	kept, err := e.Add(ctx, pngOf(t, 1), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crashed, err := e.Add(ctx, pngOf(t, 2), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(e.Workspace().Dir(), UploadsDir)
+	// As if the process died between the commit and the rename.
+	tmp := filepath.Join(dir, atomicfile.TempPrefix+filepath.Base(crashed.Path)+"-123456")
+	if err := os.Rename(crashed.Path, tmp); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{atomicfile.TempPrefix + "feed.png-999", "0123abcd.png"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recovered, removed, err := e.CleanUploads(ctx)
+	if err != nil || recovered != 1 || removed != 2 {
+		t.Fatalf("CleanUploads: recovered %d, removed %d, %v; want 1, 2", recovered, removed, err)
+	}
+	assertUploads(t, e)
+	for _, im := range []*workspace.Image{kept, crashed} {
+		if _, err := os.Stat(im.Path); err != nil {
+			t.Errorf("upload %d: %v", im.ID, err)
+		}
+	}
+	// A second run has nothing to do.
+	if recovered, removed, err := e.CleanUploads(ctx); err != nil || recovered+removed != 0 {
+		t.Errorf("second CleanUploads: %d, %d, %v", recovered, removed, err)
 	}
 }

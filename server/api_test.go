@@ -6,9 +6,13 @@ import (
 	"encoding/base64"
 	"fmt"
 	"image/jpeg"
+	"maps"
+	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/xmodal/xmodal/nn"
@@ -456,8 +460,8 @@ func TestAPIAddGuards(t *testing.T) {
 		defer w.Close()
 		ct, body := multipartBody(t, makePNG(t, 8, 8, 1))
 		res := f.do(t, "POST", "/api/v1/images", ct, body)
-		if msg := res.errorMessage(t, 409); !strings.Contains(msg, "busy") || res.header.Get("Retry-After") == "" {
-			t.Errorf("message %q, headers %v", msg, res.header)
+		if msg := res.errorMessage(t, 409); !strings.Contains(msg, "busy") || !strings.Contains(msg, fmt.Sprintf("pid %d (", os.Getpid())) || res.header.Get("Retry-After") == "" {
+			t.Errorf("message %q (want busy, naming the writer), headers %v", msg, res.header)
 		}
 		f.do(t, "DELETE", imageURL(f.ids["03_tiny_17x9.png"]), "", nil).errorMessage(t, 409)
 		// Searching goes on meanwhile.
@@ -465,6 +469,56 @@ func TestAPIAddGuards(t *testing.T) {
 			t.Errorf("search while busy: %d", res.status)
 		}
 	})
+}
+
+// Concurrent adds through the API take turns: every one is confirmed and
+// searchable, none gets 409, and the uploads folder holds exactly their
+// files.
+func TestAPIConcurrentAdds(t *testing.T) {
+	f := newFixture(t, Options{})
+	const clients, each = 3, 8
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var added []apiImageBody
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				ct, body := multipartBody(t, makePNG(t, 20+c, 20+i, uint8(c*each+i)), "caption", fmt.Sprintf("client %d upload %d", c, i))
+				res := f.do(t, "POST", "/api/v1/images", ct, body)
+				if res.status != http.StatusCreated {
+					t.Errorf("add: %d %s", res.status, res.body)
+					continue
+				}
+				var doc apiImageBody
+				res.json(t, &doc)
+				mu.Lock()
+				added = append(added, doc)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(added) != clients*each {
+		t.Fatalf("%d of %d adds confirmed", len(added), clients*each)
+	}
+	want := map[string]bool{}
+	for _, doc := range added {
+		want[filepath.Base(doc.Path)] = true
+		res := f.get(t, fmt.Sprintf("/api/v1/search?id=%d&target=captions&top_k=50", doc.ID))
+		if !strings.Contains(string(res.body), doc.Captions[0].Text) {
+			t.Errorf("upload %d: its caption %q is not among its matches", doc.ID, doc.Captions[0].Text)
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Join(f.dir, "uploads"))
+	got := map[string]bool{}
+	for _, e := range entries {
+		got[e.Name()] = true
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("uploads folder holds %d files %v, want the %d confirmed uploads", len(got), got, len(want))
+	}
 }
 
 // TestSearchWhileAnotherProcessIndexes adds documents through a separate

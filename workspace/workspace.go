@@ -25,6 +25,7 @@
 package workspace
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -32,6 +33,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/xmodal/xmodal/internal/atomicfile"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -77,9 +80,49 @@ type Workspace struct {
 // ErrNotExist is returned by Open when dir holds no workspace.
 var ErrNotExist = errors.New("no workspace")
 
-// ErrLocked is returned by Create while another process writes to the
-// workspace.
+// ErrLocked is returned by Create while another writer holds the
+// workspace; the error is a *LockedError, which names it.
 var ErrLocked = errors.New("being written by another process")
+
+// LockedError says which process holds a workspace's write lock.
+type LockedError struct {
+	Dir    string
+	Holder string // "pid 123 (xmodal index --data ...)", or "" if unknown
+}
+
+func (e *LockedError) Error() string {
+	holder := e.Holder
+	if holder == "" {
+		holder = "another process"
+	}
+	return fmt.Sprintf("workspace %s is being written by %s", e.Dir, holder)
+}
+
+// Is makes errors.Is(err, ErrLocked) true.
+func (e *LockedError) Is(target error) bool { return target == ErrLocked }
+
+// CreateWait is Create that waits while another process holds the write
+// lock, until ctx is done. waiting, if not nil, is called when the wait
+// begins and whenever the holder changes.
+func CreateWait(ctx context.Context, dir string, model Model, waiting func(holder *LockedError)) (*Workspace, error) {
+	var told *LockedError
+	for {
+		w, err := Create(dir, model)
+		var locked *LockedError
+		if !errors.As(err, &locked) {
+			return w, err
+		}
+		if waiting != nil && (told == nil || told.Holder != locked.Holder) {
+			told = locked
+			waiting(locked)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (gave up waiting: %w)", err, context.Cause(ctx))
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
 
 // Create opens the workspace in dir for writing, creating it for model if it
 // does not exist. An existing workspace made with another model is refused.
@@ -130,7 +173,7 @@ func open(dir string, create bool, model *Model) (*Workspace, error) {
 	case errors.Is(err, os.ErrNotExist) && create:
 		m = Manifest{Version: FormatVersion, Model: *model, Created: time.Now().UTC().Truncate(time.Second)}
 		data, _ := json.MarshalIndent(m, "", "  ")
-		if err := writeFileAtomic(manPath, append(data, '\n')); err != nil {
+		if err := atomicfile.WriteFile(manPath, append(data, '\n'), 0o644); err != nil {
 			return nil, err
 		}
 	case errors.Is(err, os.ErrNotExist):
@@ -172,30 +215,4 @@ func (w *Workspace) CheckModel(model Model) error {
 
 func (w *Workspace) vectorPath(k Kind) string {
 	return filepath.Join(w.dir, "vectors", string(k)+".f32")
-}
-
-// writeFileAtomic writes data to a temporary file, syncs it and renames it
-// over path, so that readers see the old or the new file, never a part.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,7 +105,7 @@ func TestOneWriterAtATime(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	if _, err := Create(dir, testModel); err == nil || !strings.Contains(err.Error(), "another process") {
+	if _, err := Create(dir, testModel); !errors.Is(err, ErrLocked) {
 		t.Errorf("second writer: %v", err)
 	}
 	// Readers are welcome while the writer works.

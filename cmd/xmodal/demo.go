@@ -73,6 +73,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			cancel(err)
 			return
 		}
+		cleanUploads(ctx, eng, log)
 		srv.SetEngine(eng)
 		images, captions := eng.Counts()
 		fmt.Fprintf(stderr, "\nxmodal demo: %d images and %d captions from %s\n", images, captions, sampleDir)

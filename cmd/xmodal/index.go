@@ -14,7 +14,7 @@ import (
 )
 
 func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("index", "--data DIR --workspace WS [--model M] [--format F] [--split S] [--limit N] [--batch-size N] [--prune] [--json]", stderr)
+	fs := newFlags("index", "--data DIR --workspace WS [--model M] [--format F] [--split S] [--limit N] [--batch-size N] [--prune] [--no-wait] [--json]", stderr)
 	data := fs.String("data", "", "dataset folder")
 	format := fs.String("format", "auto", "dataset format: auto, flickr8k-kaggle, flickr8k, flickr30k-kaggle, karpathy, coco or folder")
 	wsDir := fs.String("workspace", "", "workspace folder (created if missing)")
@@ -25,6 +25,7 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	batch := fs.Int("batch-size", 32, "images encoded and committed together")
 	prune := fs.Bool("prune", false, "remove indexed images that are no longer in the dataset")
 	asJSON := fs.Bool("json", false, "print the summary as JSON on the last line of stdout")
+	noWait := fs.Bool("no-wait", false, "fail at once if another process is writing to the workspace, instead of waiting for it")
 	if err := parse(fs, args, false); err != nil {
 		return err
 	}
@@ -56,7 +57,7 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	ws, err := workspace.Create(*wsDir, ident)
+	ws, err := openForWriting(ctx, *wsDir, ident, *noWait, stderr)
 	if err != nil {
 		return err
 	}
@@ -90,4 +91,20 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}{sum.ImagesIndexed, sum.CaptionsIndexed, sum.Skipped})
 	}
 	return nil
+}
+
+// openForWriting opens a workspace for writing. While another process
+// (a server adding an upload, another index run) holds it, it waits and
+// says for whom, unless noWait.
+func openForWriting(ctx context.Context, dir string, model workspace.Model, noWait bool, stderr io.Writer) (*workspace.Workspace, error) {
+	if noWait {
+		return workspace.Create(dir, model)
+	}
+	return workspace.CreateWait(ctx, dir, model, func(l *workspace.LockedError) {
+		holder := l.Holder
+		if holder == "" {
+			holder = "another process"
+		}
+		fmt.Fprintf(stderr, "waiting for %s to finish writing to %s... (Ctrl-C to stop; --no-wait fails at once)\n", holder, dir)
+	})
 }

@@ -85,6 +85,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			cancel(err)
 			return
 		}
+		cleanUploads(ctx, eng, log)
 		images, captions := eng.Counts()
 		srv.SetEngine(eng)
 		log.Info("ready", "images", images, "captions", captions, "model", ws.Manifest().Model.Name, "load_time", time.Since(start).Round(time.Millisecond))
@@ -117,4 +118,17 @@ func displayAddr(a net.Addr) string {
 		host = "localhost"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// cleanUploads settles what a crash left in the workspace's uploads folder
+// before the server takes adds. A workspace that another process is
+// writing to is left alone: the next start will do it.
+func cleanUploads(ctx context.Context, eng *search.Engine, log *slog.Logger) {
+	recovered, removed, err := eng.CleanUploads(ctx)
+	switch {
+	case err != nil:
+		log.Warn("uploads folder not checked", "err", err)
+	case recovered+removed > 0:
+		log.Info("uploads folder settled after an interrupted add", "recovered", recovered, "removed", removed)
+	}
 }
