@@ -165,10 +165,7 @@ func TestKillAndResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "xmodal")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	data := makeFlickrKaggle(t, 300)
 	index := func(ws string) *exec.Cmd {
 		return exec.Command(bin, "index", "--data", data, "--workspace", ws, "--model", modelA, "--batch-size", "4", "--json")
