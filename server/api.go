@@ -345,7 +345,7 @@ func readMultipart(r *http.Request, fn func(p *multipart.Part, data []byte) erro
 
 func multipartError(err error) error {
 	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
+	if errors.As(err, &tooBig) || errors.Is(err, os.ErrDeadlineExceeded) {
 		return err
 	}
 	return badRequest("invalid multipart body: %v", err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/xmodal/xmodal/search"
@@ -49,6 +50,9 @@ func classify(err error) *httpError {
 		return he
 	case errors.As(err, &tooBig):
 		return &httpError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body is larger than the limit of %s", sizeString(tooBig.Limit))}
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// The connection's read deadline passed while the body was read.
+		return &httpError{status: http.StatusRequestTimeout, msg: "the request did not arrive in time (the server's read timeout); send it again"}
 	case errors.Is(err, search.ErrBadQuery):
 		return &httpError{status: http.StatusBadRequest, msg: strings.TrimPrefix(err.Error(), search.ErrBadQuery.Error()+": ")}
 	case errors.Is(err, search.ErrBusy):
@@ -141,7 +145,7 @@ func jsonError(err error) error {
 	var typ *json.UnmarshalTypeError
 	var tooBig *http.MaxBytesError
 	switch {
-	case errors.As(err, &tooBig):
+	case errors.As(err, &tooBig), errors.Is(err, os.ErrDeadlineExceeded):
 		return err
 	case errors.Is(err, io.EOF):
 		return badRequest("empty request body: want a JSON object")

@@ -103,13 +103,20 @@ func (m *metrics) observeEncode(kind string, items int, d time.Duration) {
 	m.encodedItems[kind] += uint64(items)
 }
 
-// timedEncoder reports the time of every encoder call to the metrics.
+// timedEncoder admits encoder calls through the server's gate and reports
+// their time to the metrics.
 type timedEncoder struct {
 	search.Encoder
-	m *metrics
+	m    *metrics
+	gate *gate
 }
 
 func (t timedEncoder) EncodeTexts(ctx context.Context, texts []string) ([][]float32, error) {
+	release, err := t.gate.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	start := time.Now()
 	v, err := t.Encoder.EncodeTexts(ctx, texts)
 	t.m.observeEncode("text", len(texts), time.Since(start))
@@ -117,6 +124,11 @@ func (t timedEncoder) EncodeTexts(ctx context.Context, texts []string) ([][]floa
 }
 
 func (t timedEncoder) EncodePixels(ctx context.Context, pixels [][]float32) ([][]float32, error) {
+	release, err := t.gate.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	start := time.Now()
 	v, err := t.Encoder.EncodePixels(ctx, pixels)
 	t.m.observeEncode("image", len(pixels), time.Since(start))
@@ -127,7 +139,7 @@ func (t timedEncoder) EncodePixels(ctx context.Context, pixels [][]float32) ([][
 // in /metrics (xmodal_encode_duration_seconds). Build the engine given to
 // SetEngine on the wrapped encoder.
 func (s *Server) InstrumentEncoder(enc search.Encoder) search.Encoder {
-	return timedEncoder{Encoder: enc, m: s.metrics}
+	return timedEncoder{Encoder: enc, m: s.metrics, gate: s.encodes}
 }
 
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) error {
@@ -166,6 +178,16 @@ func (s *Server) writeMetrics(ctx context.Context, w io.Writer) {
 
 	header(w, "xmodal_http_panics_total", "counter", "Handler panics recovered (each answered with a 500 and logged).")
 	fmt.Fprintf(w, "xmodal_http_panics_total %d\n", m.panics.Load())
+	if c := s.conns.Load(); c != nil {
+		header(w, "xmodal_http_open_connections", "gauge", "Connections open now.")
+		fmt.Fprintf(w, "xmodal_http_open_connections %d\n", c.open.Load())
+		header(w, "xmodal_http_refused_connections_total", "counter", "Connections answered 503 because MaxConns were open.")
+		fmt.Fprintf(w, "xmodal_http_refused_connections_total %d\n", c.refused.Load())
+	}
+	header(w, "xmodal_encodes_waiting", "gauge", "Requests waiting for a model call slot.")
+	fmt.Fprintf(w, "xmodal_encodes_waiting %d\n", s.encodes.waiting.Load())
+	header(w, "xmodal_encodes_refused_total", "counter", "Requests answered 503 because MaxQueue others were waiting for the model.")
+	fmt.Fprintf(w, "xmodal_encodes_refused_total %d\n", s.encodes.refused.Load())
 	header(w, "xmodal_thumbnail_cache_requests_total", "counter", "Thumbnail requests by cache result.")
 	fmt.Fprintf(w, "xmodal_thumbnail_cache_requests_total{result=\"hit\"} %d\n", m.thumbHits.Load())
 	fmt.Fprintf(w, "xmodal_thumbnail_cache_requests_total{result=\"miss\"} %d\n", m.thumbMisses.Load())

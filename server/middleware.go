@@ -126,6 +126,26 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
+// limitHeaders answers requests whose header lines exceed MaxHeaderBytes
+// with a JSON 431. (Go's server, left to itself, answers in plain text;
+// it is given room above this limit so that this check comes first.)
+func limitHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := len(r.Method) + len(r.RequestURI) + len(r.Proto) + len(r.Host) + 12
+		for k, vs := range r.Header {
+			for _, v := range vs {
+				n += len(k) + len(v) + 4
+			}
+		}
+		if n > MaxHeaderBytes {
+			w.Header().Set("Connection", "close")
+			writeError(w, r, errorf(http.StatusRequestHeaderFieldsTooLarge, "the request's header lines take %d bytes, above the limit of %s", n, sizeString(MaxHeaderBytes)))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // limitBody caps request bodies: a declared length over the cap is refused
 // at once, an undeclared one fails when the handler reads past the cap.
 func (s *Server) limitBody(next http.Handler) http.Handler {

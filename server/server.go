@@ -34,6 +34,10 @@ const (
 	DefaultMaxTextBytes   = 4096
 	DefaultThumbnailCache = 64 << 20
 	DefaultRequestTimeout = time.Minute
+	DefaultReadTimeout    = 30 * time.Second
+	DefaultIdleTimeout    = time.Minute
+	DefaultMaxConns       = 512
+	DefaultMaxQueue       = 64
 )
 
 // Options configure a Server. The zero value is usable: zero fields take
@@ -71,6 +75,21 @@ type Options struct {
 	ThumbnailCacheBytes int64
 	// RequestTimeout bounds the work of one API request (default 1 minute).
 	RequestTimeout time.Duration
+	// ReadTimeout bounds the reading of a whole request, headers and body
+	// (default 30 s): a client that sends a body slowly, or never finishes
+	// it, loses its connection (408 when it can still read the answer).
+	// Uploads of MaxBodyBytes need MaxBodyBytes/ReadTimeout of bandwidth.
+	ReadTimeout time.Duration
+	// IdleTimeout closes kept-alive connections idle this long (default
+	// 1 minute).
+	IdleTimeout time.Duration
+	// MaxConns caps the open connections (default 512); one more is
+	// answered 503 with Retry-After and closed.
+	MaxConns int
+	// MaxEncodes bounds the model calls in flight (default GOMAXPROCS, at
+	// least 2), MaxQueue the requests waiting for one (default 64); one more
+	// is answered 503 with Retry-After at once.
+	MaxEncodes, MaxQueue int
 	// ImageWorkers bounds how many uploaded images are decoded and encoded
 	// at once, which bounds memory (default GOMAXPROCS, at least 2).
 	ImageWorkers int
@@ -104,9 +123,17 @@ func (o *Options) setDefaults() {
 	def(&o.MaxQueries, DefaultMaxQueries)
 	def(&o.MaxTextBytes, DefaultMaxTextBytes)
 	def(&o.ImageWorkers, max(2, runtime.GOMAXPROCS(0)))
-	if o.RequestTimeout <= 0 {
-		o.RequestTimeout = DefaultRequestTimeout
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{{&o.RequestTimeout, DefaultRequestTimeout}, {&o.ReadTimeout, DefaultReadTimeout}, {&o.IdleTimeout, DefaultIdleTimeout}} {
+		if *d.v <= 0 {
+			*d.v = d.def
+		}
 	}
+	def(&o.MaxConns, DefaultMaxConns)
+	def(&o.MaxEncodes, max(2, runtime.GOMAXPROCS(0)))
+	def(&o.MaxQueue, DefaultMaxQueue)
 }
 
 // Server serves one search.Engine over HTTP. Create it with New.
@@ -118,6 +145,8 @@ type Server struct {
 	thumbs  *thumbCache
 	// images is a semaphore bounding concurrent image decodes and encodes.
 	images  chan struct{}
+	encodes *gate                       // model calls in flight and waiting
+	conns   atomic.Pointer[connLimiter] // set by Serve
 	handler http.Handler
 	static  *staticFiles
 	csrf    *http.CrossOriginProtection
@@ -137,6 +166,7 @@ func New(opts Options) (*Server, error) {
 		metrics: newMetrics(),
 		thumbs:  newThumbCache(opts.ThumbnailCacheBytes),
 		images:  make(chan struct{}, opts.ImageWorkers),
+		encodes: newGate(opts.MaxEncodes, opts.MaxQueue),
 		static:  static,
 		csrf:    http.NewCrossOriginProtection(),
 		started: time.Now(),
@@ -157,6 +187,9 @@ func (s *Server) Ready() bool { return s.eng.Load() != nil }
 // recovery, metrics, CORS, security headers and the body size cap.
 func (s *Server) Handler() http.Handler { return s.handler }
 
+// MaxHeaderBytes caps a request's header lines (64 KiB); more gets 431.
+const MaxHeaderBytes = 64 << 10
+
 // ShutdownTimeout is how long Serve waits for requests in flight once its
 // context is cancelled.
 const ShutdownTimeout = 15 * time.Second
@@ -165,17 +198,22 @@ const ShutdownTimeout = 15 * time.Second
 // connections and waits up to ShutdownTimeout for requests in flight.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		// Uploads of MaxBodyBytes over a slow link need time; searches are
-		// bounded separately by RequestTimeout.
-		ReadTimeout:    2 * time.Minute,
-		WriteTimeout:   s.opts.RequestTimeout + time.Minute,
-		IdleTimeout:    2 * time.Minute,
-		MaxHeaderBytes: 64 << 10,
+		Handler: s.handler,
+		// ReadTimeout covers the headers and the body: a request that
+		// arrives slowly, or never ends, cannot hold its connection longer.
+		ReadHeaderTimeout: min(10*time.Second, s.opts.ReadTimeout),
+		ReadTimeout:       s.opts.ReadTimeout,
+		WriteTimeout:      s.opts.ReadTimeout + s.opts.RequestTimeout + 10*time.Second,
+		IdleTimeout:       s.opts.IdleTimeout,
+		// Go's own answer to oversized headers is plain text: allow more
+		// here and answer limitHeaders' JSON 431 instead.
+		MaxHeaderBytes: 4 * MaxHeaderBytes,
 		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:    func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	limited := newConnLimiter(ln, s.opts.MaxConns)
+	s.conns.Store(limited)
+	ln = limited
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
@@ -210,7 +248,7 @@ func (s *Server) routes() http.Handler {
 		mux.Handle(rt.pattern, s.dispatch(rt))
 	}
 	// instrument is outermost so that it counts the 500s of recoverPanics.
-	return s.instrument(s.recoverPanics(s.cors(securityHeaders(s.limitBody(mux)))))
+	return s.instrument(s.recoverPanics(s.cors(securityHeaders(limitHeaders(s.limitBody(mux))))))
 }
 
 // route is one endpoint: a pattern and a handler per method.

@@ -31,6 +31,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	maxPixels := fs.Int64("max-pixels", server.DefaultMaxPixels, "largest uploaded image, in pixels (width × height)")
 	maxTopK := fs.Int("max-top-k", server.DefaultMaxTopK, "largest top_k a request may ask for")
 	timeout := fs.Duration("timeout", server.DefaultRequestTimeout, "longest time one request may work")
+	readTimeout := fs.Duration("read-timeout", server.DefaultReadTimeout, "longest time to receive one request, headers and body (uploads need max-body/read-timeout of bandwidth)")
+	idleTimeout := fs.Duration("idle-timeout", server.DefaultIdleTimeout, "close kept-alive connections idle this long")
+	maxConns := fs.Int("max-conns", server.DefaultMaxConns, "most connections open at once; more are answered 503")
+	maxEncodes := fs.Int("max-encodes", 0, "most model calls at once (0: one per core, at least 2)")
+	maxQueue := fs.Int("max-queue", server.DefaultMaxQueue, "most requests waiting for the model; more are answered 503")
 	accessLog := fs.Bool("access-log", false, "log every request to standard error")
 	if err := parse(fs, args, false); err != nil {
 		return err
@@ -38,8 +43,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *wsDir == "" {
 		return usagef("--workspace is required")
 	}
-	if *maxBody < 1 || *maxPixels < 1 || *maxTopK < 1 || *timeout <= 0 {
-		return usagef("--max-body, --max-pixels, --max-top-k and --timeout must be positive")
+	if *maxBody < 1 || *maxPixels < 1 || *maxTopK < 1 || *timeout <= 0 || *readTimeout <= 0 || *idleTimeout <= 0 || *maxConns < 1 || *maxEncodes < 0 || *maxQueue < 1 {
+		return usagef("--max-body, --max-pixels, --max-top-k, --max-conns, --max-queue, --timeout, --read-timeout and --idle-timeout must be positive, --max-encodes at least 0")
 	}
 
 	// A wrong folder fails here, before anything listens; the slow part of
@@ -54,6 +59,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	srv, err := server.New(server.Options{
 		Logger: log, AccessLog: *accessLog, ReadOnly: *readOnly, BaseURL: *baseURL, CORSOrigin: *corsOrigin,
 		MaxBodyBytes: *maxBody, MaxPixels: *maxPixels, MaxTopK: *maxTopK, RequestTimeout: *timeout,
+		ReadTimeout: *readTimeout, IdleTimeout: *idleTimeout, MaxConns: *maxConns, MaxEncodes: *maxEncodes, MaxQueue: *maxQueue,
 	})
 	if err != nil {
 		return err
