@@ -19,6 +19,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/xmodal/xmodal/imageio"
 )
 
 // Image is one image of a dataset with its captions.
@@ -152,18 +154,21 @@ func (d *Dataset) NumCaptions() int {
 	return n
 }
 
-// imageExts are the extensions xmodal's image pipeline decodes.
-var imageExts = map[string]bool{
-	".jpg": true, ".jpeg": true, ".png": true, ".gif": true, ".webp": true, ".bmp": true,
-}
-
-// imageExtList lists imageExts for messages.
-const imageExtList = ".jpg .jpeg .png .gif .webp .bmp"
+// imageExtList lists the image extensions, for messages.
+var imageExtList = func() string {
+	var exts []string
+	for _, f := range imageio.Formats() {
+		exts = append(exts, f.Exts...)
+	}
+	return strings.Join(exts, " ")
+}()
 
 // IsImageFile reports whether a file name has an image extension xmodal
-// decodes (.jpg .jpeg .png .gif .webp .bmp, in any case).
+// decodes (imageio.Formats: .jpg, .png, .gif, .webp, .bmp and their
+// variants, in any case).
 func IsImageFile(name string) bool {
-	return imageExts[strings.ToLower(filepath.Ext(name))]
+	_, ok := imageio.FormatOfName(name)
+	return ok
 }
 
 // builder collects images while a reader runs, merging the rows of one image.

@@ -1,19 +1,12 @@
 package imageio
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"image"
 	"image/color"
-	"image/gif"
-	"image/jpeg"
-	"image/png"
 	"io"
 	"strings"
-
-	"golang.org/x/image/bmp"
-	"golang.org/x/image/webp"
 )
 
 // Errors returned by Decode; test for them with errors.Is.
@@ -67,29 +60,14 @@ func DecodeBytes(data []byte, opts Options) (*Pixels, error) {
 	if len(data) == 0 {
 		return nil, ErrEmpty
 	}
-	format, err := sniff(data)
+	info, err := Probe(data)
 	if err != nil {
 		return nil, err
 	}
-	var cfg image.Config
-	switch format {
-	case "jpeg":
-		cfg, err = jpeg.DecodeConfig(bytes.NewReader(data))
-	case "png":
-		cfg, err = png.DecodeConfig(bytes.NewReader(data))
-	case "gif":
-		cfg, err = gif.DecodeConfig(bytes.NewReader(data))
-	case "webp":
-		cfg, err = webp.DecodeConfig(bytes.NewReader(data))
-	case "bmp":
-		cfg, err = bmp.DecodeConfig(bytes.NewReader(data))
-	}
-	if err != nil {
-		return nil, decodeError(format, err)
-	}
-	if err := checkSize(cfg.Width, cfg.Height, opts.maxPixels()); err != nil {
+	if err := checkSize(info.Width, info.Height, opts.maxPixels()); err != nil {
 		return nil, err
 	}
+	format := info.Format.Name
 
 	var p *Pixels
 	var exif []byte

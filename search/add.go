@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -222,17 +221,9 @@ func (e *Engine) write(ctx context.Context, fn func(*workspace.Workspace) error)
 
 // extension names the image format of data for the stored file.
 func extension(data []byte) string {
-	switch http.DetectContentType(data) {
-	case "image/jpeg":
-		return ".jpg"
-	case "image/png":
-		return ".png"
-	case "image/gif":
-		return ".gif"
-	case "image/webp":
-		return ".webp"
-	case "image/bmp":
-		return ".bmp"
+	info, err := imageio.Probe(data)
+	if err != nil {
+		return ".img" // Add has decoded it: this does not happen
 	}
-	return ".img"
+	return info.Format.Exts[0]
 }

@@ -223,7 +223,11 @@ func (s *Server) readSearchRequest(r *http.Request) (searchRequest, error) {
 	if isMultipart(r) {
 		return s.readMultipartSearch(r)
 	}
-	if err := decodeJSON(r.Body, &req, true); err != nil {
+	var body searchJSON
+	if err := readJSONOrForm(r, &body); err != nil {
+		return req, err
+	}
+	if err := body.into(&req); err != nil {
 		return req, err
 	}
 	if req.Image != "" {
@@ -234,6 +238,68 @@ func (s *Server) readSearchRequest(r *http.Request) (searchRequest, error) {
 		req.upload = &up
 	}
 	return req, nil
+}
+
+// searchJSON is the JSON body of POST /api/v1/search. Its fields are
+// pointers so that a value given explicitly (top_k 0, id 0, an empty text)
+// is checked rather than taken for "not given".
+type searchJSON struct {
+	Text      *string `json:"text"`
+	Image     *string `json:"image"` // data URI or base64
+	ID        *int64  `json:"id"`
+	CaptionID *int64  `json:"caption_id"`
+	Target    *string `json:"target"`
+	TopK      *int    `json:"top_k"`
+}
+
+func (b searchJSON) into(req *searchRequest) error {
+	str := func(p *string, name string) (string, error) {
+		if p == nil {
+			return "", nil
+		}
+		if *p == "" {
+			return "", badRequest("field %q is empty", name)
+		}
+		return *p, nil
+	}
+	var err error
+	if req.Text, err = str(b.Text, "text"); err != nil {
+		return err
+	}
+	if req.Image, err = str(b.Image, "image"); err != nil {
+		return err
+	}
+	if req.Target, err = str(b.Target, "target"); err != nil {
+		return err
+	}
+	for _, id := range []struct {
+		name string
+		from *int64
+		to   *int64
+	}{{"id", b.ID, &req.ID}, {"caption_id", b.CaptionID, &req.CaptionID}} {
+		if id.from != nil {
+			if *id.from < 1 {
+				return badRequest("field %q must be a document id (a positive whole number), not %d", id.name, *id.from)
+			}
+			*id.to = *id.from
+		}
+	}
+	if b.TopK != nil {
+		if *b.TopK < 1 {
+			return badRequest("top_k must be at least 1, not %d", *b.TopK)
+		}
+		req.TopK = *b.TopK
+	}
+	return nil
+}
+
+// readJSONOrForm reads the JSON body of a route that also takes multipart
+// forms, naming both in its 415.
+func readJSONOrForm(r *http.Request, v any) error {
+	if err := requireJSON(r); err != nil {
+		return errorf(http.StatusUnsupportedMediaType, "%s; or a multipart form (multipart/form-data)", err)
+	}
+	return readJSON(r, v, true)
 }
 
 func isMultipart(r *http.Request) bool {
@@ -262,6 +328,8 @@ func formFields(v url.Values, req *searchRequest, allowImage bool) error {
 		case "top_k":
 			if req.TopK, err = strconv.Atoi(val); err != nil {
 				err = badRequest("top_k %q is not a whole number", val)
+			} else if req.TopK < 1 {
+				err = badRequest("top_k must be at least 1, not %d", req.TopK)
 			}
 		case "image":
 			if !allowImage {
@@ -536,7 +604,7 @@ func (s *Server) apiAddImage(w http.ResponseWriter, r *http.Request) error {
 		}
 	} else {
 		var req addRequest
-		if err := decodeJSON(r.Body, &req, true); err != nil {
+		if err := readJSONOrForm(r, &req); err != nil {
 			return err
 		}
 		if req.Image != "" {

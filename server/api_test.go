@@ -183,6 +183,15 @@ func TestAPISearchErrors(t *testing.T) {
 		{"too many pixels", "/api/v1/search", map[string]string{"image": dataURI("image/png", bombPNG(2000, 2000))}, 413, "limit of 1.0 megapixels"},
 		{"image and text", "/api/v1/search", map[string]string{"image": dataURI("image/png", png), "text": "x"}, 400, "exactly one"},
 		{"unknown id", "/api/v1/search", `{"id":12345}`, 404, "no image with id 12345"},
+		// GET and POST apply the same rules.
+		{"zero top_k by GET", "/api/v1/search?text=x&top_k=0", nil, 400, "top_k must be at least 1"},
+		{"zero top_k by POST", "/api/v1/search", `{"text":"x","top_k":0}`, 400, "top_k must be at least 1"},
+		{"top_k as a string", "/api/v1/search", `{"text":"x","top_k":"5"}`, 400, `"top_k" must be a number`},
+		{"zero id", "/api/v1/search", `{"id":0}`, 400, `"id" must be a document id`},
+		{"duplicate key", "/api/v1/search", `{"text":"x","text":"y"}`, 400, `field "text" is given twice`},
+		{"null", "/api/v1/search", `{"text":null}`, 400, `field "text" is null`},
+		{"empty text field", "/api/v1/search", `{"text":""}`, 400, `field "text" is empty`},
+		{"oversized by declared size", "/api/v1/search", map[string]string{"image": dataURI("image/png", bombPNG(1<<31-1, 1<<31-1))}, 413, "megapixels"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var res response
@@ -196,6 +205,26 @@ func TestAPISearchErrors(t *testing.T) {
 			}
 		})
 	}
+	t.Run("content types", func(t *testing.T) {
+		for _, c := range []struct{ ct, body string }{
+			{"application/x-www-form-urlencoded", "text=x"},
+			{"application/xml", "<search><text>x</text></search>"},
+			{"image/png", string(png)},
+			{"", `{"text":"x"}`},
+		} {
+			for _, path := range []string{"/api/v1/search", "/api/v1/images", "/search"} {
+				if msg := f.do(t, "POST", path, c.ct, strings.NewReader(c.body)).errorMessage(t, 415); !strings.Contains(msg, "application/json") {
+					t.Errorf("%s with %q: message %q", path, c.ct, msg)
+				}
+			}
+		}
+		// JSON with parameters, and +json types, are JSON.
+		for _, ct := range []string{"application/json; charset=utf-8", "application/vnd.api+json"} {
+			if res := f.do(t, "POST", "/api/v1/search", ct, strings.NewReader(`{"text":"x"}`)); res.status != 200 {
+				t.Errorf("%s: %d %s", ct, res.status, res.body)
+			}
+		}
+	})
 	t.Run("multipart errors", func(t *testing.T) {
 		ct, body := multipartBody(t, []byte("not an image at all"))
 		f.do(t, "POST", "/api/v1/search", ct, body).errorMessage(t, 415)

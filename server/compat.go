@@ -7,11 +7,11 @@ import (
 	"html"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 
+	"github.com/xmodal/xmodal/imageio"
 	"github.com/xmodal/xmodal/search"
 	"github.com/xmodal/xmodal/workspace"
 )
@@ -249,7 +249,7 @@ func score64(f float32) float64 {
 // parameters.target overrides the direction.
 func (s *Server) parseCompat(r *http.Request) (queries []compatQuery, topK int, target workspace.Kind, err error) {
 	var raw map[string]json.RawMessage
-	if err := decodeJSON(r.Body, &raw, false); err != nil {
+	if err := readJSON(r, &raw, false); err != nil {
 		return nil, 0, "", err
 	}
 	if raw == nil {
@@ -342,19 +342,16 @@ func parseCompatParameters(val json.RawMessage) (topK int, target workspace.Kind
 	return topK, target, nil
 }
 
-// parseIntField reads a count (at least 1) given as a JSON number or, as
-// some clients send it, a string of digits.
+// parseIntField reads a count (at least 1), which must be a JSON number.
 func parseIntField(name string, v json.RawMessage) (int, error) {
-	var n json.Number
-	if err := json.Unmarshal(v, &n); err == nil {
-		if i, err := strconv.Atoi(n.String()); err == nil {
-			if i < 1 {
-				return 0, badRequest("%s must be at least 1, not %d", name, i)
-			}
-			return i, nil
-		}
+	var i int
+	if err := json.Unmarshal(v, &i); err != nil {
+		return 0, badRequest("field %q must be a whole number, not %s", name, shortJSON(v))
 	}
-	return 0, badRequest("field %q must be a whole number, not %s", name, shortJSON(v))
+	if i < 1 {
+		return 0, badRequest("%s must be at least 1, not %d", name, i)
+	}
+	return i, nil
 }
 
 func shortJSON(v json.RawMessage) string {
@@ -410,6 +407,9 @@ func (s *Server) parseCompatItem(r *http.Request, n int, item json.RawMessage) (
 		// The type read from the bytes, which may differ from the one the
 		// URI claims.
 		return compatQuery{uri: str, image: up, mimeType: up.mimeType}, nil
+	}
+	if dataURIHead.MatchString(str) {
+		return compatQuery{}, badRequest("%s is not a complete data URI: the comma and the data after it are missing (want data:image/jpeg;base64,...)", what)
 	}
 	if id, thumb, ok := s.ownImageURL(r, str); ok {
 		q := compatQuery{uri: str, imageID: id}
@@ -474,17 +474,8 @@ func (s *Server) ownImageURL(r *http.Request, str string) (id int64, thumbnail, 
 // mimeFromPath guesses an indexed image's type from its name, without
 // reading it.
 func mimeFromPath(path string) string {
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".jpg", ".jpeg", ".jpe", ".jfif":
-		return "image/jpeg"
-	case ".png":
-		return "image/png"
-	case ".gif":
-		return "image/gif"
-	case ".webp":
-		return "image/webp"
-	case ".bmp":
-		return "image/bmp"
+	if f, ok := imageio.FormatOfName(path); ok {
+		return f.MediaType
 	}
 	return "application/octet-stream"
 }

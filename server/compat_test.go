@@ -168,7 +168,7 @@ func TestCompatMixedQueriesKeepOrder(t *testing.T) {
 
 func TestCompatTargetOverride(t *testing.T) {
 	f := newFixture(t, Options{})
-	res := f.postJSON(t, "/search", `{"parameters":{"top_k":"3","target":"captions"},"data":["a picture named 04_wide_900x60.png"]}`)
+	res := f.postJSON(t, "/search", `{"parameters":{"top_k":3,"target":"captions"},"data":["a picture named 04_wide_900x60.png"]}`)
 	var out compatBody
 	res.json(t, &out)
 	if res.status != 200 {
@@ -219,12 +219,12 @@ func TestCompatErrors(t *testing.T) {
 		{"syntax", `{"data":[x]}`, 400, "invalid JSON"},
 		{"empty body", ``, 400, "empty request body"},
 		{"not an object", `["x"]`, 400, "object"},
-		{"null", `null`, 400, "JSON object"},
+		{"null", `null`, 400, "null; want an object"},
 		{"trailing data", `{"data":["x"]} {}`, 400, "unexpected data"},
 		{"no data", `{"top_k":5}`, 400, `"data" is missing`},
 		{"empty data", `{"data":[]}`, 400, `"data" is empty`},
 		{"data not a list", `{"data":"x"}`, 400, "must be a list"},
-		{"data null", `{"data":null}`, 400, "must be a list"},
+		{"data null", `{"data":null}`, 400, `field "data" is null`},
 		{"number item", `{"data":[5]}`, 400, "data item 1 must be a string"},
 		{"empty text", `{"data":["x","  "]}`, 400, "data item 2 is empty"},
 		{"text data URI", `{"data":["` + textURI + `"]}`, 415, "not an image"},
@@ -249,6 +249,13 @@ func TestCompatErrors(t *testing.T) {
 		{"zero top_k", `{"parameters":{"top_k":0},"data":["x"]}`, 400, "at least 1"},
 		{"huge top_k", `{"top_k":5000,"data":["x"]}`, 400, "limit of 1000"},
 		{"bad top_k", `{"top_k":"five","data":["x"]}`, 400, "whole number"},
+		{"top_k as a string", `{"top_k":"5","data":["x"]}`, 400, "whole number"},
+		{"parameters.top_k as a string", `{"parameters":{"top_k":"5"},"data":["x"]}`, 400, "whole number"},
+		{"duplicate key", `{"data":["x"],"data":["y"]}`, 400, `field "data" is given twice`},
+		{"duplicate nested key", `{"parameters":{"top_k":1,"top_k":2},"data":["x"]}`, 400, `field "parameters.top_k" is given twice`},
+		{"mode null", `{"mode":null,"data":["x"]}`, 400, `field "mode" is null`},
+		{"null item", `{"data":["x",null]}`, 400, `field "data[1]" is null`},
+		{"data URI without a comma", `{"data":["data:image/png"]}`, 400, "data URI"},
 		{"fractional top_k", `{"top_k":2.5,"data":["x"]}`, 400, "whole number"},
 		{"conflicting top_k", `{"top_k":5,"parameters":{"top_k":6},"data":["x"]}`, 400, "twice"},
 		{"parameters not object", `{"parameters":[1],"data":["x"]}`, 400, "parameters"},
@@ -282,6 +289,7 @@ func TestCompatErrors(t *testing.T) {
 		big := `{"data":["` + strings.Repeat("a", 2<<20) + `"]}`
 		req, _ := http.NewRequest("POST", f.ts.URL+"/search", struct{ *strings.Reader }{strings.NewReader(big)})
 		req.ContentLength = -1
+		req.Header.Set("Content-Type", "application/json")
 		res, err := f.ts.Client().Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -1,42 +1,20 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
-	"image"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"unicode/utf8"
 
-	// The decoders image.DecodeConfig needs to read headers; imageio
-	// registers the same ones, this makes the dependency explicit.
-	_ "image/gif"
-	_ "image/jpeg"
-	_ "image/png"
-
-	_ "golang.org/x/image/bmp"
-	_ "golang.org/x/image/webp"
-
 	"github.com/xmodal/xmodal/imageio"
 	"github.com/xmodal/xmodal/search"
 	"github.com/xmodal/xmodal/workspace"
 )
-
-// imageTypes are the media types xmodal decodes, by image.DecodeConfig's
-// format name.
-var imageTypes = map[string]string{
-	"jpeg": "image/jpeg",
-	"png":  "image/png",
-	"gif":  "image/gif",
-	"webp": "image/webp",
-	"bmp":  "image/bmp",
-}
-
-const supportedFormats = "JPEG, PNG, GIF, WebP or BMP"
 
 // upload is an uploaded image whose header has been checked.
 type upload struct {
@@ -45,32 +23,27 @@ type upload struct {
 	width, height int
 }
 
-// checkImage reads an uploaded image's header: its format and size, which
-// must be within MaxPixels. Nothing is decoded yet, so a decompression bomb
+// checkImage reads an uploaded image's header (imageio.Probe): its format
+// and declared size, which must be within MaxPixels. Nothing is decoded yet, so a decompression bomb
 // costs nothing.
 func (s *Server) checkImage(data []byte) (upload, error) {
 	if len(data) == 0 {
 		return upload{}, badRequest("the image is empty")
 	}
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
-	if err != nil {
-		if err == image.ErrFormat {
-			return upload{}, errorf(http.StatusUnsupportedMediaType, "not a %s image (%s)", supportedFormats, http.DetectContentType(data))
-		}
-		return upload{}, badRequest("cannot read the image: %v", err)
+	info, err := imageio.Probe(data)
+	switch {
+	case errors.Is(err, imageio.ErrUnknownFormat):
+		return upload{}, errorf(http.StatusUnsupportedMediaType, "not a %s image (%s)", imageio.FormatNames(), http.DetectContentType(data))
+	case errors.Is(err, imageio.ErrUnsupportedFormat):
+		return upload{}, errorf(http.StatusUnsupportedMediaType, "%v (want %s)", strings.TrimPrefix(err.Error(), "imageio: "), imageio.FormatNames())
+	case err != nil:
+		return upload{}, badRequest("cannot read the image: %v", strings.TrimPrefix(err.Error(), "imageio: "))
 	}
-	mt, ok := imageTypes[format]
-	if !ok {
-		return upload{}, errorf(http.StatusUnsupportedMediaType, "%s images are not supported (want %s)", format, supportedFormats)
-	}
-	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return upload{}, badRequest("the image is empty (%d×%d)", cfg.Width, cfg.Height)
-	}
-	if px := int64(cfg.Width) * int64(cfg.Height); px > s.opts.MaxPixels {
+	if px := info.Pixels(); px > s.opts.MaxPixels {
 		return upload{}, errorf(http.StatusRequestEntityTooLarge, "the image is %d×%d (%.1f megapixels), above the limit of %.1f megapixels",
-			cfg.Width, cfg.Height, float64(px)/1e6, float64(s.opts.MaxPixels)/1e6)
+			info.Width, info.Height, float64(px)/1e6, float64(s.opts.MaxPixels)/1e6)
 	}
-	return upload{data: data, mimeType: mt, width: cfg.Width, height: cfg.Height}, nil
+	return upload{data: data, mimeType: info.Format.MediaType, width: info.Width, height: info.Height}, nil
 }
 
 // acquireImageSlot waits for one of the ImageWorkers slots: decoding a
@@ -166,6 +139,10 @@ var dataURIMeta = regexp.MustCompile(`^(?i:data:)([a-zA-Z0-9!#$&^_.+-]+/[a-zA-Z0
 
 // isDataURI reports whether s is a data URI rather than text.
 func isDataURI(s string) bool { return dataURIMeta.MatchString(s) }
+
+// dataURIHead matches the start of a data URI that lost its comma and
+// payload ("data:image/png"), which is a mistake, not a text to search.
+var dataURIHead = regexp.MustCompile(`^(?i:data:)[a-zA-Z0-9!#$&^_.+-]+/[a-zA-Z0-9!#$&^_.+-]+(?:;[^,;\s]*)*$`)
 
 // parseDataURI returns the media type (lower case, without parameters;
 // text/plain if none, as RFC 2397 says) and the bytes of a data URI.
