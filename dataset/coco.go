@@ -83,6 +83,8 @@ func readCOCO(b *builder) error {
 }
 
 func readCOCOFile(b *builder, f cocoFile) error {
+	b.file = f.rel // for the problems add reports
+	defer func() { b.file = "" }()
 	name := f.split + f.year
 	folder := b.firstDir(name, name, "images/"+name)
 	keys := map[int64]string{} // image id → Key

@@ -11,6 +11,7 @@
 package dataset
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -19,8 +20,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/xmodal/xmodal/imageio"
+	"golang.org/x/text/encoding/charmap"
 )
 
 // Image is one image of a dataset with its captions.
@@ -171,12 +174,19 @@ func IsImageFile(name string) bool {
 	return ok
 }
 
+// MaxCaptionBytes caps a caption, as the server caps a text query: longer
+// ones are cut (the model reads only its first tokens anyway).
+const MaxCaptionBytes = 4096
+
 // builder collects images while a reader runs, merging the rows of one image.
 type builder struct {
 	root     string
 	byKey    map[string]int // Key → index in images
 	images   []Image
 	problems []Problem
+	// The file and line being read, for the problems add reports.
+	file string
+	line int
 }
 
 // add records an image and appends its captions. Rows of one image are merged
@@ -194,10 +204,56 @@ func (b *builder) add(key, split string, captions ...string) {
 		img.Split = split
 	}
 	for _, c := range captions {
-		if c = strings.TrimSpace(c); c != "" {
+		if c = b.cleanCaption(c); c != "" {
 			img.Captions = append(img.Captions, c)
 		}
 	}
+}
+
+// cleanCaption makes a caption safe to store and search, reporting what
+// it changed: invalid UTF-8 bytes (from JSON files; text files are decoded
+// whole by readText) become U+FFFD, control characters other than
+// whitespace (NUL, which would cut the text short in places, among them)
+// become spaces, and a caption over MaxCaptionBytes is cut at a character
+// boundary.
+func (b *builder) cleanCaption(c string) string {
+	if !utf8.ValidString(c) {
+		c = strings.ToValidUTF8(c, "\uFFFD")
+		b.problem(b.file, b.line, "a caption is not valid UTF-8: bad bytes replaced by U+FFFD")
+	}
+	if strings.IndexFunc(c, isControl) >= 0 {
+		c = strings.Map(func(r rune) rune {
+			if isControl(r) {
+				return ' '
+			}
+			return r
+		}, c)
+		if strings.TrimSpace(c) != "" {
+			b.problem(b.file, b.line, "control characters in a caption replaced by spaces")
+		}
+	}
+	c = strings.TrimSpace(c)
+	if len(c) > MaxCaptionBytes {
+		n := len(c)
+		cut := MaxCaptionBytes
+		for cut > 0 && !utf8.RuneStart(c[cut]) {
+			cut--
+		}
+		c = strings.TrimSpace(c[:cut])
+		b.problem(b.file, b.line, "a caption of %d bytes cut to %d (the model reads only its first words)", n, len(c))
+	}
+	return c
+}
+
+// isControl reports C0 and C1 control characters and DEL, except the
+// whitespace ones (tab, newline...), which are harmless in a caption (COCO's
+// have newlines).
+func isControl(r rune) bool {
+	switch r {
+	case '\t', '\n', '\v', '\f', '\r':
+		return false
+	}
+	return r < 0x20 || (r >= 0x7f && r < 0xa0)
 }
 
 // problem records a skipped row or entry of file (relative to the root).
@@ -264,28 +320,57 @@ func checkDir(dir string) error {
 	return nil
 }
 
-// readText reads a whole text file, without a leading UTF-8 byte order mark
-// (files saved by Excel and some Windows tools start with one).
-func readText(path string) (string, error) {
-	data, err := os.ReadFile(path)
+// readText reads a whole text file (rel, under the root), without a
+// leading UTF-8 byte order mark (files saved by Excel and some Windows
+// tools start with one). A file that is not UTF-8 is read as Windows-1252,
+// the superset of Latin-1 that such files are nearly always in, and the
+// problem is reported once for the file.
+func (b *builder) readText(rel string) (string, error) {
+	data, err := os.ReadFile(b.path(rel))
 	if err != nil {
 		return "", err
 	}
-	return strings.TrimPrefix(string(data), "\uFEFF"), nil
+	data = bytes.TrimPrefix(data, []byte("\uFEFF"))
+	if utf8.Valid(data) {
+		return string(data), nil
+	}
+	line := 1 + bytes.Count(data[:firstInvalid(data)], []byte("\n"))
+	text, err := charmap.Windows1252.NewDecoder().Bytes(data)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", b.path(rel), err)
+	}
+	b.problem(rel, line, "the file is not UTF-8 (first here): read as Windows-1252 (Latin-1); save it as UTF-8 if that is wrong")
+	return string(text), nil
 }
 
-// eachLine calls fn with every line of text and its 1-based number, without
-// the line ending (LF or CRLF). Blank lines are skipped: they carry nothing
-// in any of these formats, and a trailing one is common.
-func eachLine(text string, fn func(n int, line string)) {
+// firstInvalid is the offset of the first byte of data that is not UTF-8.
+func firstInvalid(data []byte) int {
+	for i := 0; i < len(data); {
+		r, n := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return len(data)
+}
+
+// eachLine calls fn with every line of text (read from file) and its
+// 1-based number, without the line ending (LF or CRLF), and points the
+// builder at the line for the problems it reports. Blank lines are
+// skipped: they carry nothing in any of these formats, and a trailing one
+// is common.
+func (b *builder) eachLine(file, text string, fn func(n int, line string)) {
 	n := 0
 	for line := range strings.Lines(text) {
 		n++
 		line = strings.TrimRight(line, "\r\n")
 		if strings.TrimSpace(line) != "" {
+			b.file, b.line = file, n
 			fn(n, line)
 		}
 	}
+	b.file, b.line = "", 0
 }
 
 // splitRow splits one line of delimited text (CSV or TSV) into fields.

@@ -1,16 +1,19 @@
 package dataset
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // readFlickr8kKaggle reads Flickr8k as distributed on Kaggle: Images/ and
 // captions.txt, a CSV with the header "image,caption" and five rows per image.
 func readFlickr8kKaggle(b *builder) error {
 	const file = "captions.txt"
-	text, err := readText(b.path(file))
+	text, err := b.readText(file)
 	if err != nil {
 		return err
 	}
-	eachLine(text, func(n int, line string) {
+	b.eachLine(file, text, func(n int, line string) {
 		f := splitRow(line, ',')
 		// The header, wherever it is: files joined with cat repeat it.
 		if isHeader(f[0], "image") {
@@ -47,7 +50,7 @@ func readFlickr8k(b *builder) error {
 		}
 	}
 	file := joinKey(textDir, "Flickr8k.token.txt")
-	text, err := readText(b.path(file))
+	text, err := b.readText(file)
 	if err != nil {
 		return err
 	}
@@ -59,7 +62,7 @@ func readFlickr8k(b *builder) error {
 	// unpacking the zip into a folder of its own name nests it.
 	folder := b.firstDir("", "Flicker8k_Dataset", "Flickr8k_Dataset",
 		"Flickr8k_Dataset/Flicker8k_Dataset", "Images")
-	eachLine(text, func(n int, line string) {
+	b.eachLine(file, text, func(n int, line string) {
 		// The separator is a tab; a few copies turned it into a space. Image
 		// names hold neither.
 		i := strings.IndexAny(line, "\t ")
@@ -68,7 +71,14 @@ func readFlickr8k(b *builder) error {
 			return
 		}
 		name, caption := line[:i], line[i+1:]
-		if j := strings.LastIndexByte(name, '#'); j >= 0 {
+		// The caption's number follows the name; without it the caption
+		// still belongs to the image, but the line is not as expected.
+		if j := strings.LastIndexByte(name, '#'); j < 0 {
+			b.problem(file, n, "want name.jpg#n before the caption, got %q without #n (the caption is kept)", name)
+		} else {
+			if _, err := strconv.Atoi(name[j+1:]); err != nil {
+				b.problem(file, n, "want name.jpg#n before the caption, got %q: #%s is not a number (the caption is kept)", name, name[j+1:])
+			}
 			name = name[:j]
 		}
 		// The real file lists "2258277193_586949ec62.jpg.1", an image that
@@ -90,15 +100,15 @@ func flickr8kSplits(b *builder, textDir string) (map[string]string, error) {
 		{"Flickr_8k.devImages.txt", "val"},
 		{"Flickr_8k.testImages.txt", "test"},
 	} {
-		p := b.path(joinKey(textDir, s.file))
-		if !isFile(p) {
+		rel := joinKey(textDir, s.file)
+		if !isFile(b.path(rel)) {
 			continue
 		}
-		text, err := readText(p)
+		text, err := b.readText(rel)
 		if err != nil {
 			return nil, err
 		}
-		eachLine(text, func(_ int, line string) {
+		b.eachLine(rel, text, func(_ int, line string) {
 			if name := strings.TrimSpace(line); split[name] == "" {
 				split[name] = s.split
 			}
@@ -122,12 +132,12 @@ func readFlickr30kKaggle(b *builder) error {
 			break
 		}
 	}
-	text, err := readText(b.path(file))
+	text, err := b.readText(file)
 	if err != nil {
 		return err
 	}
 	folder := b.firstDir("", "flickr30k_images/flickr30k_images", "flickr30k_images", "Images")
-	eachLine(text, func(n int, line string) {
+	b.eachLine(file, text, func(n int, line string) {
 		// Not CSV quoting: quotes in comments are literal text, and the
 		// comment is the last field, so it keeps any pipe it holds.
 		f := strings.SplitN(line, "|", 3)

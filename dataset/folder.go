@@ -32,7 +32,7 @@ func readFolder(b *builder) error {
 		if !isFile(b.path(file)) {
 			continue
 		}
-		text, err := readText(b.path(file))
+		text, err := b.readText(file)
 		if err != nil {
 			return err
 		}
@@ -52,12 +52,12 @@ func readFolder(b *builder) error {
 		if !sidecars[txt] {
 			continue
 		}
-		text, err := readText(b.path(txt))
+		text, err := b.readText(txt)
 		if err != nil {
 			b.problem(txt, 0, "%v", err)
 			continue
 		}
-		eachLine(text, func(_ int, line string) { b.add(key, "", line) })
+		b.eachLine(txt, text, func(_ int, line string) { b.add(key, "", line) })
 	}
 	return nil
 }
@@ -152,7 +152,7 @@ func (r *captionFile) readDelimited(text string, sep byte) error {
 	imageCol, captionCol, splitCol, ncols := 0, 1, -1, 2
 	var headerErr error
 	first := true
-	eachLine(text, func(n int, line string) {
+	r.b.eachLine(r.file, text, func(n int, line string) {
 		if headerErr != nil {
 			return
 		}
@@ -198,7 +198,7 @@ func column(header []string, name string) int {
 // "caption": ...} or {"image": ..., "captions": [...]}, with an optional
 // "split".
 func (r *captionFile) readJSONL(text string) {
-	eachLine(text, func(n int, line string) {
+	r.b.eachLine(r.file, text, func(n int, line string) {
 		var row struct {
 			Image    string   `json:"image"`
 			Caption  string   `json:"caption"`

@@ -75,6 +75,8 @@ func readKarpathy(b *builder) error {
 	if err != nil {
 		return err
 	}
+	b.file = file // for the problems add reports
+	defer func() { b.file = "" }()
 	// The folder of each distinct "filepath" (only COCO has any) is looked up
 	// once, not per image: stat-ing 123k images would be slow.
 	folders := map[string]string{}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -82,6 +83,7 @@ type Timing struct {
 // item is one image on its way through the pipeline.
 type item struct {
 	img    dataset.Image
+	name   string // the image's path within the dataset's folder
 	size   int64
 	mtime  int64
 	sha    string
@@ -103,6 +105,13 @@ func Run(ctx context.Context, ds *dataset.Dataset, enc search.Encoder, ws *works
 		opts.Workers = runtime.GOMAXPROCS(0)
 	}
 	sum := &Summary{Problems: ds.Problems}
+	// Images are opened through the dataset's folder, confined to it: a
+	// name or a symbolic link that leads out of it is skipped, not read.
+	root, err := os.OpenRoot(ds.Root)
+	if err != nil {
+		return nil, fmt.Errorf("dataset %s: %w", ds.Root, err)
+	}
+	defer root.Close()
 	states, err := ws.States(ctx)
 	if err != nil {
 		return nil, err
@@ -116,8 +125,8 @@ func Run(ctx context.Context, ds *dataset.Dataset, enc search.Encoder, ws *works
 	var todo []item
 	var missing []string // indexed, listed, but the file is gone
 	for _, img := range ds.Filter(opts.Split, opts.Limit) {
-		it := item{img: img}
-		st, err := os.Stat(img.Path)
+		it := item{img: img, name: rootPath(ds, img)}
+		st, err := root.Stat(it.name)
 		if err != nil {
 			it.skip = "cannot read: " + errText(err)
 			todo = append(todo, it)
@@ -154,7 +163,7 @@ func Run(ctx context.Context, ds *dataset.Dataset, enc search.Encoder, ws *works
 		}
 	}
 
-	if err := run(ctx, todo, states, enc, ws, opts, sum, start); err != nil {
+	if err := run(ctx, root, todo, states, enc, ws, opts, sum, start); err != nil {
 		return nil, err
 	}
 
@@ -184,7 +193,7 @@ func sameDoc(s workspace.State, img dataset.Image) bool {
 
 // run pushes the planned items through decoding workers into the encoder,
 // which commits a batch at a time.
-func run(ctx context.Context, todo []item, states map[string]workspace.State, enc search.Encoder, ws *workspace.Workspace, opts Options, sum *Summary, start time.Time) error {
+func run(ctx context.Context, root *os.Root, todo []item, states map[string]workspace.State, enc search.Encoder, ws *workspace.Workspace, opts Options, sum *Summary, start time.Time) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobs := make(chan item)
@@ -198,7 +207,7 @@ func run(ctx context.Context, todo []item, states map[string]workspace.State, en
 			defer wg.Done()
 			for it := range jobs {
 				if it.skip == "" {
-					read, decode := prepare(&it, states, imgOpts, opts.MaxFileSize)
+					read, decode := prepare(root, &it, states, imgOpts, opts.MaxFileSize)
 					timing.Lock()
 					sum.Timing.Read += read
 					sum.Timing.Decode += decode
@@ -277,7 +286,7 @@ func run(ctx context.Context, todo []item, states map[string]workspace.State, en
 
 // prepare reads, hashes and decodes one image, recording why it cannot be
 // used if so. It returns the time spent reading and decoding.
-func prepare(it *item, states map[string]workspace.State, opts imageio.Options, maxSize int64) (read, decode time.Duration) {
+func prepare(root *os.Root, it *item, states map[string]workspace.State, opts imageio.Options, maxSize int64) (read, decode time.Duration) {
 	t0 := time.Now()
 	if it.size > maxSize {
 		it.skip = fmt.Sprintf("file too large (%d bytes, limit %d)", it.size, maxSize)
@@ -287,7 +296,7 @@ func prepare(it *item, states map[string]workspace.State, opts imageio.Options, 
 		it.skip = "empty file"
 		return
 	}
-	data, err := readFile(it.img.Path, maxSize)
+	data, err := readFile(root, it.name, maxSize)
 	read = time.Since(t0)
 	if err != nil {
 		it.skip = "cannot read: " + errText(err)
@@ -308,8 +317,17 @@ func prepare(it *item, states map[string]workspace.State, opts imageio.Options, 
 	return
 }
 
-func readFile(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
+// rootPath is an image's path within the dataset's folder, for os.Root.
+func rootPath(ds *dataset.Dataset, img dataset.Image) string {
+	rel, err := filepath.Rel(ds.Root, img.Path)
+	if err != nil {
+		return img.Path // not under the root: os.Root refuses it
+	}
+	return rel
+}
+
+func readFile(root *os.Root, name string, limit int64) ([]byte, error) {
+	f, err := root.Open(name)
 	if err != nil {
 		return nil, err
 	}
@@ -328,6 +346,9 @@ func readFile(path string, limit int64) ([]byte, error) {
 func errText(err error) string {
 	var pe *os.PathError
 	if errors.As(err, &pe) {
+		if strings.Contains(pe.Err.Error(), "escapes") || strings.Contains(pe.Err.Error(), "outside") {
+			return "outside the dataset folder (a symbolic link or .. leads out of it)"
+		}
 		return pe.Op + ": " + pe.Err.Error()
 	}
 	return err.Error()

@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/xmodal/xmodal/dataset"
 	"github.com/xmodal/xmodal/search"
 )
 
@@ -31,7 +32,7 @@ const (
 	DefaultMaxTopK        = 1000
 	DefaultTopK           = 10
 	DefaultMaxQueries     = 64
-	DefaultMaxTextBytes   = 4096
+	DefaultMaxTextBytes   = dataset.MaxCaptionBytes
 	DefaultThumbnailCache = 64 << 20
 	DefaultRequestTimeout = time.Minute
 	DefaultReadTimeout    = 30 * time.Second

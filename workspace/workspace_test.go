@@ -193,3 +193,26 @@ func TestIDsAreNeverReused(t *testing.T) {
 		t.Errorf("ImagesByID = %v, %v", got, err)
 	}
 }
+
+// A failed write names the workspace and the operation, once.
+func TestWriteErrorsNameTheWorkspace(t *testing.T) {
+	dir := t.TempDir()
+	w, err := Create(dir, testModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	r, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	err = r.Add(context.Background(), []NewImage{newImage("a.jpg", 1)}, nil)
+	if want := "workspace " + dir + ": add 1 image: opened read-only"; err == nil || err.Error() != want {
+		t.Errorf("error %q, want %q", err, want)
+	}
+	_, err = r.Delete(context.Background(), []string{"a.jpg", "b.jpg"})
+	if err == nil || strings.Count(err.Error(), dir) != 1 || !strings.Contains(err.Error(), "delete 2 images") {
+		t.Errorf("error %q", err)
+	}
+}

@@ -25,9 +25,10 @@ type NewImage struct {
 // that were skipped. An image whose key is already indexed replaces the old
 // one (its old vectors become dead rows). The batch is atomic: after a crash
 // either all of it is there or none.
-func (w *Workspace) Add(ctx context.Context, batch []NewImage, skipped []Skip) error {
+func (w *Workspace) Add(ctx context.Context, batch []NewImage, skipped []Skip) (err error) {
+	defer w.fail(&err, "add %s", count(len(batch), "image"))
 	if w.unlock == nil {
-		return errors.New("workspace: opened read-only")
+		return errReadOnly
 	}
 	dim := w.manifest.Model.Dim
 	var imgVecs, capVecs []float32
@@ -118,23 +119,24 @@ func setCounts(ctx context.Context, tx *sql.Tx, imgRows, capRows int) error {
 
 // Touch records a new size and modification time for an image whose
 // content did not change, so that the next run need not hash it again.
-func (w *Workspace) Touch(ctx context.Context, key string, size, mtime int64, path string) error {
-	_, err := w.db.ExecContext(ctx, `UPDATE images SET size = ?, mtime = ?, path = ? WHERE key = ?`, size, mtime, path, key)
+func (w *Workspace) Touch(ctx context.Context, key string, size, mtime int64, path string) (err error) {
+	defer w.fail(&err, "update image %s", key)
+	_, err = w.db.ExecContext(ctx, `UPDATE images SET size = ?, mtime = ?, path = ? WHERE key = ?`, size, mtime, path, key)
 	return err
 }
 
 // Delete removes images (and their captions) by key and reports how many
 // were removed.
-func (w *Workspace) Delete(ctx context.Context, keys []string) (int, error) {
+func (w *Workspace) Delete(ctx context.Context, keys []string) (n int, err error) {
+	defer w.fail(&err, "delete %s", count(len(keys), "image"))
 	if w.unlock == nil {
-		return 0, errors.New("workspace: opened read-only")
+		return 0, errReadOnly
 	}
 	tx, err := w.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
 	}
 	defer tx.Rollback()
-	n := 0
 	for _, k := range keys {
 		res, err := tx.ExecContext(ctx, `DELETE FROM images WHERE key = ?`, k)
 		if err != nil {
@@ -150,6 +152,26 @@ func (w *Workspace) Delete(ctx context.Context, keys []string) (int, error) {
 		return 0, err
 	}
 	return n, tx.Commit()
+}
+
+// errReadOnly refuses writes through a workspace opened with Open.
+var errReadOnly = errors.New("opened read-only")
+
+// fail names the workspace and the operation in a write's error, once:
+// the errors inside (SQLite's "database or disk is full", a file's
+// "no space left on device") name neither.
+func (w *Workspace) fail(err *error, op string, args ...any) {
+	if *err != nil {
+		*err = fmt.Errorf("workspace %s: %s: %w", w.dir, fmt.Sprintf(op, args...), *err)
+	}
+}
+
+// count writes "1 image", "2 images".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // writeRows writes vectors at row `from` of a kind's file and syncs it.
@@ -168,11 +190,11 @@ func (w *Workspace) writeRows(k Kind, from int, vecs []float32) error {
 	off := int64(from) * int64(w.manifest.Model.Dim) * 4
 	if _, err := f.WriteAt(buf, off); err != nil {
 		f.Close()
-		return fmt.Errorf("write %s: %w", w.vectorPath(k), err)
+		return fmt.Errorf("write vectors/%s.f32: %w", k, err)
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return fmt.Errorf("sync %s: %w", w.vectorPath(k), err)
+		return fmt.Errorf("sync vectors/%s.f32: %w", k, err)
 	}
 	return f.Close()
 }

@@ -226,3 +226,40 @@ func base64PNG(t *testing.T, seed int) string {
 	}
 	return base64.StdEncoding.EncodeToString(buf.Bytes())
 }
+
+// Symbolic links out of the dataset folder are skipped and reported, never
+// read; links that stay inside it are indexed.
+func TestIndexConfinedToDataset(t *testing.T) {
+	data := t.TempDir()
+	outside := t.TempDir()
+	copyFile(t, filepath.Join(fixtures, "images", "03_tiny_17x9.png"), filepath.Join(data, "a.png"))
+	copyFile(t, filepath.Join(fixtures, "images", "04_wide_900x60.png"), filepath.Join(outside, "secret.png"))
+	for link, target := range map[string]string{
+		"inside.png": "a.png",
+		"secret.png": filepath.Join(outside, "secret.png"),
+		"passwd.jpg": "/etc/passwd",
+		"updir.png":  "../" + filepath.Base(outside) + "/secret.png",
+	} {
+		if err := os.Symlink(target, filepath.Join(data, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ws := filepath.Join(t.TempDir(), "ws")
+	code, out, errOut := xmodal(t, "index", "--data", data, "--workspace", ws, "--model", modelA, "--json")
+	if code != 0 {
+		t.Fatalf("index: exit %d: %s", code, errOut)
+	}
+	sum := lastJSONLine[indexSummary](t, out)
+	if sum.ImagesIndexed != 2 {
+		t.Errorf("%d images indexed, want a.png and inside.png", sum.ImagesIndexed)
+	}
+	skipped := map[string]string{}
+	for _, s := range sum.Skipped {
+		skipped[filepath.Base(s.File)] = s.Reason
+	}
+	for _, name := range []string{"secret.png", "passwd.jpg", "updir.png"} {
+		if !strings.Contains(skipped[name], "outside the dataset folder") {
+			t.Errorf("%s: skipped for %q, want outside the dataset folder", name, skipped[name])
+		}
+	}
+}
