@@ -225,10 +225,17 @@ func parse(path string, data []byte) (*File, error) {
 		if h.DType.Size() == 0 {
 			return nil, fmt.Errorf("%s: tensor %s: unknown dtype %q", path, name, h.DType)
 		}
+		// The element count must fit the data, so it is far below any
+		// overflow: refuse shapes whose product passes the file's size.
+		count := int64(1)
 		for _, d := range h.Shape {
 			if d < 0 {
 				return nil, fmt.Errorf("%s: tensor %s: negative dimension in shape %v", path, name, h.Shape)
 			}
+			if d > 0 && count > int64(len(data))/int64(d) {
+				return nil, fmt.Errorf("%s: tensor %s: shape %v holds more elements than the file has bytes", path, name, h.Shape)
+			}
+			count *= int64(d)
 		}
 		begin, end := h.Offsets[0], h.Offsets[1]
 		if begin < 0 || end < begin || end > int64(len(body)) {
