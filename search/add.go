@@ -43,10 +43,14 @@ func (e *Engine) Add(ctx context.Context, data []byte, captions []string) (*work
 		return nil, fmt.Errorf("%w: %v", ErrBadQuery, err)
 	}
 	var clean []string
-	for _, c := range captions {
-		if c = strings.TrimSpace(c); c != "" {
-			clean = append(clean, c)
+	for i, c := range captions {
+		if c = strings.TrimSpace(c); c == "" {
+			continue // an empty caption says nothing
 		}
+		if err := e.checkText(c); err != nil {
+			return nil, fmt.Errorf("%w: caption %d: %s", ErrBadQuery, i+1, strings.TrimPrefix(err.Error(), ErrBadQuery.Error()+": "))
+		}
+		clean = append(clean, c)
 	}
 	imgVec, err := e.enc.EncodePixels(ctx, [][]float32{pixels})
 	if err != nil {

@@ -36,6 +36,8 @@ type Engine struct {
 	// RefreshInterval bounds how often the engine asks the workspace
 	// whether it changed; 0 checks before every query.
 	RefreshInterval time.Duration
+	// Limits bound the queries Search takes.
+	Limits Limits
 
 	writer chan struct{} // one slot: this engine's writes take turns
 
@@ -174,59 +176,6 @@ type ImageInfo struct {
 // ErrBadQuery marks errors in what was asked, as opposed to failures of the
 // engine; servers answer them with a 4xx status.
 var ErrBadQuery = errors.New("bad query")
-
-// SearchTexts finds the k best documents of the target kind for each text.
-func (e *Engine) SearchTexts(ctx context.Context, texts []string, target workspace.Kind, k int) ([][]Hit, error) {
-	vecs, err := e.enc.EncodeTexts(ctx, texts)
-	if err != nil {
-		return nil, err
-	}
-	return e.SearchVectors(ctx, vecs, target, k, nil)
-}
-
-// SearchImages finds the k best documents of the target kind for each
-// encoded image (JPEG, PNG, GIF, WebP or BMP bytes). A bad image is an
-// ErrBadQuery.
-func (e *Engine) SearchImages(ctx context.Context, images [][]byte, target workspace.Kind, k int) ([][]Hit, error) {
-	pixels := make([][]float32, len(images))
-	for i, data := range images {
-		var err error
-		if pixels[i], err = imageio.PreprocessBytes(data, e.enc.ImageOptions()); err != nil {
-			return nil, fmt.Errorf("%w: image %d: %v", ErrBadQuery, i+1, err)
-		}
-	}
-	vecs, err := e.enc.EncodePixels(ctx, pixels)
-	if err != nil {
-		return nil, err
-	}
-	return e.SearchVectors(ctx, vecs, target, k, nil)
-}
-
-// SimilarTo finds the k best documents of the target kind for an indexed
-// document ("more like this"), leaving the document itself out.
-func (e *Engine) SimilarTo(ctx context.Context, kind workspace.Kind, id int64, target workspace.Kind, k int) ([]Hit, error) {
-	if err := e.maybeRefresh(ctx); err != nil {
-		return nil, err
-	}
-	s := e.snapshot()
-	row := -1
-	for r, rid := range s.ids[kind] {
-		if rid == id {
-			row = r
-			break
-		}
-	}
-	if row < 0 {
-		return nil, fmt.Errorf("%w: no %s with id %d", ErrBadQuery, kind, id)
-	}
-	vec := s.indexes[kind].Vector(row)
-	exclude := func(k workspace.Kind, rid int64) bool { return k == kind && rid == id }
-	hits, err := e.SearchVectors(ctx, [][]float32{vec}, target, k, exclude)
-	if err != nil {
-		return nil, err
-	}
-	return hits[0], nil
-}
 
 // SearchVectors finds the k best documents of the target kind for each
 // query vector; exclude, if not nil, drops documents from the results.

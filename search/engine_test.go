@@ -75,6 +75,20 @@ func setup(t *testing.T) (*Engine, *clip.Model) {
 	return e, m
 }
 
+// hits runs a query that must succeed and returns the hits of its only
+// target.
+func hits(t *testing.T, e *Engine, q Query) []Hit {
+	t.Helper()
+	res, err := e.Search(context.Background(), q)
+	if err != nil {
+		t.Fatalf("%+v: %v", q, err)
+	}
+	if len(res.Targets) != 1 {
+		t.Fatalf("%d targets", len(res.Targets))
+	}
+	return res.Hits[res.Targets[0]]
+}
+
 func TestSearchDirections(t *testing.T) {
 	ctx := context.Background()
 	e, _ := setup(t)
@@ -82,55 +96,77 @@ func TestSearchDirections(t *testing.T) {
 		t.Fatalf("counts = %d, %d", imgs, caps)
 	}
 	// The caption of an image, searched for, finds that caption first.
-	res, err := e.SearchTexts(ctx, []string{"a picture named 04_wide_900x60.png"}, workspace.Captions, 2)
-	if err != nil {
-		t.Fatal(err)
+	res := hits(t, e, Query{Text: "a picture named 04_wide_900x60.png", Targets: []workspace.Kind{workspace.Captions}, TopK: 2})
+	if len(res) != 2 || res[0].Text != "a picture named 04_wide_900x60.png" || res[0].Score < 0.9999 || res[0].Image.Key != "04_wide_900x60.png" {
+		t.Errorf("text→caption = %+v", res)
 	}
-	if len(res[0]) != 2 || res[0][0].Text != "a picture named 04_wide_900x60.png" || res[0][0].Score < 0.9999 || res[0][0].Image.Key != "04_wide_900x60.png" {
-		t.Errorf("text→caption = %+v", res[0])
+	if res[0].Score < res[1].Score || res[0].Rank != 1 || res[1].Rank != 2 {
+		t.Errorf("hits not in order: %+v", res)
 	}
-	if res[0][0].Score < res[0][1].Score || res[0][0].Rank != 1 || res[0][1].Rank != 2 {
-		t.Errorf("hits not in order: %+v", res[0])
+	// A text finds images by default, and gets DefaultTopK (all four here).
+	if res := hits(t, e, Query{Text: "a picture"}); len(res) != 4 || res[0].Type != workspace.Images {
+		t.Errorf("text = %+v", res)
 	}
 	// An indexed image, searched for by its bytes, finds itself.
 	data, _ := os.ReadFile(filepath.Join(fixtures, "images", "08_rgb_732x672.png"))
-	imgRes, err := e.SearchImages(ctx, [][]byte{data}, workspace.Images, 10)
-	if err != nil {
-		t.Fatal(err)
+	imgRes := hits(t, e, Query{Image: data, Targets: []workspace.Kind{workspace.Images}})
+	if len(imgRes) != 4 || imgRes[0].Key != "08_rgb_732x672.png" || imgRes[0].Score < 0.9999 || len(imgRes[0].Captions) != 1 {
+		t.Errorf("image→image = %+v", imgRes)
 	}
-	if len(imgRes[0]) != 4 || imgRes[0][0].Key != "08_rgb_732x672.png" || imgRes[0][0].Score < 0.9999 || len(imgRes[0][0].Captions) != 1 {
-		t.Errorf("image→image = %+v", imgRes[0])
+	// By default an image finds captions.
+	if res := hits(t, e, Query{Image: data, TopK: 1}); len(res) != 1 || res[0].Type != workspace.Captions {
+		t.Errorf("image = %+v", res)
 	}
-	// More like this leaves the image itself out.
-	first := imgRes[0][0].ID
-	similar, err := e.SimilarTo(ctx, workspace.Images, first, workspace.Images, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// More like this leaves the image itself out, and gives what its
+	// bytes give.
+	first := imgRes[0].ID
+	similar := hits(t, e, Query{ImageID: first})
 	if len(similar) != 3 {
-		t.Errorf("SimilarTo returned %d hits, want 3", len(similar))
+		t.Errorf("more like this returned %d hits, want 3", len(similar))
 	}
-	for _, h := range similar {
-		if h.ID == first {
-			t.Errorf("SimilarTo returned the image itself")
+	for i, h := range similar {
+		if h.ID == first || h.ID != imgRes[i+1].ID {
+			t.Errorf("more like this: %+v, by bytes: %+v", similar, imgRes)
 		}
+	}
+	// Both targets at once, in a batch with a text.
+	both, err := e.SearchAll(ctx, []Query{{CaptionID: res[0].ID, Targets: []workspace.Kind{workspace.Images, workspace.Captions}}, {Text: "x", TopK: 1}})
+	if err != nil || len(both) != 2 || len(both[0].Hits[workspace.Images]) != 4 || len(both[0].Hits[workspace.Captions]) != 3 || len(both[1].Hits[workspace.Images]) != 1 {
+		t.Errorf("batch: %+v, %v", both, err)
 	}
 }
 
 func TestBadQueries(t *testing.T) {
 	ctx := context.Background()
 	e, _ := setup(t)
-	if _, err := e.SearchImages(ctx, [][]byte{[]byte("not an image")}, workspace.Images, 3); !errors.Is(err, ErrBadQuery) {
-		t.Errorf("bad image: %v", err)
+	e.Limits = Limits{MaxTopK: 50, MaxTextBytes: 20}
+	for _, c := range []struct {
+		q    Query
+		want error
+		msg  string
+	}{
+		{Query{Image: []byte("not an image")}, ErrBadQuery, "unknown image format"},
+		{Query{}, ErrBadQuery, "exactly one"},
+		{Query{Text: "x", ImageID: 1}, ErrBadQuery, "exactly one"},
+		{Query{Text: "  "}, ErrBadQuery, "the text is empty"},
+		{Query{Text: "twenty-one characters"}, ErrBadQuery, "above the limit of 20"},
+		{Query{Text: "\xff\xfe"}, ErrBadQuery, "UTF-8"},
+		{Query{Text: "x", TopK: -1}, ErrBadQuery, "at least 1"},
+		{Query{Text: "x", TopK: 51}, ErrBadQuery, "limit of 50"},
+		{Query{Text: "x", Targets: []workspace.Kind{"video"}}, ErrBadQuery, "target"},
+		{Query{ImageID: 999}, ErrNotFound, "no image with id 999"},
+		{Query{CaptionID: 999}, ErrNotFound, "no caption with id 999"},
+	} {
+		_, err := e.Search(ctx, c.q)
+		if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%+v: %v, want %v saying %q", c.q, err, c.want, c.msg)
+		}
 	}
-	if _, err := e.SearchTexts(ctx, []string{"x"}, workspace.Images, 0); !errors.Is(err, ErrBadQuery) {
-		t.Errorf("top_k 0: %v", err)
-	}
-	if _, err := e.SearchTexts(ctx, []string{"x"}, "video", 3); !errors.Is(err, ErrBadQuery) {
-		t.Errorf("bad target: %v", err)
-	}
-	if _, err := e.SimilarTo(ctx, workspace.Images, 999, workspace.Images, 3); !errors.Is(err, ErrBadQuery) {
-		t.Errorf("unknown id: %v", err)
+	// In a batch, the error says which query.
+	_, err := e.SearchAll(ctx, []Query{{Text: "fine"}, {Text: ""}})
+	var qe *QueryError
+	if !errors.As(err, &qe) || qe.Index != 1 || !errors.Is(err, ErrBadQuery) {
+		t.Errorf("batch: %v", err)
 	}
 }
 
@@ -148,9 +184,8 @@ func TestAddDeleteAndConcurrentWriter(t *testing.T) {
 	if n, _ := e.Counts(); n != 5 {
 		t.Errorf("after Add: %d images", n)
 	}
-	res, _ := e.SearchImages(ctx, [][]byte{data}, workspace.Images, 1)
-	if res[0][0].ID != im.ID {
-		t.Errorf("the added image does not find itself: %+v", res[0])
+	if res := hits(t, e, Query{Image: data, Targets: []workspace.Kind{workspace.Images}, TopK: 1}); res[0].ID != im.ID {
+		t.Errorf("the added image does not find itself: %+v", res)
 	}
 	// Adding the same bytes again replaces rather than duplicates.
 	if _, err := e.Add(ctx, data, []string{"again"}); err != nil {
@@ -262,8 +297,8 @@ func TestConcurrentAdds(t *testing.T) {
 	n := 0
 	for id := range ids {
 		n++
-		hits, err := e.SimilarTo(ctx, workspace.Images, id, workspace.Captions, 1)
-		if err != nil || len(hits) != 1 {
+		res, err := e.Search(ctx, Query{ImageID: id, Targets: []workspace.Kind{workspace.Captions}, TopK: 1})
+		if err != nil || len(res.Hits[workspace.Captions]) != 1 {
 			t.Errorf("image %d is not searchable: %v", id, err)
 		}
 	}

@@ -119,98 +119,35 @@ func (s *Server) apiSearch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	given := 0
-	for _, set := range []bool{req.Text != "", req.upload != nil, req.ID != 0, req.CaptionID != 0} {
-		if set {
-			given++
-		}
-	}
-	if given != 1 {
-		return badRequest("give exactly one query: text, image, id (an image's id) or caption_id")
-	}
-	k, err := s.checkTopK(req.TopK)
-	if err != nil {
-		return err
-	}
 	targets, err := parseTarget(req.Target)
 	if err != nil {
 		return err
 	}
-	if targets == nil {
-		// A text or an image looks for the other modality's natural
-		// counterpart: texts find images, images find captions; "more like
-		// this" finds images.
-		targets = []workspace.Kind{workspace.Images}
-		if req.upload != nil {
-			targets = []workspace.Kind{workspace.Captions}
-		}
-	}
-
-	var res map[workspace.Kind][]search.Hit
-	var q queryInfo
-	switch {
-	case req.Text != "":
-		if err := s.checkText("text", req.Text); err != nil {
-			return err
-		}
-		q = queryInfo{Type: "text", Text: req.Text}
-		vecs, err := encodeTexts(ctx, eng, []string{req.Text})
+	q := search.Query{Text: req.Text, ImageID: req.ID, CaptionID: req.CaptionID, Targets: targets, TopK: req.TopK}
+	info := queryInfo{Text: req.Text, ID: req.ID + req.CaptionID}
+	if up := req.upload; up != nil {
+		q.Image = up.data
+		info = queryInfo{MimeType: up.mimeType, Width: up.width, Height: up.height, Bytes: len(up.data)}
+		release, err := s.acquireImageSlot(ctx)
 		if err != nil {
 			return err
 		}
-		if res, err = searchVector(ctx, eng, vecs[0], targets, k, nil); err != nil {
-			return err
-		}
-	case req.upload != nil:
-		up := *req.upload
-		q = queryInfo{Type: "image", MimeType: up.mimeType, Width: up.width, Height: up.height, Bytes: len(up.data)}
-		vec, err := s.encodeImage(ctx, eng, up)
-		if err != nil {
-			return err
-		}
-		if res, err = searchVector(ctx, eng, vec, targets, k, nil); err != nil {
-			return err
-		}
-	default:
-		kind, id := workspace.Images, req.ID
-		q = queryInfo{Type: "image_id", ID: id}
-		if req.CaptionID != 0 {
-			kind, id = workspace.Captions, req.CaptionID
-			q = queryInfo{Type: "caption_id", ID: id}
-		}
-		if err := s.checkExists(ctx, eng, kind, id); err != nil {
-			return err
-		}
-		res = map[workspace.Kind][]search.Hit{}
-		for _, t := range targets {
-			if res[t], err = eng.SimilarTo(ctx, kind, id, t, k); err != nil {
-				return err
-			}
-		}
+		defer release()
 	}
-	out := searchResponse{Query: q, TopK: k}
-	if hits, ok := res[workspace.Images]; ok {
+	info.Type = q.Kind()
+	res, err := eng.Search(ctx, q)
+	if err != nil {
+		return err
+	}
+	out := searchResponse{Query: info, TopK: res.TopK}
+	if hits, ok := res.Hits[workspace.Images]; ok {
 		out.Images = apiHits(hits)
 	}
-	if hits, ok := res[workspace.Captions]; ok {
+	if hits, ok := res.Hits[workspace.Captions]; ok {
 		out.Captions = apiHits(hits)
 	}
 	out.TookMS = float64(time.Since(start).Microseconds()) / 1000
 	return writeJSON(w, http.StatusOK, out)
-}
-
-// checkExists answers 404 for an unknown document id.
-func (s *Server) checkExists(ctx context.Context, eng *search.Engine, kind workspace.Kind, id int64) error {
-	var err error
-	if kind == workspace.Images {
-		_, err = eng.Workspace().Image(ctx, id)
-	} else {
-		_, err = eng.Workspace().Caption(ctx, id)
-	}
-	if errors.Is(err, os.ErrNotExist) {
-		return errorf(http.StatusNotFound, "no %s with id %d", kind, id)
-	}
-	return err
 }
 
 // readSearchRequest reads a search from the query string (GET), a
@@ -622,14 +559,6 @@ func (s *Server) apiAddImage(w http.ResponseWriter, r *http.Request) error {
 	if len(captions) > maxCaptions {
 		return badRequest("%d captions, above the limit of %d", len(captions), maxCaptions)
 	}
-	for i, c := range captions {
-		if strings.TrimSpace(c) == "" {
-			continue // the engine drops empty captions
-		}
-		if err := s.checkText(fmt.Sprintf("caption %d", i+1), c); err != nil {
-			return err
-		}
-	}
 	release, err := s.acquireImageSlot(ctx)
 	if err != nil {
 		return err
@@ -669,6 +598,7 @@ type statsResponse struct {
 	Limits   struct {
 		MaxTopK      int   `json:"max_top_k"`
 		DefaultTopK  int   `json:"default_top_k"`
+		MaxTextBytes int   `json:"max_text_bytes"`
 		MaxBodyBytes int64 `json:"max_body_bytes"`
 		MaxPixels    int64 `json:"max_pixels"`
 		MaxQueries   int   `json:"max_queries"`
@@ -689,7 +619,8 @@ func (s *Server) apiStats(w http.ResponseWriter, r *http.Request) error {
 	out.Searchable.Images, out.Searchable.Captions = eng.Counts()
 	man := eng.Workspace().Manifest()
 	out.Model, out.Created, out.ReadOnly = man.Model, man.Created, s.opts.ReadOnly
-	out.Limits.MaxTopK, out.Limits.DefaultTopK = s.opts.MaxTopK, s.opts.DefaultTopK
+	limits := eng.Limits.Effective()
+	out.Limits.MaxTopK, out.Limits.DefaultTopK, out.Limits.MaxTextBytes = limits.MaxTopK, limits.DefaultTopK, limits.MaxTextBytes
 	out.Limits.MaxBodyBytes, out.Limits.MaxPixels, out.Limits.MaxQueries = s.opts.MaxBodyBytes, s.opts.MaxPixels, s.opts.MaxQueries
 	w.Header().Set("Cache-Control", "no-store")
 	return writeJSON(w, http.StatusOK, out)

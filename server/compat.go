@@ -1,8 +1,8 @@
 package server
 
 import (
-	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html"
 	"net/http"
@@ -114,62 +114,62 @@ func (s *Server) compatSearch(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := s.requestContext(r)
 	defer cancel()
 
-	queries, topK, target, err := s.parseCompat(r)
+	items, topK, target, err := s.parseCompat(r)
 	if err != nil {
 		return err
 	}
-	docs := make([]compatDoc, len(queries))
-	base := s.baseURL(r)
-
-	// Texts are encoded together, images one by one so that an error can
-	// name its item.
-	var texts []string
-	var textIdx []int
-	for i, q := range queries {
-		if q.uri == "" {
-			texts, textIdx = append(texts, q.text), append(textIdx, i)
+	queries := make([]search.Query, len(items))
+	images := false
+	for i, it := range items {
+		q := search.Query{Text: it.text, ImageID: it.imageID, TopK: topK}
+		if it.image.data != nil {
+			q.Image, images = it.image.data, true
 		}
+		switch {
+		case target != "":
+			q.Targets = []workspace.Kind{target}
+		case it.imageID != 0:
+			// An image URL is an image query: it finds captions, as a
+			// data URI does (the engine's default for an id is images).
+			q.Targets = []workspace.Kind{workspace.Captions}
+		}
+		if it.imageID != 0 && it.mimeType == "" {
+			// An image URL of this server: its type is its file's.
+			im, err := findImage(ctx, eng, it.imageID)
+			if err != nil {
+				return prefixError(fmt.Sprintf("data item %d", i+1), err)
+			}
+			items[i].mimeType = mimeFromPath(im.Path)
+		}
+		queries[i] = q
 	}
-	var textVecs [][]float32
-	if len(texts) > 0 {
-		if textVecs, err = encodeTexts(ctx, eng, texts); err != nil {
+	if images {
+		// Images are decoded one at a time: one slot bounds the memory.
+		release, err := s.acquireImageSlot(ctx)
+		if err != nil {
 			return err
 		}
+		defer release()
 	}
-	for i, q := range queries {
-		what := fmt.Sprintf("data item %d", i+1)
-		kind := workspace.Captions
-		if q.uri == "" {
-			kind = workspace.Images
+	results, err := eng.SearchAll(ctx, queries)
+	var qe *search.QueryError
+	if errors.As(err, &qe) {
+		return prefixError(fmt.Sprintf("data item %d", qe.Index+1), qe.Err)
+	}
+	if err != nil {
+		return err
+	}
+
+	base := s.baseURL(r)
+	docs := make([]compatDoc, len(items))
+	for i, it := range items {
+		if it.uri == "" {
+			docs[i] = compatDoc{Text: compatHTML(it.text)}
+		} else {
+			docs[i] = compatDoc{URI: it.uri}
 		}
-		if target != "" {
-			kind = target
-		}
-		var hits []search.Hit
-		switch {
-		case q.uri == "":
-			docs[i] = compatDoc{Text: compatHTML(q.text)}
-			hits, err = searchOne(ctx, eng, textVecs[indexOf(textIdx, i)], kind, topK)
-		case q.imageID != 0:
-			docs[i] = compatDoc{URI: q.uri}
-			var im *workspace.Image
-			if im, err = findImage(ctx, eng, q.imageID); err == nil {
-				if q.mimeType == "" {
-					q.mimeType = mimeFromPath(im.Path)
-				}
-				hits, err = eng.SimilarTo(ctx, workspace.Images, q.imageID, kind, topK)
-			}
-		default:
-			docs[i] = compatDoc{URI: q.uri}
-			var vec []float32
-			if vec, err = s.encodeImage(ctx, eng, q.image); err == nil {
-				hits, err = searchOne(ctx, eng, vec, kind, topK)
-			}
-		}
-		if err != nil {
-			return prefixError(what, err)
-		}
-		docs[i].MimeType, docs[i].MimeType2 = q.mimeType, q.mimeType
+		docs[i].MimeType, docs[i].MimeType2 = it.mimeType, it.mimeType
+		hits := results[i].Hits[results[i].Targets[0]]
 		docs[i].Matches = make([]compatMatch, 0, len(hits))
 		for _, h := range hits {
 			docs[i].Matches = append(docs[i].Matches, compatMatchOf(base, h))
@@ -191,24 +191,6 @@ func compatError(msg string) compatResponse {
 		Status: compatStatus{Code: "ERROR", Description: compatHTML(msg)},
 		Error:  msg,
 	}
-}
-
-// searchOne finds the k best documents of one kind for a query vector.
-func searchOne(ctx context.Context, eng *search.Engine, vec []float32, kind workspace.Kind, k int) ([]search.Hit, error) {
-	hits, err := searchVector(ctx, eng, vec, []workspace.Kind{kind}, k, nil)
-	if err != nil {
-		return nil, err
-	}
-	return hits[kind], nil
-}
-
-func indexOf(xs []int, x int) int {
-	for i, v := range xs {
-		if v == x {
-			return i
-		}
-	}
-	return -1
 }
 
 // compatMatchOf turns a hit into a Jina match. Images point at their file
@@ -287,9 +269,7 @@ func (s *Server) parseCompat(r *http.Request) (queries []compatQuery, topK int, 
 	if k == 0 {
 		k = paramK
 	}
-	if topK, err = s.checkTopK(k); err != nil {
-		return nil, 0, "", err
-	}
+	topK = k // 0 when not given: the engine's default
 
 	data, ok := raw["data"]
 	if !ok {
@@ -422,8 +402,10 @@ func (s *Server) parseCompatItem(r *http.Request, n int, item json.RawMessage) (
 		return compatQuery{}, badRequest("%s is a URL that is not one of this server's images: xmodal does not fetch URLs; send the image itself as a data URI (data:image/jpeg;base64,...)", what)
 	}
 	text := compatText(str)
-	if err := s.checkText(what, text); err != nil {
-		return compatQuery{}, err
+	if strings.TrimSpace(text) == "" {
+		// Said here, as "data item N is empty", since an empty string is
+		// also what a missing query looks like to the engine.
+		return compatQuery{}, badRequest("%s is empty", what)
 	}
 	return compatQuery{text: text, mimeType: "text/plain"}, nil
 }

@@ -181,7 +181,8 @@ func TestCompatTargetOverride(t *testing.T) {
 }
 
 func TestCompatDefaultTopK(t *testing.T) {
-	f := newFixture(t, Options{DefaultTopK: 3})
+	f := newFixture(t, Options{})
+	f.eng.Limits.DefaultTopK = 3
 	res := f.postJSON(t, "/search", `{"data":["x"]}`)
 	var out compatBody
 	res.json(t, &out)

@@ -54,7 +54,9 @@ func classify(err error) *httpError {
 		// The connection's read deadline passed while the body was read.
 		return &httpError{status: http.StatusRequestTimeout, msg: "the request did not arrive in time (the server's read timeout); send it again"}
 	case errors.Is(err, search.ErrBadQuery):
-		return &httpError{status: http.StatusBadRequest, msg: strings.TrimPrefix(err.Error(), search.ErrBadQuery.Error()+": ")}
+		return &httpError{status: http.StatusBadRequest, msg: strings.Replace(err.Error(), search.ErrBadQuery.Error()+": ", "", 1)}
+	case errors.Is(err, search.ErrNotFound):
+		return &httpError{status: http.StatusNotFound, msg: strings.Replace(err.Error(), search.ErrNotFound.Error()+": ", "", 1)}
 	case errors.Is(err, search.ErrBusy):
 		return &httpError{status: http.StatusConflict, msg: err.Error() + "; try again when it has finished", retryAfter: "5"}
 	case errors.Is(err, context.DeadlineExceeded):

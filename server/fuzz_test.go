@@ -32,7 +32,8 @@ func fuzzRequest(t *testing.T, h http.Handler, path, body string) {
 
 // FuzzCompatRequest feeds POST /search arbitrary bodies.
 func FuzzCompatRequest(f *testing.F) {
-	fx := newFixture(f, Options{MaxQueries: 4, MaxTopK: 50})
+	fx := newFixture(f, Options{MaxQueries: 4})
+	fx.eng.Limits.MaxTopK = 50
 	png := dataURI("image/png", makePNG(f, 9, 7, 3))
 	for _, s := range []string{
 		`{"top_k":5,"mode":"search","data":["a boy playing basketball"]}`,
@@ -52,7 +53,8 @@ func FuzzCompatRequest(f *testing.F) {
 // FuzzAPIRequest feeds the native API's JSON bodies arbitrary input: the
 // search, and the add (whose successes are kept: the workspace grows).
 func FuzzAPIRequest(f *testing.F) {
-	fx := newFixture(f, Options{MaxTopK: 50})
+	fx := newFixture(f, Options{})
+	fx.eng.Limits.MaxTopK = 50
 	png := dataURI("image/png", makePNG(f, 9, 7, 3))
 	for _, s := range []string{
 		`{"text":"a dog","top_k":3}`, `{"id":1,"target":"both"}`, `{"caption_id":2}`, `{"image":"` + png + `"}`,

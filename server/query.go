@@ -9,11 +9,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/xmodal/xmodal/imageio"
-	"github.com/xmodal/xmodal/search"
-	"github.com/xmodal/xmodal/workspace"
 )
 
 // upload is an uploaded image whose header has been checked.
@@ -55,81 +52,6 @@ func (s *Server) acquireImageSlot(ctx context.Context) (release func(), err erro
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-}
-
-// encodeImage decodes, preprocesses and encodes a checked image.
-func (s *Server) encodeImage(ctx context.Context, eng *search.Engine, up upload) ([]float32, error) {
-	release, err := s.acquireImageSlot(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	opts := eng.Encoder().ImageOptions()
-	if opts.MaxPixels == 0 || opts.MaxPixels > s.opts.MaxPixels {
-		opts.MaxPixels = s.opts.MaxPixels
-	}
-	pixels, err := imageio.PreprocessBytes(up.data, opts)
-	if err != nil {
-		return nil, badRequest("cannot decode the %s image: %v", up.mimeType, err)
-	}
-	vecs, err := eng.Encoder().EncodePixels(ctx, [][]float32{pixels})
-	if err != nil {
-		return nil, fmt.Errorf("encode image: %w", err)
-	}
-	return vecs[0], nil
-}
-
-// encodeTexts encodes text queries, checked by checkText.
-func encodeTexts(ctx context.Context, eng *search.Engine, texts []string) ([][]float32, error) {
-	vecs, err := eng.Encoder().EncodeTexts(ctx, texts)
-	if err != nil {
-		return nil, fmt.Errorf("encode texts: %w", err)
-	}
-	return vecs, nil
-}
-
-// checkText refuses empty, oversized and non-UTF-8 text queries; what names
-// the query in the message.
-func (s *Server) checkText(what, text string) error {
-	switch {
-	case strings.TrimSpace(text) == "":
-		return badRequest("%s is empty", what)
-	case len(text) > s.opts.MaxTextBytes:
-		return badRequest("%s is %d bytes long, above the limit of %d (the model reads only the first 77 tokens)", what, len(text), s.opts.MaxTextBytes)
-	case !utf8.ValidString(text):
-		return badRequest("%s is not valid UTF-8", what)
-	}
-	return nil
-}
-
-// checkTopK applies the default and the cap to a requested top_k (0 means
-// not given).
-func (s *Server) checkTopK(k int) (int, error) {
-	switch {
-	case k == 0:
-		return s.opts.DefaultTopK, nil
-	case k < 0:
-		return 0, badRequest("top_k must be at least 1, not %d", k)
-	case k > s.opts.MaxTopK:
-		return 0, badRequest("top_k %d is above the limit of %d", k, s.opts.MaxTopK)
-	}
-	return k, nil
-}
-
-// searchVector finds the k best documents of each target kind for one
-// query vector. exclude, if set, leaves a document out.
-func searchVector(ctx context.Context, eng *search.Engine, vec []float32, targets []workspace.Kind, k int, exclude func(workspace.Kind, int64) bool) (map[workspace.Kind][]search.Hit, error) {
-	out := map[workspace.Kind][]search.Hit{}
-	for _, t := range targets {
-		// SearchVectors normalises the query in place, which is harmless
-		// to repeat.
-		hits, err := eng.SearchVectors(ctx, [][]float32{vec}, t, k, exclude)
-		if err != nil {
-			return nil, err
-		}
-		out[t] = hits[0]
-	}
-	return out, nil
 }
 
 // dataURIMeta matches what comes before the comma of a data URI: an

@@ -21,7 +21,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/xmodal/xmodal/dataset"
 	"github.com/xmodal/xmodal/search"
 )
 
@@ -29,10 +28,7 @@ import (
 const (
 	DefaultMaxBodyBytes   = 20 << 20
 	DefaultMaxPixels      = 40_000_000
-	DefaultMaxTopK        = 1000
-	DefaultTopK           = 10
 	DefaultMaxQueries     = 64
-	DefaultMaxTextBytes   = dataset.MaxCaptionBytes
 	DefaultThumbnailCache = 64 << 20
 	DefaultRequestTimeout = time.Minute
 	DefaultReadTimeout    = 30 * time.Second
@@ -63,14 +59,8 @@ type Options struct {
 	// MaxPixels caps the decoded size of uploaded images, checked from the
 	// header before any pixel is decoded (default 40 megapixels).
 	MaxPixels int64
-	// MaxTopK caps top_k (default 1000); DefaultTopK is used when a request
-	// gives none (default 10).
-	MaxTopK, DefaultTopK int
 	// MaxQueries caps the queries of one POST /search (default 64).
 	MaxQueries int
-	// MaxTextBytes caps one text query (default 4096 bytes; CLIP reads only
-	// 77 tokens anyway).
-	MaxTextBytes int
 	// ThumbnailCacheBytes bounds the in-memory thumbnail cache (default
 	// 64 MiB).
 	ThumbnailCacheBytes int64
@@ -116,13 +106,7 @@ func (o *Options) setDefaults() {
 	def64(&o.MaxBodyBytes, DefaultMaxBodyBytes)
 	def64(&o.MaxPixels, DefaultMaxPixels)
 	def64(&o.ThumbnailCacheBytes, DefaultThumbnailCache)
-	def(&o.MaxTopK, DefaultMaxTopK)
-	def(&o.DefaultTopK, DefaultTopK)
-	if o.DefaultTopK > o.MaxTopK {
-		o.DefaultTopK = o.MaxTopK
-	}
 	def(&o.MaxQueries, DefaultMaxQueries)
-	def(&o.MaxTextBytes, DefaultMaxTextBytes)
 	def(&o.ImageWorkers, max(2, runtime.GOMAXPROCS(0)))
 	for _, d := range []struct {
 		v   *time.Duration

@@ -15,15 +15,16 @@ import (
 )
 
 func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("search", "--workspace WS (--text T | --image FILE | --id N) [--to images|captions] [--top-k K] [--json]", stderr)
+	fs := newFlags("search", "--workspace WS (--text T | --image FILE | --id N | --caption-id N) [--to images|captions|both] [--top-k K] [--json]", stderr)
 	wsDir := fs.String("workspace", "", "workspace folder")
 	var mf modelFlags
 	mf.add(fs, false)
 	text := fs.String("text", "", "search by this text")
 	image := fs.String("image", "", "search by this image file")
 	id := fs.Int64("id", 0, "search by an indexed image's id (more like this)")
-	to := fs.String("to", "", "what to find: images or captions (default: images for --text and --id, captions for --image)")
-	topK := fs.Int("top-k", 10, "number of results")
+	captionID := fs.Int64("caption-id", 0, "search by an indexed caption's id")
+	to := fs.String("to", "", "what to find: images, captions or both (default: images for a text or an id, captions for an image)")
+	topK := fs.Int("top-k", search.DefaultTopK, "number of results")
 	asJSON := fs.Bool("json", false, "print one JSON object per hit")
 	if err := parse(fs, args, false); err != nil {
 		return err
@@ -31,30 +32,26 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *wsDir == "" {
 		return usagef("--workspace is required")
 	}
-	given := 0
-	for _, set := range []bool{*text != "", *image != "", *id != 0} {
-		if set {
-			given++
-		}
+	q := search.Query{Text: *text, ImageID: *id, CaptionID: *captionID, TopK: *topK}
+	if *image != "" {
+		q.Image = []byte{} // read below, once the flags are known to be right
 	}
-	if given != 1 {
-		return usagef("give exactly one of --text, --image and --id")
+	if q.Kind() == "" {
+		return usagef("give exactly one of --text, --image, --id and --caption-id")
 	}
 	if *topK < 1 {
 		return usagef("--top-k must be at least 1")
 	}
-	target := workspace.Images
-	if *image != "" {
-		target = workspace.Captions
-	}
 	switch *to {
 	case "":
 	case "images", "image":
-		target = workspace.Images
+		q.Targets = []workspace.Kind{workspace.Images}
 	case "captions", "caption", "texts", "text":
-		target = workspace.Captions
+		q.Targets = []workspace.Kind{workspace.Captions}
+	case "both", "all":
+		q.Targets = []workspace.Kind{workspace.Images, workspace.Captions}
 	default:
-		return usagef("--to %q: want images or captions", *to)
+		return usagef("--to %q: want images, captions or both", *to)
 	}
 
 	ws, m, err := openWorkspaceModel(*wsDir, &mf)
@@ -67,30 +64,25 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	var hits []search.Hit
-	switch {
-	case *text != "":
-		res, err := eng.SearchTexts(ctx, []string{*text}, target, *topK)
-		if err != nil {
-			return err
-		}
-		hits = res[0]
-	case *image != "":
-		data, err := os.ReadFile(*image)
-		if err != nil {
-			return err
-		}
-		res, err := eng.SearchImages(ctx, [][]byte{data}, target, *topK)
-		if err != nil {
-			return fmt.Errorf("%s: %w", *image, err)
-		}
-		hits = res[0]
-	default:
-		if hits, err = eng.SimilarTo(ctx, workspace.Images, *id, target, *topK); err != nil {
+	eng.Limits.MaxTopK = max(*topK, search.DefaultMaxTopK) // the command line asks for what it wants
+	if *image != "" {
+		if q.Image, err = os.ReadFile(*image); err != nil {
 			return err
 		}
 	}
-	return printHits(stdout, hits, *asJSON)
+	res, err := eng.Search(ctx, q)
+	if err != nil {
+		if *image != "" {
+			return fmt.Errorf("%s: %w", *image, err)
+		}
+		return err
+	}
+	for _, t := range res.Targets {
+		if err := printHits(stdout, res.Hits[t], *asJSON); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func printHits(stdout io.Writer, hits []search.Hit, asJSON bool) error {

@@ -29,7 +29,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	corsOrigin := fs.String("cors-origin", "*", "Access-Control-Allow-Origin of the read endpoints")
 	maxBody := fs.Int64("max-body", server.DefaultMaxBodyBytes, "largest request body, in bytes")
 	maxPixels := fs.Int64("max-pixels", server.DefaultMaxPixels, "largest uploaded image, in pixels (width × height)")
-	maxTopK := fs.Int("max-top-k", server.DefaultMaxTopK, "largest top_k a request may ask for")
+	maxTopK := fs.Int("max-top-k", search.DefaultMaxTopK, "largest top_k a request may ask for")
 	timeout := fs.Duration("timeout", server.DefaultRequestTimeout, "longest time one request may work")
 	readTimeout := fs.Duration("read-timeout", server.DefaultReadTimeout, "longest time to receive one request, headers and body (uploads need max-body/read-timeout of bandwidth)")
 	idleTimeout := fs.Duration("idle-timeout", server.DefaultIdleTimeout, "close kept-alive connections idle this long")
@@ -58,7 +58,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	srv, err := server.New(server.Options{
 		Logger: log, AccessLog: *accessLog, ReadOnly: *readOnly, BaseURL: *baseURL, CORSOrigin: *corsOrigin,
-		MaxBodyBytes: *maxBody, MaxPixels: *maxPixels, MaxTopK: *maxTopK, RequestTimeout: *timeout,
+		MaxBodyBytes: *maxBody, MaxPixels: *maxPixels, RequestTimeout: *timeout,
 		ReadTimeout: *readTimeout, IdleTimeout: *idleTimeout, MaxConns: *maxConns, MaxEncodes: *maxEncodes, MaxQueue: *maxQueue,
 	})
 	if err != nil {
@@ -91,6 +91,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			cancel(err)
 			return
 		}
+		eng.Limits.MaxTopK = *maxTopK
 		cleanUploads(ctx, eng, log)
 		images, captions := eng.Counts()
 		srv.SetEngine(eng)

@@ -30,12 +30,17 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
-// indexFixtures indexes a few fixture images into a new workspace.
+// indexFixtures indexes a few fixture images, with two captions each,
+// into a new workspace.
 func indexFixtures(t *testing.T) string {
 	t.Helper()
 	data := t.TempDir()
 	for _, name := range []string{"03_tiny_17x9.png", "04_wide_900x60.png", "08_rgb_732x672.png"} {
 		copyFile(t, filepath.Join(fixtures, "images", name), filepath.Join(data, name))
+		caption := fmt.Sprintf("a picture named %s\n%s seen from afar\n", name, name)
+		if err := os.WriteFile(filepath.Join(data, strings.TrimSuffix(name, ".png")+".txt"), []byte(caption), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ws := filepath.Join(t.TempDir(), "ws")
 	if code, _, errOut := xmodal(t, "index", "--data", data, "--workspace", ws, "--model", modelA); code != 0 {
