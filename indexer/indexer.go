@@ -21,8 +21,7 @@ import (
 
 	"github.com/xmodal/xmodal/dataset"
 	"github.com/xmodal/xmodal/imageio"
-	"github.com/xmodal/xmodal/nn"
-	"github.com/xmodal/xmodal/search"
+	"github.com/xmodal/xmodal/model"
 	"github.com/xmodal/xmodal/workspace"
 )
 
@@ -93,7 +92,7 @@ type item struct {
 }
 
 // Run indexes ds into ws with enc.
-func Run(ctx context.Context, ds *dataset.Dataset, enc search.Encoder, ws *workspace.Workspace, opts Options) (*Summary, error) {
+func Run(ctx context.Context, ds *dataset.Dataset, enc model.Encoder, ws *workspace.Workspace, opts Options) (*Summary, error) {
 	start := time.Now()
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 32
@@ -193,7 +192,7 @@ func sameDoc(s workspace.State, img dataset.Image) bool {
 
 // run pushes the planned items through decoding workers into the encoder,
 // which commits a batch at a time.
-func run(ctx context.Context, root *os.Root, todo []item, states map[string]workspace.State, enc search.Encoder, ws *workspace.Workspace, opts Options, sum *Summary, start time.Time) error {
+func run(ctx context.Context, root *os.Root, todo []item, states map[string]workspace.State, enc model.Encoder, ws *workspace.Workspace, opts Options, sum *Summary, start time.Time) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobs := make(chan item)
@@ -356,7 +355,7 @@ func errText(err error) string {
 
 // commit encodes a batch's images and captions and adds them to the
 // workspace in one transaction.
-func commit(ctx context.Context, batch []item, enc search.Encoder, ws *workspace.Workspace, sum *Summary) error {
+func commit(ctx context.Context, batch []item, enc model.Encoder, ws *workspace.Workspace, sum *Summary) error {
 	t0 := time.Now()
 	var pixels [][]float32
 	var texts []string
@@ -392,12 +391,8 @@ func commit(ctx context.Context, batch []item, enc search.Encoder, ws *workspace
 		}
 		v := imgVecs[0]
 		imgVecs = imgVecs[1:]
-		nn.Normalize(v)
 		cv := capVecs[:len(it.img.Captions)]
 		capVecs = capVecs[len(it.img.Captions):]
-		for _, c := range cv {
-			nn.Normalize(c)
-		}
 		docs = append(docs, workspace.NewImage{
 			Key: it.img.Key, Path: it.img.Path, SHA256: it.sha, Size: it.size, MTime: it.mtime,
 			Split: it.img.Split, Vector: v, Captions: it.img.Captions, CaptionVectors: cv,

@@ -14,7 +14,6 @@ import (
 
 	"github.com/xmodal/xmodal/imageio"
 	"github.com/xmodal/xmodal/internal/atomicfile"
-	"github.com/xmodal/xmodal/nn"
 	"github.com/xmodal/xmodal/workspace"
 )
 
@@ -59,10 +58,6 @@ func (e *Engine) Add(ctx context.Context, data []byte, captions []string) (*work
 	capVecs, err := e.enc.EncodeTexts(ctx, clean)
 	if err != nil {
 		return nil, err
-	}
-	nn.Normalize(imgVec[0])
-	for _, v := range capVecs {
-		nn.Normalize(v)
 	}
 
 	sum := sha256.Sum256(data)

@@ -7,31 +7,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
-	"github.com/xmodal/xmodal/imageio"
 	"github.com/xmodal/xmodal/index"
+	"github.com/xmodal/xmodal/model"
 	"github.com/xmodal/xmodal/nn"
 	"github.com/xmodal/xmodal/workspace"
 )
-
-// Encoder embeds texts and preprocessed images into one vector space.
-// *clip.Model is one.
-type Encoder interface {
-	Dim() int
-	EncodeTexts(ctx context.Context, texts []string) ([][]float32, error)
-	EncodePixels(ctx context.Context, pixels [][]float32) ([][]float32, error)
-	// ImageOptions is the preprocessing that EncodePixels expects.
-	ImageOptions() imageio.Options
-}
 
 // Engine answers queries over one workspace. It picks up documents that
 // another process adds to the workspace while it runs. Safe for concurrent
 // use.
 type Engine struct {
-	enc Encoder
+	enc model.Encoder
 	ws  *workspace.Workspace
+	// owned is closed by Close: what Open opened.
+	owned []io.Closer
 
 	// RefreshInterval bounds how often the engine asks the workspace
 	// whether it changed; 0 checks before every query.
@@ -56,7 +49,7 @@ type snapshot struct {
 }
 
 // New opens an engine over ws, loading its vectors.
-func New(ctx context.Context, enc Encoder, ws *workspace.Workspace) (*Engine, error) {
+func New(ctx context.Context, enc model.Encoder, ws *workspace.Workspace) (*Engine, error) {
 	if d := ws.Manifest().Model.Dim; d != enc.Dim() {
 		return nil, fmt.Errorf("workspace %s holds %d-dimensional vectors, the model makes %d", ws.Dir(), d, enc.Dim())
 	}
@@ -71,7 +64,77 @@ func New(ctx context.Context, enc Encoder, ws *workspace.Workspace) (*Engine, er
 func (e *Engine) Workspace() *workspace.Workspace { return e.ws }
 
 // Encoder is the engine's encoder.
-func (e *Engine) Encoder() Encoder { return e.enc }
+func (e *Engine) Encoder() model.Encoder { return e.enc }
+
+// OpenOptions say how Open loads the model.
+type OpenOptions struct {
+	// Model names the model (a folder, a pulled name, "default"); "" means
+	// the one the workspace was built with.
+	Model string
+	// Load adjusts the model. Its NoEXIF is ignored: query images are
+	// preprocessed as the workspace's images were.
+	Load model.Options
+	// Wrap, if set, wraps the encoder the engine uses (the server counts
+	// and admits model calls this way).
+	Wrap func(model.Encoder) model.Encoder
+}
+
+// Open opens the workspace in dir for searching, with its model. A model
+// other than the workspace's is refused. Close releases both.
+func Open(ctx context.Context, dir string, o OpenOptions) (*Engine, error) {
+	ws, err := workspace.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	name := o.Model
+	if name == "" {
+		name = ws.Manifest().Model.Name
+	}
+	o.Load.NoEXIF = ws.Manifest().Model.NoEXIF
+	enc, err := model.Load(name, o.Load)
+	if err != nil {
+		ws.Close()
+		return nil, err
+	}
+	ident, err := Identity(enc)
+	if err == nil {
+		err = ws.CheckModel(ident)
+	}
+	var e *Engine
+	if err == nil {
+		used := enc
+		if o.Wrap != nil {
+			used = o.Wrap(enc)
+		}
+		e, err = New(ctx, used, ws)
+	}
+	if err != nil {
+		enc.Close()
+		ws.Close()
+		return nil, err
+	}
+	e.owned = []io.Closer{enc, ws}
+	return e, nil
+}
+
+// Close releases what Open opened; an engine made with New owns nothing.
+func (e *Engine) Close() error {
+	var errs []error
+	for _, c := range e.owned {
+		errs = append(errs, c.Close())
+	}
+	e.owned = nil
+	return errors.Join(errs...)
+}
+
+// Identity describes an encoder as a workspace records it.
+func Identity(enc model.Encoder) (workspace.Model, error) {
+	id, err := enc.ID()
+	if err != nil {
+		return workspace.Model{}, fmt.Errorf("model %s: %w", enc.Name(), err)
+	}
+	return workspace.Model{ID: id, Name: enc.Name(), Dim: enc.Dim(), NoEXIF: enc.ImageOptions().NoEXIF}, nil
+}
 
 func (e *Engine) snapshot() *snapshot {
 	e.stateMu.RLock()

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/xmodal/xmodal/internal/atomicfile"
+	"github.com/xmodal/xmodal/model"
 	"github.com/xmodal/xmodal/model/clip"
 	"github.com/xmodal/xmodal/nn"
 	"github.com/xmodal/xmodal/workspace"
@@ -67,7 +68,7 @@ func setup(t *testing.T) (*Engine, *clip.Model) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ws.Close() })
-	e, err := New(ctx, m, ws)
+	e, err := New(ctx, model.NewCLIP(m), ws)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xmodal/xmodal/model"
 	"github.com/xmodal/xmodal/model/clip"
 	"github.com/xmodal/xmodal/nn"
 	"github.com/xmodal/xmodal/search"
@@ -127,7 +128,7 @@ func newFixture(t testing.TB, opts Options) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := search.New(context.Background(), srv.InstrumentEncoder(m), ws)
+	eng, err := search.New(context.Background(), srv.InstrumentEncoder(model.NewCLIP(m)), ws)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/xmodal/xmodal/search"
+	"github.com/xmodal/xmodal/model"
 	"github.com/xmodal/xmodal/workspace"
 )
 
@@ -106,7 +106,7 @@ func (m *metrics) observeEncode(kind string, items int, d time.Duration) {
 // timedEncoder admits encoder calls through the server's gate and reports
 // their time to the metrics.
 type timedEncoder struct {
-	search.Encoder
+	model.Encoder
 	m    *metrics
 	gate *gate
 }
@@ -138,7 +138,7 @@ func (t timedEncoder) EncodePixels(ctx context.Context, pixels [][]float32) ([][
 // InstrumentEncoder wraps enc so that the time it spends encoding appears
 // in /metrics (xmodal_encode_duration_seconds). Build the engine given to
 // SetEngine on the wrapped encoder.
-func (s *Server) InstrumentEncoder(enc search.Encoder) search.Encoder {
+func (s *Server) InstrumentEncoder(enc model.Encoder) model.Encoder {
 	return timedEncoder{Encoder: enc, m: s.metrics, gate: s.encodes}
 }
 

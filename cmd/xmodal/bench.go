@@ -55,10 +55,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		name = *arch + " (random weights)"
-		if err := mf.apply(m); err != nil {
+		opts, err := mf.options()
+		if err == nil {
+			err = mf.apply(m, opts)
+		}
+		if err != nil {
 			return err
 		}
-	} else if m, err = mf.load(""); err != nil {
+	} else if m, err = mf.loadCLIP(); err != nil {
 		return err
 	}
 	defer m.Close()

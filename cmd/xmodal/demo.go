@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 	"github.com/xmodal/xmodal/dataset"
 	"github.com/xmodal/xmodal/demo"
 	"github.com/xmodal/xmodal/indexer"
+	"github.com/xmodal/xmodal/model"
 	"github.com/xmodal/xmodal/model/builtin"
 	"github.com/xmodal/xmodal/model/store"
 	"github.com/xmodal/xmodal/search"
@@ -31,12 +31,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	m, err := builtin.Load()
+	m, err := model.Load(builtin.Name, model.Options{})
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	ident, err := modelIdentity(m)
+	ident, err := search.Identity(m)
 	if err != nil {
 		return err
 	}
@@ -56,63 +56,41 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("listen: %w", err)
 	}
 	url := "http://" + displayAddr(ln.Addr())
-
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var ws *workspace.Workspace
-	loaded := make(chan struct{})
-	go func() {
-		defer close(loaded)
-		var err error
-		if ws, err = indexSample(ctx, sampleDir, wsDir, m, ident, stderr); err != nil {
-			cancel(err)
-			return
+	open := func(ctx context.Context) (*search.Engine, error) {
+		if err := indexSample(ctx, sampleDir, wsDir, m, ident, stderr); err != nil {
+			return nil, err
 		}
-		eng, err := search.New(ctx, srv.InstrumentEncoder(m), ws)
-		if err != nil {
-			cancel(err)
-			return
-		}
-		cleanUploads(ctx, eng, log)
-		srv.SetEngine(eng)
+		return search.Open(ctx, wsDir, search.OpenOptions{Model: builtin.Name, Wrap: srv.InstrumentEncoder})
+	}
+	ready := func(eng *search.Engine) {
 		images, captions := eng.Counts()
 		fmt.Fprintf(stderr, "\nxmodal demo: %d images and %d captions from %s\n", images, captions, sampleDir)
 		fmt.Fprintf(stderr, "open %s in a browser, or try the API:\n\n", url)
 		fmt.Fprintf(stderr, "  curl -s -X POST -H 'Content-Type: application/json' -d '{\"top_k\":5,\"mode\":\"search\",\"data\":[\"a red heart\"]}' %s/search\n\n", url)
 		fmt.Fprintf(stderr, "Press Ctrl-C to stop.\n")
-	}()
-	err = srv.Serve(ctx, ln)
-	cancel(nil)
-	<-loaded
-	if ws != nil {
-		ws.Close()
 	}
-	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
-		return cause
-	}
-	return err
+	return srv.Run(ctx, ln, open, ready)
 }
 
 // indexSample brings the demo workspace up to date with the sample set,
-// which costs nothing when an earlier run indexed it, and opens it for
-// reading.
-func indexSample(ctx context.Context, sampleDir, wsDir string, m search.Encoder, ident workspace.Model, stderr io.Writer) (*workspace.Workspace, error) {
+// which costs nothing when an earlier run indexed it.
+func indexSample(ctx context.Context, sampleDir, wsDir string, m model.Encoder, ident workspace.Model, stderr io.Writer) error {
 	ds, err := dataset.Open(sampleDir, "folder")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	w, err := workspace.Create(wsDir, ident)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	pp := newProgressPrinter(stderr)
 	sum, err := indexer.Run(ctx, ds, m, w, indexer.Options{Prune: true, Progress: pp.update})
 	w.Close()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if sum.Added > 0 {
 		fmt.Fprintf(stderr, "indexed the sample set into %s in %s\n", wsDir, sum.Timing.Wall.Round(1e6))
 	}
-	return workspace.Open(wsDir)
+	return nil
 }

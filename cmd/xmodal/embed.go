@@ -37,7 +37,7 @@ func runEmbed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(texts)+len(images)+len(pixelFiles) == 0 {
 		return usagef("nothing to embed: give --text, --texts, --image or --pixel-values")
 	}
-	m, err := mf.load("")
+	m, err := mf.loadCLIP()
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/xmodal/xmodal/dataset"
 	"github.com/xmodal/xmodal/indexer"
+	"github.com/xmodal/xmodal/search"
 	"github.com/xmodal/xmodal/workspace"
 )
 
@@ -48,12 +49,12 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stderr, "dataset %s (%s): %d images, %d captions\n", root, ds.Format, len(ds.Images), ds.NumCaptions())
 
-	m, err := mf.load("")
+	m, err := mf.load()
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	ident, err := modelIdentity(m)
+	ident, err := search.Identity(m)
 	if err != nil {
 		return err
 	}

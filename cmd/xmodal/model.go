@@ -2,13 +2,9 @@ package main
 
 import (
 	"flag"
-	"fmt"
-	"os"
-	"path/filepath"
 
-	"github.com/xmodal/xmodal/model/builtin"
+	"github.com/xmodal/xmodal/model"
 	"github.com/xmodal/xmodal/model/clip"
-	"github.com/xmodal/xmodal/model/store"
 	"github.com/xmodal/xmodal/nn"
 )
 
@@ -29,63 +25,44 @@ func (f *modelFlags) add(fs *flag.FlagSet, exif bool) {
 	}
 }
 
-// load loads the named model (or name, when the flag is empty) and applies
-// the flags.
-func (f *modelFlags) load(name string) (*clip.Model, error) {
-	if f.name != "" {
-		name = f.name
+// options are the flags as model.Options; a bad precision is a usage error.
+func (f *modelFlags) options() (model.Options, error) {
+	prec, err := nn.ParsePrecision(f.precision)
+	if err != nil {
+		return model.Options{}, usageError{err.Error()}
 	}
-	if _, err := nn.ParsePrecision(f.precision); err != nil {
-		return nil, usageError{err.Error()}
-	}
-	m, err := loadModel(name)
+	return model.Options{Precision: prec, NoEXIF: f.noEXIF}, nil
+}
+
+// load loads the model the flags name (the default model if none).
+func (f *modelFlags) load() (model.Encoder, error) {
+	opts, err := f.options()
 	if err != nil {
 		return nil, err
 	}
-	if err := f.apply(m); err != nil {
+	return model.Load(f.name, opts)
+}
+
+// loadCLIP loads the CLIP model itself, for the commands that need more
+// than an encoder (raw embeddings, benchmarks), with the flags applied.
+func (f *modelFlags) loadCLIP() (*clip.Model, error) {
+	opts, err := f.options()
+	if err != nil {
+		return nil, err
+	}
+	m, err := model.LoadCLIP(f.name)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.apply(m, opts); err != nil {
 		m.Close()
 		return nil, err
 	}
 	return m, nil
 }
 
-// apply sets a loaded model's preprocessing and precision from the flags.
-func (f *modelFlags) apply(m *clip.Model) error {
-	prec, err := nn.ParsePrecision(f.precision)
-	if err != nil {
-		return usageError{err.Error()}
-	}
-	m.Preprocess.NoEXIF = f.noEXIF
-	return m.SetPrecision(prec)
-}
-
-// loadModel resolves a model name: "" or "default" for the embedded model,
-// a model folder, or the name of a model pulled into the cache (owner/name).
-func loadModel(name string) (*clip.Model, error) {
-	if name == "" || name == builtin.Name {
-		return builtin.Load()
-	}
-	dir, err := modelDir(name)
-	if err != nil {
-		return nil, err
-	}
-	return clip.Load(dir)
-}
-
-// modelDir finds the folder of a model given as a folder or a pulled name.
-func modelDir(name string) (string, error) {
-	if st, err := os.Stat(name); err == nil && st.IsDir() {
-		return name, nil
-	}
-	if store.ValidRepo(name) == nil && !filepath.IsAbs(name) {
-		s, err := store.Default()
-		if err != nil {
-			return "", err
-		}
-		if s.Has(name) {
-			return s.Path(name), nil
-		}
-		return "", fmt.Errorf("model %s: not a folder, and not pulled yet (run: xmodal models pull %s)", name, name)
-	}
-	return "", fmt.Errorf("model %s: no such folder", name)
+// apply sets a CLIP model's preprocessing and precision from the flags.
+func (f *modelFlags) apply(m *clip.Model, opts model.Options) error {
+	m.Preprocess.NoEXIF = opts.NoEXIF
+	return m.SetPrecision(opts.Precision)
 }

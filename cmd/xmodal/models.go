@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/xmodal/xmodal/model"
 	"github.com/xmodal/xmodal/model/builtin"
 	"github.com/xmodal/xmodal/model/store"
 )
@@ -104,7 +105,7 @@ func runModelsInspect(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() != 1 {
 		return usagef("want exactly one model: a folder or a pulled name")
 	}
-	m, err := loadModel(fs.Arg(0))
+	m, err := model.LoadCLIP(fs.Arg(0))
 	if err != nil {
 		return err
 	}

@@ -54,16 +54,15 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usagef("--to %q: want images, captions or both", *to)
 	}
 
-	ws, m, err := openWorkspaceModel(*wsDir, &mf)
+	opts, err := mf.options()
 	if err != nil {
 		return err
 	}
-	defer ws.Close()
-	defer m.Close()
-	eng, err := search.New(ctx, m, ws)
+	eng, err := search.Open(ctx, *wsDir, search.OpenOptions{Model: mf.name, Load: opts})
 	if err != nil {
 		return err
 	}
+	defer eng.Close()
 	eng.Limits.MaxTopK = max(*topK, search.DefaultMaxTopK) // the command line asks for what it wants
 	if *image != "" {
 		if q.Image, err = os.ReadFile(*image); err != nil {

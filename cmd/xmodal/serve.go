@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"time"
 
 	"github.com/xmodal/xmodal/search"
 	"github.com/xmodal/xmodal/server"
@@ -70,43 +68,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log.Info("listening", "url", "http://"+displayAddr(ln.Addr()), "workspace", *wsDir)
 
-	// The load runs beside the server; its failure cancels the server.
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var closers []io.Closer
-	loaded := make(chan struct{})
-	go func() {
-		defer close(loaded)
-		start := time.Now()
-		ws, m, err := openWorkspaceModel(*wsDir, &mf)
+	opts, err := mf.options()
+	if err != nil {
+		return err
+	}
+	// Uploads are decoded under the server's pixel cap, also by Add.
+	opts.MaxPixels = *maxPixels
+	err = srv.Run(ctx, ln, func(ctx context.Context) (*search.Engine, error) {
+		eng, err := search.Open(ctx, *wsDir, search.OpenOptions{Model: mf.name, Load: opts, Wrap: srv.InstrumentEncoder})
 		if err != nil {
-			cancel(err)
-			return
-		}
-		closers = append(closers, m, ws)
-		// Uploads are decoded under the server's pixel cap, also by Add.
-		m.Preprocess.MaxPixels = *maxPixels
-		eng, err := search.New(ctx, srv.InstrumentEncoder(m), ws)
-		if err != nil {
-			cancel(err)
-			return
+			return nil, err
 		}
 		eng.Limits.MaxTopK = *maxTopK
-		cleanUploads(ctx, eng, log)
-		images, captions := eng.Counts()
-		srv.SetEngine(eng)
-		log.Info("ready", "images", images, "captions", captions, "model", ws.Manifest().Model.Name, "load_time", time.Since(start).Round(time.Millisecond))
-	}()
-
-	err = srv.Serve(ctx, ln)
-	cancel(nil) // stop a load still running (a no-op if it failed: the first cause stays)
-	<-loaded    // the engine is no longer used once Serve has returned
-	for _, c := range closers {
-		c.Close()
-	}
-	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
-		return cause // loading failed
-	}
+		return eng, nil
+	}, nil)
 	if err != nil {
 		return err
 	}
@@ -125,17 +100,4 @@ func displayAddr(a net.Addr) string {
 		host = "localhost"
 	}
 	return net.JoinHostPort(host, port)
-}
-
-// cleanUploads settles what a crash left in the workspace's uploads folder
-// before the server takes adds. A workspace that another process is
-// writing to is left alone: the next start will do it.
-func cleanUploads(ctx context.Context, eng *search.Engine, log *slog.Logger) {
-	recovered, removed, err := eng.CleanUploads(ctx)
-	switch {
-	case err != nil:
-		log.Warn("uploads folder not checked", "err", err)
-	case recovered+removed > 0:
-		log.Info("uploads folder settled after an interrupted add", "recovered", recovered, "removed", removed)
-	}
 }

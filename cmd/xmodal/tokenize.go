@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 
+	"github.com/xmodal/xmodal/model"
 	"github.com/xmodal/xmodal/model/builtin"
 	"github.com/xmodal/xmodal/model/clip"
 	"github.com/xmodal/xmodal/tokenize"
@@ -67,7 +68,7 @@ func loadTokenizer(name string) (*tokenize.Tokenizer, int, error) {
 		defer m.Close()
 		return m.Tokenizer, m.ContextLength(), nil
 	}
-	dir, err := modelDir(name)
+	dir, err := model.Dir(name)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -45,6 +45,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/xmodal/xmodal/model"
 	"github.com/xmodal/xmodal/model/clip"
 	"github.com/xmodal/xmodal/search"
 	"github.com/xmodal/xmodal/server"
@@ -384,9 +385,9 @@ func startServer(ctx context.Context, modelDir, arch, tokDir, wsDir string, imag
 	return "http://" + ln.Addr().String(), stop, nil
 }
 
-func loadModel(modelDir, arch, tokDir string) (*clip.Model, error) {
+func loadModel(modelDir, arch, tokDir string) (model.Encoder, error) {
 	if modelDir != "" {
-		return clip.Load(modelDir)
+		return model.Load(modelDir, model.Options{})
 	}
 	cfg, err := clip.Arch(arch)
 	if err != nil {
@@ -399,22 +400,17 @@ func loadModel(modelDir, arch, tokDir string) (*clip.Model, error) {
 	if m.Tokenizer, err = tokenize.Load(tokDir); err != nil {
 		return nil, fmt.Errorf("tokenizer for the random model: %w (see -tokenizer)", err)
 	}
-	return m, nil
+	return model.NewCLIP(m), nil
 }
 
-// identity is the model as the workspace records it.
-func identity(m *clip.Model, arch string) (workspace.Model, error) {
-	id, err := m.ID()
-	if err != nil {
-		return workspace.Model{}, err
+// identity is the model as the workspace records it; a random model is
+// named by its architecture.
+func identity(m model.Encoder, arch string) (workspace.Model, error) {
+	ident, err := search.Identity(m)
+	if err == nil && m.Name() == "" {
+		ident.Name = "random " + arch
 	}
-	name := m.Dir()
-	if name == "" {
-		name = "random " + arch
-	} else if abs, err := filepath.Abs(name); err == nil {
-		name = abs
-	}
-	return workspace.Model{ID: id, Name: name, Dim: m.Dim()}, nil
+	return ident, err
 }
 
 // synthesise fills a workspace with random unit vectors: images and their
