@@ -27,7 +27,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer ws.Close()
-	res, err := evaluate(ctx, ws, *split)
+	res, err := eval.Workspace(ctx, ws, *split)
 	if err != nil {
 		return err
 	}
@@ -48,42 +48,4 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(w, "%s\t%.1f\t%.1f\t%.1f\t%.0f\t%.3f\t\n", d.name, d.m.R1, d.m.R5, d.m.R10, d.m.MedR, d.m.MRR)
 	}
 	return w.Flush()
-}
-
-// evaluate reads the stored vectors of a split's images and captions and
-// ranks them with the standard protocol; no model is needed.
-func evaluate(ctx context.Context, ws *workspace.Workspace, split string) (eval.Result, error) {
-	images, err := ws.ImagesInSplit(ctx, split)
-	if err != nil {
-		return eval.Result{}, err
-	}
-	if len(images) == 0 {
-		return eval.Result{}, fmt.Errorf("workspace %s has no images in split %q", ws.Dir(), split)
-	}
-	dim := ws.Manifest().Model.Dim
-	rows := func(k workspace.Kind) ([]float32, error) {
-		n, err := ws.Rows(k)
-		if err != nil {
-			return nil, err
-		}
-		return ws.ReadVectors(k, 0, n)
-	}
-	imgVecs, err := rows(workspace.Images)
-	if err != nil {
-		return eval.Result{}, err
-	}
-	capVecs, err := rows(workspace.Captions)
-	if err != nil {
-		return eval.Result{}, err
-	}
-	var imgs, caps [][]float32
-	var owner []int
-	for i, im := range images {
-		imgs = append(imgs, imgVecs[im.Row*dim:(im.Row+1)*dim])
-		for _, c := range im.Captions {
-			caps = append(caps, capVecs[c.Row*dim:(c.Row+1)*dim])
-			owner = append(owner, i)
-		}
-	}
-	return eval.Evaluate(imgs, caps, owner)
 }
