@@ -1,10 +1,15 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"regexp"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,10 +99,35 @@ func refuseConn(c net.Conn, max int) {
 	fmt.Fprintf(c, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 }
 
-// limitedConn gives its slot back when closed.
+// limitedConn gives its slot back when closed, and answers in JSON where
+// Go's server would answer in plain text.
 type limitedConn struct {
 	net.Conn
 	release func()
+}
+
+// cannedError matches the answers that Go's server writes on the
+// connection itself, before any handler runs, to requests it cannot read
+// (a malformed request line, a missing Host, an unknown transfer coding):
+// a status line, these two headers and a line of text, with no Date
+// header, which every answer of a handler has.
+var cannedError = regexp.MustCompile(`^HTTP/1\.1 ([45]\d\d) ([^\r\n]*)\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n([^\r\n]*)$`)
+
+func (c *limitedConn) Write(p []byte) (int, error) {
+	if len(p) > 10 && (p[9] == '4' || p[9] == '5') && bytes.HasPrefix(p, []byte("HTTP/1.1 ")) {
+		if m := cannedError.FindSubmatch(p); m != nil {
+			code, _ := strconv.Atoi(string(m[1]))
+			body, _ := json.Marshal(errorBody{Error: "the request could not be read: " + string(m[3])})
+			body = append(body, '\n')
+			resp := fmt.Sprintf("HTTP/1.1 %d %s\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s",
+				code, http.StatusText(code), len(body), body)
+			if _, err := io.WriteString(c.Conn, resp); err != nil {
+				return 0, err
+			}
+			return len(p), nil
+		}
+	}
+	return c.Conn.Write(p)
 }
 
 func (c *limitedConn) Close() error {

@@ -175,3 +175,32 @@ func TestHeadersTooLarge(t *testing.T) {
 		t.Errorf("431: %d %+v %v", resp.StatusCode, body, err)
 	}
 }
+
+// Requests that Go's server refuses before any handler runs get the JSON
+// error shape too.
+func TestMalformedRequestsGetJSON(t *testing.T) {
+	_, addr := serveReal(t, Options{})
+	for name, c := range map[string]struct {
+		req    string
+		status int
+	}{
+		"garbage":      {"HELLO\r\n\r\n", 400},
+		"no host":      {"GET /healthz HTTP/1.1\r\n\r\n", 400},
+		"bad transfer": {"POST /search HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
+		"bad header":   {"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n", 400},
+		"huge header":  {"GET /healthz HTTP/1.1\r\nHost: x\r\nX: " + strings.Repeat("a", 5*MaxHeaderBytes) + "\r\n\r\n", 431},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c2 := rawRequest(t, addr, c.req)
+			resp, err := http.ReadResponse(bufio.NewReader(c2), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body struct{ Error string }
+			if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != c.status || body.Error == "" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+				t.Errorf("%d %v %+v %v; want %d with a JSON error", resp.StatusCode, resp.Header, body, err, c.status)
+			}
+		})
+	}
+}

@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/xmodal/xmodal/internal/atomicfile"
 )
 
 // DefaultEndpoint is the Hugging Face Hub.
@@ -199,7 +201,7 @@ func download(ctx context.Context, repo string, f sibling, dir string, opts Pull
 				}
 				return err
 			}
-			return os.Rename(part, final)
+			return atomicfile.Rename(part, final)
 		}
 		if ctx.Err() != nil || attempt >= 4 {
 			return err
