@@ -16,6 +16,8 @@ targets=(
   ./dataset:FuzzCaptionFiles
   ./safetensors:FuzzParse
   ./tokenize:FuzzEncode
+  ./pickle:FuzzUnpickle
+  ./torchfile:FuzzRead
 )
 for t in "${targets[@]}"; do
   pkg=${t%%:*} name=${t##*:}
