@@ -24,7 +24,7 @@ func cleanText(text string) string {
 	text = pyStrip(text)
 	text = collapseWhitespace(text)
 	text = pyStrip(text)
-	return pyLower(text)
+	return PyLower(text)
 }
 
 // isWhiteSpace is Unicode's White_Space property, which is what the regex
@@ -94,11 +94,11 @@ func needsCollapse(s string) bool {
 	return false
 }
 
-// pyLower is Python's str.lower(). It differs from strings.ToLower in two
+// PyLower is Python's str.lower(). It differs from strings.ToLower in two
 // ways: full case mapping (U+0130 İ becomes "i\u0307", two code points) and
 // the Final_Sigma rule (Σ becomes ς at the end of a word, σ elsewhere).
 // Every other code point has the same simple lower-case mapping in both.
-func pyLower(s string) string {
+func PyLower(s string) string {
 	ascii := true
 	for i := 0; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf {

@@ -22,8 +22,8 @@ func TestPyLower(t *testing.T) {
 		{"\u1e9e ǅ ǈ ß \u212a \u2126 \u2160", "ß ǆ ǉ ß k ω ⅰ"},
 	}
 	for _, tt := range tests {
-		if got := pyLower(tt.in); got != tt.want {
-			t.Errorf("pyLower(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := PyLower(tt.in); got != tt.want {
+			t.Errorf("PyLower(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

@@ -16,6 +16,7 @@ targets=(
   ./dataset:FuzzCaptionFiles
   ./safetensors:FuzzParse
   ./tokenize:FuzzEncode
+  ./tokenize:FuzzTreebank
   ./pickle:FuzzUnpickle
   ./torchfile:FuzzRead
 )
