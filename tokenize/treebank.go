@@ -49,7 +49,7 @@ func (r rule) apply(s string) string { return r.re.ReplaceAllString(s, r.repl) }
 // Python's Unicode classes, for the patterns below.
 const (
 	pyS = `[\t\n\v\f\r \x1c-\x1f\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]` // \s
-	pyD = `\p{Nd}`                                                                                                // \d
+	pyD = `\p{Nd}`                                                                                              // \d
 )
 
 var startingQuotes = []rule{
