@@ -1,0 +1,353 @@
+// Package vsepp runs VSE++ models (Faghri et al., "VSE++: Improving
+// Visual-Semantic Embeddings with Hard Negatives", BMVC 2018) from the
+// files of the official code: a checkpoint (runs/<name>/model_best.pth.tar)
+// and its vocabulary pickle (vocab/<data>_vocab.pkl).
+//
+// Sizes come from the checkpoint (its options and tensor shapes), never
+// from constants. So far: the caption tower (NLTK tokens, word
+// embeddings, a one-layer GRU) and the image head on precomputed features
+// (EncoderImagePrecomp); the CNN towers are to come.
+package vsepp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+
+	"github.com/xmodal/xmodal/nn"
+	"github.com/xmodal/xmodal/pickle"
+	"github.com/xmodal/xmodal/tokenize"
+	"github.com/xmodal/xmodal/torchfile"
+)
+
+// Special words of the vocabulary, with their fixed ids.
+const (
+	Pad, Start, End, Unk = 0, 1, 2, 3
+)
+
+// Vocab maps words to ids; unknown words map to Unk.
+type Vocab struct {
+	words map[string]int
+	size  int
+}
+
+// Size is the number of ids.
+func (v *Vocab) Size() int { return v.size }
+
+// ID returns a word's id.
+func (v *Vocab) ID(word string) int {
+	if id, ok := v.words[word]; ok {
+		return id
+	}
+	return Unk
+}
+
+// Tokenize turns a caption into ids as the official code does: NLTK's
+// word tokens of the lower-cased caption, wrapped in <start> and <end>.
+func (v *Vocab) Tokenize(caption string) []int {
+	ids := []int{Start}
+	for _, tok := range tokenize.Treebank(tokenize.PyLower(caption)) {
+		ids = append(ids, v.ID(tok))
+	}
+	return append(ids, End)
+}
+
+// LoadVocab reads a vocabulary: the official pickle (class
+// vocab.Vocabulary, or __main__.Vocabulary as `python vocab.py` writes it,
+// from Python 2 or 3) or a JSON {"word2idx": {...}, "idx": N}.
+func LoadVocab(path string) (*Vocab, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	v, err := readVocab(data)
+	if err != nil {
+		return nil, fmt.Errorf("vocabulary %s: %w", path, err)
+	}
+	return v, nil
+}
+
+func readVocab(data []byte) (*Vocab, error) {
+	v := &Vocab{words: map[string]int{}}
+	if len(data) > 0 && data[0] == '{' {
+		var j struct {
+			Word2Idx map[string]int `json:"word2idx"`
+			Idx      int            `json:"idx"`
+		}
+		if err := json.Unmarshal(data, &j); err != nil {
+			return nil, err
+		}
+		v.words, v.size = j.Word2Idx, j.Idx
+	} else {
+		u := &pickle.Unpickler{Classes: map[string]bool{"vocab.Vocabulary": true, "__main__.Vocabulary": true}}
+		obj, err := u.Load(data)
+		if err != nil {
+			return nil, err
+		}
+		o, ok := obj.(*pickle.Object)
+		if !ok {
+			return nil, fmt.Errorf("a %T, not a Vocabulary", obj)
+		}
+		w2i, _ := o.Attr("word2idx")
+		d, ok := w2i.(*pickle.Dict)
+		if !ok {
+			return nil, errors.New("a Vocabulary without word2idx")
+		}
+		for i, k := range d.Keys {
+			word, ok1 := k.(string)
+			id, ok2 := d.Values[i].(int64)
+			if !ok1 || !ok2 {
+				return nil, fmt.Errorf("word2idx entry %v: %v", k, d.Values[i])
+			}
+			v.words[word] = int(id)
+		}
+		idx, _ := o.Attr("idx")
+		n, _ := idx.(int64)
+		v.size = int(n)
+	}
+	if v.size <= End || v.size < len(v.words) {
+		return nil, fmt.Errorf("%d ids for %d words", v.size, len(v.words))
+	}
+	for word, id := range map[string]int{"<pad>": Pad, "<start>": Start, "<end>": End, "<unk>": Unk} {
+		if got, ok := v.words[word]; !ok || got != id {
+			return nil, fmt.Errorf("%s has id %d, want %d", word, got, id)
+		}
+	}
+	for word, id := range v.words {
+		if id < 0 || id >= v.size {
+			return nil, fmt.Errorf("word %q has id %d of %d", word, id, v.size)
+		}
+	}
+	return v, nil
+}
+
+// Config is what a checkpoint says of its model.
+type Config struct {
+	DataName  string // f30k, coco, f30k_precomp...
+	CNNType   string // resnet152 or vgg19, for a full image tower
+	Precomp   bool   // the image tower reads precomputed features
+	ImgDim    int    // the image features' width
+	EmbedSize int
+	WordDim   int
+	VocabSize int
+	UseAbs    bool
+	NoImgNorm bool
+	Measure   string // cosine or order
+}
+
+// Model is a loaded VSE++ model.
+type Model struct {
+	Config Config
+	Vocab  *Vocab
+	embed  []float32 // VocabSize×WordDim
+	gru    *nn.GRU
+	fc     *nn.Linear // the image head: EmbedSize×ImgDim
+}
+
+// Load reads an official checkpoint and its vocabulary.
+func Load(checkpoint, vocab string) (*Model, error) {
+	v, err := LoadVocab(vocab)
+	if err != nil {
+		return nil, err
+	}
+	obj, err := torchfile.Load(checkpoint, torchfile.Options{})
+	if err != nil {
+		return nil, err
+	}
+	m, err := fromCheckpoint(obj, v)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", checkpoint, err)
+	}
+	return m, nil
+}
+
+// fromCheckpoint builds the model from train.py's checkpoint dict:
+// {'model': [img_enc_state, txt_enc_state], 'opt': Namespace, ...}.
+func fromCheckpoint(obj any, v *Vocab) (*Model, error) {
+	ck, ok := obj.(*pickle.Dict)
+	if !ok {
+		return nil, fmt.Errorf("a %T, not a VSE++ checkpoint", obj)
+	}
+	o, _ := ck.Get("opt")
+	opt, ok := o.(*pickle.Object)
+	if !ok {
+		return nil, errors.New("no options (opt): not a VSE++ checkpoint")
+	}
+	mv, _ := ck.Get("model")
+	parts, ok := mv.(*pickle.List)
+	if !ok || len(parts.Items) < 2 {
+		return nil, errors.New("no [image, text] state dicts (model): not a VSE++ checkpoint")
+	}
+	img, ok1 := parts.Items[0].(*pickle.Dict)
+	txt, ok2 := parts.Items[1].(*pickle.Dict)
+	if !ok1 || !ok2 {
+		return nil, errors.New("the state dicts are not dicts")
+	}
+	cfg := Config{
+		DataName: optString(opt, "data_name"), CNNType: optString(opt, "cnn_type"),
+		UseAbs: optBool(opt, "use_abs"), NoImgNorm: optBool(opt, "no_imgnorm"), Measure: optString(opt, "measure"),
+	}
+	_, cfg.Precomp = img.Get("fc.weight")
+	if _, full := img.Get("cnn.module.conv1.weight"); full {
+		cfg.Precomp = false
+	} else if _, full := img.Get("cnn.features.module.0.weight"); full {
+		cfg.Precomp = false
+	}
+	m := &Model{Vocab: v}
+
+	embed, shape, err := tensor(txt, "embed.weight", 2)
+	if err != nil {
+		return nil, err
+	}
+	cfg.VocabSize, cfg.WordDim = shape[0], shape[1]
+	if cfg.VocabSize != v.Size() {
+		return nil, fmt.Errorf("the checkpoint has %d word embeddings and the vocabulary %d words: they do not belong together", cfg.VocabSize, v.Size())
+	}
+	wih, shape, err := tensor(txt, "rnn.weight_ih_l0", 2)
+	if err != nil {
+		return nil, err
+	}
+	cfg.EmbedSize = shape[0] / 3
+	whh, _, err := tensor(txt, "rnn.weight_hh_l0", 2)
+	if err != nil {
+		return nil, err
+	}
+	bih, _, err := tensor(txt, "rnn.bias_ih_l0", 1)
+	if err != nil {
+		return nil, err
+	}
+	bhh, _, err := tensor(txt, "rnn.bias_hh_l0", 1)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := txt.Get("rnn.weight_ih_l1"); ok {
+		return nil, errors.New("a GRU of more than one layer is not supported (the official code trains one)")
+	}
+	if m.gru, err = nn.NewGRU(wih, whh, bih, bhh, cfg.WordDim, cfg.EmbedSize); err != nil {
+		return nil, err
+	}
+	m.embed = embed
+
+	fcw, shape, err := tensor(img, "fc.weight", 2)
+	if err != nil {
+		return nil, err
+	}
+	if shape[0] != cfg.EmbedSize {
+		return nil, fmt.Errorf("the image head makes %d values and the text tower %d", shape[0], cfg.EmbedSize)
+	}
+	cfg.ImgDim = shape[1]
+	fcb, _, err := tensor(img, "fc.bias", 1)
+	if err != nil {
+		return nil, err
+	}
+	m.fc = nn.NewLinear(fcw, fcb, cfg.EmbedSize, cfg.ImgDim)
+	m.Config = cfg
+	return m, nil
+}
+
+// tensor returns a state dict's float32 tensor of the given rank.
+func tensor(d *pickle.Dict, name string, rank int) ([]float32, []int, error) {
+	v, ok := d.Get(name)
+	if !ok {
+		return nil, nil, fmt.Errorf("tensor %s is missing", name)
+	}
+	t, ok := v.(*torchfile.Tensor)
+	if !ok {
+		return nil, nil, fmt.Errorf("%s is a %T, not a tensor", name, v)
+	}
+	if len(t.Shape) != rank {
+		return nil, nil, fmt.Errorf("tensor %s has shape %v, want rank %d", name, t.Shape, rank)
+	}
+	vals, err := t.Float32()
+	return vals, t.Shape, err
+}
+
+func optString(o *pickle.Object, name string) string {
+	v, _ := o.Attr(name)
+	s, _ := v.(string)
+	return s
+}
+
+func optBool(o *pickle.Object, name string) bool {
+	v, _ := o.Attr(name)
+	b, _ := v.(bool)
+	return b
+}
+
+// EncodeCaptions embeds captions: tokens, word embeddings, the GRU's last
+// output, normalised (and made non-negative under use_abs).
+func (m *Model) EncodeCaptions(ctx context.Context, captions []string) ([][]float32, error) {
+	out := make([][]float32, len(captions))
+	for i, c := range captions {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		out[i] = m.EncodeIDs(m.Vocab.Tokenize(c))
+	}
+	return out, nil
+}
+
+// EncodeIDs embeds one caption given as ids.
+func (m *Model) EncodeIDs(ids []int) []float32 {
+	d := m.Config.WordDim
+	seq := make([]float32, len(ids)*d)
+	for t, id := range ids {
+		if id < 0 || id >= m.Config.VocabSize {
+			id = Unk
+		}
+		copy(seq[t*d:(t+1)*d], m.embed[id*d:(id+1)*d])
+	}
+	h := m.gru.Last(seq, len(ids))
+	m.finish(h)
+	return h
+}
+
+// EncodeFeatures embeds images given as precomputed features (ImgDim
+// values each), as EncoderImagePrecomp does.
+func (m *Model) EncodeFeatures(features [][]float32) ([][]float32, error) {
+	out := make([][]float32, len(features))
+	for i, f := range features {
+		if len(f) != m.Config.ImgDim {
+			return nil, fmt.Errorf("image %d has %d features, want %d", i+1, len(f), m.Config.ImgDim)
+		}
+		e := make([]float32, m.Config.EmbedSize)
+		m.fc.Forward(e, f, 1, nn.Identity)
+		if !m.Config.NoImgNorm {
+			m.finish(e)
+		} else if m.Config.UseAbs {
+			abs(e)
+		}
+		out[i] = e
+	}
+	return out, nil
+}
+
+// finish normalises an embedding and, under use_abs, takes absolute values.
+func (m *Model) finish(e []float32) {
+	l2norm(e)
+	if m.Config.UseAbs {
+		abs(e)
+	}
+}
+
+// l2norm divides by the Euclidean norm, with no epsilon, as the official
+// code does.
+func l2norm(x []float32) {
+	var s float64
+	for _, v := range x {
+		s += float64(v) * float64(v)
+	}
+	n := float32(math.Sqrt(s))
+	for i := range x {
+		x[i] /= n
+	}
+}
+
+func abs(x []float32) {
+	for i, v := range x {
+		x[i] = float32(math.Abs(float64(v)))
+	}
+}

@@ -1,0 +1,147 @@
+package vsepp
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+const fixtures = "../../testdata/vsepp"
+
+func readF32(t *testing.T, name string) []float32 {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(fixtures, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]float32, len(data)/4)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
+	}
+	return out
+}
+
+type caption struct {
+	Caption string `json:"caption"`
+	IDs     []int  `json:"ids"`
+	Length  int    `json:"length"`
+}
+
+func readCaptions(t *testing.T) []caption {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(fixtures, "goldens", "captions.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var caps []caption
+	if err := json.Unmarshal(data, &caps); err != nil {
+		t.Fatal(err)
+	}
+	return caps
+}
+
+// Every form of the vocabulary reads the same words, and tokenises the
+// golden captions to the golden ids.
+func TestVocab(t *testing.T) {
+	caps := readCaptions(t)
+	for _, name := range []string{"vocab.pkl", "vocab_py2.pkl", "vocab_py2_main.pkl", "vocab.json"} {
+		v, err := LoadVocab(filepath.Join(fixtures, "vocab", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Size() != 62 {
+			t.Errorf("%s: %d words", name, v.Size())
+		}
+		for _, c := range caps {
+			if got := v.Tokenize(c.Caption); !slices.Equal(got, c.IDs) || len(got) != c.Length {
+				t.Errorf("%s: %q → %v, want %v", name, c.Caption, got, c.IDs)
+			}
+		}
+	}
+	for name, data := range map[string]string{
+		"not a vocabulary": "\x80\x02K\x01.",
+		"another class":    "\x80\x02cfoo\nBar\n)\x81}b.",
+		"bad json":         `{"word2idx": {"<pad>": 1}, "idx": 4}`,
+	} {
+		if _, err := readVocab([]byte(data)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// The caption tower and the precomputed-feature head reproduce the
+// official code's embeddings, from every container of the checkpoint.
+func TestEmbeddingsMatchOfficial(t *testing.T) {
+	caps := readCaptions(t)
+	feats := readF32(t, "goldens/precomp_features.f32")
+	for _, c := range []struct{ variant, file string }{
+		{"precomp", "model_best.pth.tar"}, {"precomp", "model_best.legacy.pth.tar"}, {"precomp", "model_best.py2.pth.tar"},
+		{"precomp_abs", "model_best.pth.tar"},
+		{"resnet152", "model_best.pth.tar"}, {"vgg19", "model_best.py2.pth.tar"},
+	} {
+		t.Run(c.variant+"/"+c.file, func(t *testing.T) {
+			m, err := Load(filepath.Join(fixtures, "models", c.variant, c.file), filepath.Join(fixtures, "vocab", "vocab.pkl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := readF32(t, filepath.Join("goldens", c.variant, "cap_emb.f32"))
+			got, err := m.EncodeCaptions(context.Background(), captionTexts(caps))
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertClose(t, "caption", got, want, m.Config.EmbedSize)
+			if !m.Config.Precomp {
+				return
+			}
+			var rows [][]float32
+			for i := 0; i < len(feats); i += m.Config.ImgDim {
+				rows = append(rows, feats[i:i+m.Config.ImgDim])
+			}
+			img, err := m.EncodeFeatures(rows)
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertClose(t, "image", img, readF32(t, filepath.Join("goldens", c.variant, "img_emb.f32")), m.Config.EmbedSize)
+		})
+	}
+}
+
+func captionTexts(caps []caption) []string {
+	var out []string
+	for _, c := range caps {
+		out = append(out, c.Caption)
+	}
+	return out
+}
+
+func assertClose(t *testing.T, what string, got [][]float32, want []float32, dim int) {
+	t.Helper()
+	if len(got)*dim != len(want) {
+		t.Fatalf("%s: %d embeddings of %d, want %d values", what, len(got), dim, len(want))
+	}
+	worst := 0.0
+	for i, e := range got {
+		for j, v := range e {
+			worst = math.Max(worst, math.Abs(float64(v)-float64(want[i*dim+j])))
+		}
+	}
+	if worst > 1e-5 {
+		t.Errorf("%s embeddings differ by up to %.3g", what, worst)
+	}
+	t.Logf("%s embeddings: max abs difference %.3g", what, worst)
+}
+
+// A checkpoint with the vocabulary of another dataset is refused.
+func TestMismatchedVocab(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "vocab.json")
+	os.WriteFile(path, []byte(`{"word2idx": {"<pad>": 0, "<start>": 1, "<end>": 2, "<unk>": 3}, "idx": 4}`), 0o644)
+	if _, err := Load(filepath.Join(fixtures, "models", "precomp", "model_best.pth.tar"), path); err == nil {
+		t.Error("accepted a vocabulary of 4 words for 62 embeddings")
+	}
+}
