@@ -145,6 +145,7 @@ type Model struct {
 	embed  []float32 // VocabSize×WordDim
 	gru    *nn.GRU
 	fc     *nn.Linear // the image head: EmbedSize×ImgDim
+	cnn    cnn        // nil for a precomp model
 }
 
 // Load reads an official checkpoint and its vocabulary.
@@ -244,8 +245,61 @@ func fromCheckpoint(obj any, v *Vocab) (*Model, error) {
 		return nil, err
 	}
 	m.fc = nn.NewLinear(fcw, fcb, cfg.EmbedSize, cfg.ImgDim)
+	switch {
+	case cfg.Precomp:
+	case cfg.CNNType == "resnet152" || (stateDict{img, "cnn.module."}).has("conv1.weight"):
+		if m.cnn, err = loadResNet(stateDict{img, "cnn.module."}); err != nil {
+			return nil, err
+		}
+	default:
+		if m.cnn, err = loadVGG(stateDict{img, "cnn.features.module."}, stateDict{img, "cnn.classifier."}); err != nil {
+			return nil, err
+		}
+	}
+	if m.cnn != nil && m.cnn.width() != cfg.ImgDim {
+		return nil, fmt.Errorf("the CNN makes %d features and the image head reads %d", m.cnn.width(), cfg.ImgDim)
+	}
 	m.Config = cfg
 	return m, nil
+}
+
+// EncodePixels embeds images given as preprocessed CHW pixels (3×S×S
+// float32, normalised with ImageNet's mean and deviation), as
+// EncoderImageFull does: CNN features, normalised, the head, normalised
+// again (unless no_imgnorm), and absolute values under use_abs.
+func (m *Model) EncodePixels(ctx context.Context, pixels [][]float32) ([][]float32, error) {
+	if m.cnn == nil {
+		return nil, errors.New("this VSE++ model reads precomputed image features, not pixels")
+	}
+	out := make([][]float32, len(pixels))
+	for i, p := range pixels {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		side := int(math.Sqrt(float64(len(p) / 3)))
+		if side*side*3 != len(p) || side == 0 {
+			return nil, fmt.Errorf("image %d has %d values, not 3×S×S", i+1, len(p))
+		}
+		hwc := make([]float32, len(p))
+		plane := side * side
+		for c := range 3 {
+			for j := range plane {
+				hwc[j*3+c] = p[c*plane+j]
+			}
+		}
+		f := m.cnn.features(hwc, side, side)
+		l2norm(f)
+		e := make([]float32, m.Config.EmbedSize)
+		m.fc.Forward(e, f, 1, nn.Identity)
+		if !m.Config.NoImgNorm {
+			l2norm(e)
+		}
+		if m.Config.UseAbs {
+			abs(e)
+		}
+		out[i] = e
+	}
+	return out, nil
 }
 
 // tensor returns a state dict's float32 tensor of the given rank.

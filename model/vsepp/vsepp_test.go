@@ -1,9 +1,11 @@
 package vsepp
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -144,4 +146,64 @@ func TestMismatchedVocab(t *testing.T) {
 	if _, err := Load(filepath.Join(fixtures, "models", "precomp", "model_best.pth.tar"), path); err == nil {
 		t.Error("accepted a vocabulary of 4 words for 62 embeddings")
 	}
+}
+
+// The CNN towers reproduce the official embeddings from the golden pixel
+// tensors, for the ResNet-152 and VGG-19 patterns, from every container.
+func TestImageTowersMatchOfficial(t *testing.T) {
+	var man struct {
+		Images []struct {
+			Name   string `json:"name"`
+			Pixels string `json:"pixels_f32_gz"`
+		} `json:"images"`
+	}
+	data, err := os.ReadFile(filepath.Join(fixtures, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &man); err != nil {
+		t.Fatal(err)
+	}
+	var pixels [][]float32
+	for _, im := range man.Images {
+		pixels = append(pixels, readGzF32(t, im.Pixels))
+	}
+	for _, c := range []struct{ variant, file string }{
+		{"resnet152", "model_best.pth.tar"}, {"resnet152", "model_best.py2.pth.tar"},
+		{"vgg19", "model_best.pth.tar"}, {"vgg19", "model_best.legacy.pth.tar"}, {"vgg19", "model_best.py2.pth.tar"},
+	} {
+		t.Run(c.variant+"/"+c.file, func(t *testing.T) {
+			m, err := Load(filepath.Join(fixtures, "models", c.variant, c.file), filepath.Join(fixtures, "vocab", "vocab.pkl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := m.EncodePixels(context.Background(), pixels)
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertClose(t, "image", got, readF32(t, filepath.Join("goldens", c.variant, "img_emb.f32")), m.Config.EmbedSize)
+		})
+	}
+}
+
+func readGzF32(t *testing.T, name string) []float32 {
+	t.Helper()
+	f, err := os.Open(filepath.Join(fixtures, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]float32, len(data)/4)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
+	}
+	return out
 }
