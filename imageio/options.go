@@ -31,7 +31,12 @@ type Options struct {
 	Mean, Std [3]float32 // per-channel normalisation, applied to v/255
 	Resample  int        // Pillow filter code: Bicubic (3) for CLIP; Nearest, Bilinear, Lanczos, Box, Hamming also work
 	NoEXIF    bool       // do not apply EXIF orientation (the official pipeline ignores it)
-	MaxPixels int64      // refuse images with more pixels than this (decompression bombs); 0 means DefaultMaxPixels
+	// RGBFirst converts to RGB before resizing, as loaders that call
+	// Image.open(path).convert("RGB") first do (VSE++): alpha is dropped
+	// and palettes looked up before the filter runs. CLIP resizes in the
+	// image's own mode and converts after.
+	RGBFirst  bool
+	MaxPixels int64 // refuse images with more pixels than this (decompression bombs); 0 means DefaultMaxPixels
 }
 
 // CLIPOptions returns the preprocessing of the OpenAI CLIP models

@@ -47,6 +47,9 @@ func Preprocess(p *Pixels, opts Options, dst []float32) []float32 {
 	if err := p.Validate(); err != nil {
 		panic(err)
 	}
+	if opts.RGBFirst && p.Mode != ModeRGB {
+		p = p.toRGB()
+	}
 	rgb := centreCropRGB(p, opts)
 	plane := len(rgb) / 3
 	if cap(dst) >= 3*plane {
@@ -195,6 +198,17 @@ func nearestWindow(p *Pixels, nw, nh, x0, x1, y0, y1 int) []uint8 {
 // toRGB converts one row of pixels in mode to RGB, as Pillow's
 // convert("RGB"): alpha is dropped without compositing, "1" becomes 0 or
 // 255, "CMYK" goes through Pillow's cmyk2rgb.
+// toRGB converts the image to mode "RGB" as Pillow's convert("RGB") does.
+func (p *Pixels) toRGB() *Pixels {
+	var pal *[256][3]uint8
+	if p.Mode == ModeP {
+		pal = p.palette256()
+	}
+	out := &Pixels{Mode: ModeRGB, W: p.W, H: p.H, Pix: make([]uint8, p.W*p.H*3), Orientation: p.Orientation}
+	toRGB(out.Pix, p.Pix, p.Mode, pal)
+	return out
+}
+
 func toRGB(dst, src []uint8, mode string, pal *[256][3]uint8) {
 	switch mode {
 	case ModeRGB:

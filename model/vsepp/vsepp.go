@@ -17,6 +17,7 @@ import (
 	"math"
 	"os"
 
+	"github.com/xmodal/xmodal/imageio"
 	"github.com/xmodal/xmodal/nn"
 	"github.com/xmodal/xmodal/pickle"
 	"github.com/xmodal/xmodal/tokenize"
@@ -122,6 +123,20 @@ func readVocab(data []byte) (*Vocab, error) {
 		}
 	}
 	return v, nil
+}
+
+// ImageOptions is the official test-time preprocessing: the image opened
+// and converted to RGB, Resize(256) with Pillow's bilinear filter,
+// CenterCrop(224), ImageNet's mean and deviation. Unlike the official code,
+// EXIF orientation is applied unless NoEXIF is set, as everywhere in xmodal.
+func ImageOptions() imageio.Options {
+	return imageio.Options{
+		Size: 256, CropSize: 224,
+		Mean:     [3]float32{0.485, 0.456, 0.406},
+		Std:      [3]float32{0.229, 0.224, 0.225},
+		Resample: imageio.Bilinear,
+		RGBFirst: true,
+	}
 }
 
 // Config is what a checkpoint says of its model.
