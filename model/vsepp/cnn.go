@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/xmodal/xmodal/nn"
-	"github.com/xmodal/xmodal/pickle"
 )
 
 // The CNN towers of EncoderImageFull: torchvision's ResNet (bottleneck
@@ -25,19 +24,28 @@ type cnn interface {
 // bnEps is torchvision's BatchNorm2d epsilon.
 const bnEps = 1e-5
 
-// stateDict reads tensors of an image state dict under a prefix.
+// stateDict reads weights under a prefix.
 type stateDict struct {
-	d      *pickle.Dict
+	w      *weights
 	prefix string
 }
 
 func (s stateDict) has(name string) bool {
-	_, ok := s.d.Get(s.prefix + name)
+	_, ok := s.w.vals[s.prefix+name]
 	return ok
 }
 
+// get returns a tensor of the given rank.
 func (s stateDict) get(name string, rank int) ([]float32, []int, error) {
-	return tensor(s.d, s.prefix+name, rank)
+	vals, ok := s.w.vals[s.prefix+name]
+	if !ok {
+		return nil, nil, fmt.Errorf("tensor %s%s is missing", strings.TrimPrefix(s.prefix, "img."), name)
+	}
+	shape := s.w.shapes[s.prefix+name]
+	if len(shape) != rank {
+		return nil, nil, fmt.Errorf("tensor %s%s has shape %v, want rank %d", s.prefix, name, shape, rank)
+	}
+	return vals, shape, nil
 }
 
 // conv loads a convolution (name.weight, name.bias if any), with the batch
@@ -172,8 +180,7 @@ type vgg struct {
 
 func loadVGG(s stateDict, classifier stateDict) (*vgg, error) {
 	var idx []int
-	for _, k := range s.d.Keys {
-		name, _ := k.(string)
+	for _, name := range s.w.names {
 		if rest, ok := strings.CutPrefix(name, s.prefix); ok && strings.HasSuffix(rest, ".weight") {
 			i, err := strconv.Atoi(strings.TrimSuffix(rest, ".weight"))
 			if err != nil {

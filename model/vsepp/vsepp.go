@@ -20,6 +20,7 @@ import (
 	"github.com/xmodal/xmodal/imageio"
 	"github.com/xmodal/xmodal/nn"
 	"github.com/xmodal/xmodal/pickle"
+	"github.com/xmodal/xmodal/safetensors"
 	"github.com/xmodal/xmodal/tokenize"
 	"github.com/xmodal/xmodal/torchfile"
 )
@@ -142,7 +143,7 @@ func ImageOptions() imageio.Options {
 // Config is what a checkpoint says of its model.
 type Config struct {
 	DataName  string // f30k, coco, f30k_precomp...
-	CNNType   string // resnet152 or vgg19, for a full image tower
+	CNNType   string // "resnet" or "vgg" for a full image tower, "" for precomputed features
 	Precomp   bool   // the image tower reads precomputed features
 	ImgDim    int    // the image features' width
 	EmbedSize int
@@ -161,6 +162,23 @@ type Model struct {
 	gru    *nn.GRU
 	fc     *nn.Linear // the image head: EmbedSize×ImgDim
 	cnn    cnn        // nil for a precomp model
+	// Preprocess is how EncodePixels expects images to be prepared.
+	Preprocess imageio.Options
+
+	weights *weights
+	dir     string            // the folder LoadDir read, if any
+	file    *safetensors.File // its mapped weights
+}
+
+// Dir is the folder the model was loaded from ("" for a checkpoint).
+func (m *Model) Dir() string { return m.dir }
+
+// Close unmaps the weights of a model loaded from a folder.
+func (m *Model) Close() error {
+	if m.file != nil {
+		return m.file.Close()
+	}
+	return nil
 }
 
 // Load reads an official checkpoint and its vocabulary.
@@ -173,48 +191,88 @@ func Load(checkpoint, vocab string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := fromCheckpoint(obj, v)
+	cfg, w, err := fromCheckpoint(obj)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", checkpoint, err)
+	}
+	m, err := build(cfg, w, v)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", checkpoint, err)
 	}
 	return m, nil
 }
 
-// fromCheckpoint builds the model from train.py's checkpoint dict:
-// {'model': [img_enc_state, txt_enc_state], 'opt': Namespace, ...}.
-func fromCheckpoint(obj any, v *Vocab) (*Model, error) {
+// weights are a model's tensors, named "img.<key>" and "txt.<key>" after
+// the keys of the official image and text state dicts.
+type weights struct {
+	names  []string // in the checkpoint's order
+	shapes map[string][]int
+	vals   map[string][]float32
+}
+
+func (w *weights) add(name string, shape []int, vals []float32) {
+	if w.shapes == nil {
+		w.shapes, w.vals = map[string][]int{}, map[string][]float32{}
+	}
+	w.names = append(w.names, name)
+	w.shapes[name], w.vals[name] = shape, vals
+}
+
+// fromCheckpoint reads train.py's checkpoint dict: {'model':
+// [img_enc_state, txt_enc_state], 'opt': Namespace, ...}.
+func fromCheckpoint(obj any) (Config, *weights, error) {
+	var cfg Config
 	ck, ok := obj.(*pickle.Dict)
 	if !ok {
-		return nil, fmt.Errorf("a %T, not a VSE++ checkpoint", obj)
+		return cfg, nil, fmt.Errorf("a %T, not a VSE++ checkpoint", obj)
 	}
 	o, _ := ck.Get("opt")
 	opt, ok := o.(*pickle.Object)
 	if !ok {
-		return nil, errors.New("no options (opt): not a VSE++ checkpoint")
+		return cfg, nil, errors.New("no options (opt): not a VSE++ checkpoint")
 	}
 	mv, _ := ck.Get("model")
 	parts, ok := mv.(*pickle.List)
 	if !ok || len(parts.Items) < 2 {
-		return nil, errors.New("no [image, text] state dicts (model): not a VSE++ checkpoint")
+		return cfg, nil, errors.New("no [image, text] state dicts (model): not a VSE++ checkpoint")
 	}
-	img, ok1 := parts.Items[0].(*pickle.Dict)
-	txt, ok2 := parts.Items[1].(*pickle.Dict)
-	if !ok1 || !ok2 {
-		return nil, errors.New("the state dicts are not dicts")
+	w := &weights{}
+	for i, prefix := range []string{"img.", "txt."} {
+		d, ok := parts.Items[i].(*pickle.Dict)
+		if !ok {
+			return cfg, nil, errors.New("the state dicts are not dicts")
+		}
+		for j, k := range d.Keys {
+			name, _ := k.(string)
+			t, ok := d.Values[j].(*torchfile.Tensor)
+			if !ok {
+				return cfg, nil, fmt.Errorf("%s is a %T, not a tensor", name, d.Values[j])
+			}
+			if t.DType == torchfile.Int64 {
+				continue // BatchNorm's num_batches_tracked: not used in evaluation
+			}
+			vals, err := t.Float32()
+			if err != nil {
+				return cfg, nil, fmt.Errorf("%s: %w", name, err)
+			}
+			w.add(prefix+name, t.Shape, vals)
+		}
 	}
-	cfg := Config{
+	cfg = Config{
 		DataName: optString(opt, "data_name"), CNNType: optString(opt, "cnn_type"),
 		UseAbs: optBool(opt, "use_abs"), NoImgNorm: optBool(opt, "no_imgnorm"), Measure: optString(opt, "measure"),
 	}
-	_, cfg.Precomp = img.Get("fc.weight")
-	if _, full := img.Get("cnn.module.conv1.weight"); full {
-		cfg.Precomp = false
-	} else if _, full := img.Get("cnn.features.module.0.weight"); full {
-		cfg.Precomp = false
-	}
-	m := &Model{Vocab: v}
+	return cfg, w, nil
+}
 
-	embed, shape, err := tensor(txt, "embed.weight", 2)
+// build makes the model from its options and weights; the sizes come from
+// the tensors' shapes.
+func build(cfg Config, w *weights, v *Vocab) (*Model, error) {
+	img, txt := stateDict{w, "img."}, stateDict{w, "txt."}
+	cfg.Precomp = !img.has("cnn.module.conv1.weight") && !img.has("cnn.features.module.0.weight")
+	m := &Model{Vocab: v, Preprocess: ImageOptions(), weights: w}
+
+	embed, shape, err := txt.get("embed.weight", 2)
 	if err != nil {
 		return nil, err
 	}
@@ -222,24 +280,24 @@ func fromCheckpoint(obj any, v *Vocab) (*Model, error) {
 	if cfg.VocabSize != v.Size() {
 		return nil, fmt.Errorf("the checkpoint has %d word embeddings and the vocabulary %d words: they do not belong together", cfg.VocabSize, v.Size())
 	}
-	wih, shape, err := tensor(txt, "rnn.weight_ih_l0", 2)
+	wih, shape, err := txt.get("rnn.weight_ih_l0", 2)
 	if err != nil {
 		return nil, err
 	}
 	cfg.EmbedSize = shape[0] / 3
-	whh, _, err := tensor(txt, "rnn.weight_hh_l0", 2)
+	whh, _, err := txt.get("rnn.weight_hh_l0", 2)
 	if err != nil {
 		return nil, err
 	}
-	bih, _, err := tensor(txt, "rnn.bias_ih_l0", 1)
+	bih, _, err := txt.get("rnn.bias_ih_l0", 1)
 	if err != nil {
 		return nil, err
 	}
-	bhh, _, err := tensor(txt, "rnn.bias_hh_l0", 1)
+	bhh, _, err := txt.get("rnn.bias_hh_l0", 1)
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := txt.Get("rnn.weight_ih_l1"); ok {
+	if txt.has("rnn.weight_ih_l1") {
 		return nil, errors.New("a GRU of more than one layer is not supported (the official code trains one)")
 	}
 	if m.gru, err = nn.NewGRU(wih, whh, bih, bhh, cfg.WordDim, cfg.EmbedSize); err != nil {
@@ -247,7 +305,7 @@ func fromCheckpoint(obj any, v *Vocab) (*Model, error) {
 	}
 	m.embed = embed
 
-	fcw, shape, err := tensor(img, "fc.weight", 2)
+	fcw, shape, err := img.get("fc.weight", 2)
 	if err != nil {
 		return nil, err
 	}
@@ -255,19 +313,21 @@ func fromCheckpoint(obj any, v *Vocab) (*Model, error) {
 		return nil, fmt.Errorf("the image head makes %d values and the text tower %d", shape[0], cfg.EmbedSize)
 	}
 	cfg.ImgDim = shape[1]
-	fcb, _, err := tensor(img, "fc.bias", 1)
+	fcb, _, err := img.get("fc.bias", 1)
 	if err != nil {
 		return nil, err
 	}
 	m.fc = nn.NewLinear(fcw, fcb, cfg.EmbedSize, cfg.ImgDim)
 	switch {
 	case cfg.Precomp:
-	case cfg.CNNType == "resnet152" || (stateDict{img, "cnn.module."}).has("conv1.weight"):
-		if m.cnn, err = loadResNet(stateDict{img, "cnn.module."}); err != nil {
+	case img.has("cnn.module.conv1.weight"):
+		cfg.CNNType = "resnet"
+		if m.cnn, err = loadResNet(stateDict{w, "img.cnn.module."}); err != nil {
 			return nil, err
 		}
 	default:
-		if m.cnn, err = loadVGG(stateDict{img, "cnn.features.module."}, stateDict{img, "cnn.classifier."}); err != nil {
+		cfg.CNNType = "vgg"
+		if m.cnn, err = loadVGG(stateDict{w, "img.cnn.features.module."}, stateDict{w, "img.cnn.classifier."}); err != nil {
 			return nil, err
 		}
 	}
@@ -276,62 +336,6 @@ func fromCheckpoint(obj any, v *Vocab) (*Model, error) {
 	}
 	m.Config = cfg
 	return m, nil
-}
-
-// EncodePixels embeds images given as preprocessed CHW pixels (3×S×S
-// float32, normalised with ImageNet's mean and deviation), as
-// EncoderImageFull does: CNN features, normalised, the head, normalised
-// again (unless no_imgnorm), and absolute values under use_abs.
-func (m *Model) EncodePixels(ctx context.Context, pixels [][]float32) ([][]float32, error) {
-	if m.cnn == nil {
-		return nil, errors.New("this VSE++ model reads precomputed image features, not pixels")
-	}
-	out := make([][]float32, len(pixels))
-	for i, p := range pixels {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		side := int(math.Sqrt(float64(len(p) / 3)))
-		if side*side*3 != len(p) || side == 0 {
-			return nil, fmt.Errorf("image %d has %d values, not 3×S×S", i+1, len(p))
-		}
-		hwc := make([]float32, len(p))
-		plane := side * side
-		for c := range 3 {
-			for j := range plane {
-				hwc[j*3+c] = p[c*plane+j]
-			}
-		}
-		f := m.cnn.features(hwc, side, side)
-		l2norm(f)
-		e := make([]float32, m.Config.EmbedSize)
-		m.fc.Forward(e, f, 1, nn.Identity)
-		if !m.Config.NoImgNorm {
-			l2norm(e)
-		}
-		if m.Config.UseAbs {
-			abs(e)
-		}
-		out[i] = e
-	}
-	return out, nil
-}
-
-// tensor returns a state dict's float32 tensor of the given rank.
-func tensor(d *pickle.Dict, name string, rank int) ([]float32, []int, error) {
-	v, ok := d.Get(name)
-	if !ok {
-		return nil, nil, fmt.Errorf("tensor %s is missing", name)
-	}
-	t, ok := v.(*torchfile.Tensor)
-	if !ok {
-		return nil, nil, fmt.Errorf("%s is a %T, not a tensor", name, v)
-	}
-	if len(t.Shape) != rank {
-		return nil, nil, fmt.Errorf("tensor %s has shape %v, want rank %d", name, t.Shape, rank)
-	}
-	vals, err := t.Float32()
-	return vals, t.Shape, err
 }
 
 func optString(o *pickle.Object, name string) string {
@@ -387,6 +391,45 @@ func (m *Model) EncodeFeatures(features [][]float32) ([][]float32, error) {
 		if !m.Config.NoImgNorm {
 			m.finish(e)
 		} else if m.Config.UseAbs {
+			abs(e)
+		}
+		out[i] = e
+	}
+	return out, nil
+}
+
+// EncodePixels embeds images given as preprocessed CHW pixels (3×S×S
+// float32, as Preprocess prepares them), as EncoderImageFull does: CNN
+// features, normalised, the head, normalised again (unless no_imgnorm),
+// and absolute values under use_abs.
+func (m *Model) EncodePixels(ctx context.Context, pixels [][]float32) ([][]float32, error) {
+	if m.cnn == nil {
+		return nil, errors.New("this VSE++ model reads precomputed image features, not pixels")
+	}
+	out := make([][]float32, len(pixels))
+	for i, p := range pixels {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		side := int(math.Sqrt(float64(len(p) / 3)))
+		if side*side*3 != len(p) || side == 0 {
+			return nil, fmt.Errorf("image %d has %d values, not 3×S×S", i+1, len(p))
+		}
+		hwc := make([]float32, len(p))
+		plane := side * side
+		for c := range 3 {
+			for j := range plane {
+				hwc[j*3+c] = p[c*plane+j]
+			}
+		}
+		f := m.cnn.features(hwc, side, side)
+		l2norm(f)
+		e := make([]float32, m.Config.EmbedSize)
+		m.fc.Forward(e, f, 1, nn.Identity)
+		if !m.Config.NoImgNorm {
+			l2norm(e)
+		}
+		if m.Config.UseAbs {
 			abs(e)
 		}
 		out[i] = e

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/xmodal/xmodal/imageio"
@@ -290,4 +291,52 @@ func readGz(t *testing.T, name string) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// A converted folder loads into the same model as the checkpoint.
+func TestConvert(t *testing.T) {
+	caps := captionTexts(readCaptions(t))
+	for _, variant := range []string{"precomp", "resnet152", "vgg19"} {
+		dir := filepath.Join(t.TempDir(), variant)
+		ckpt := filepath.Join(fixtures, "models", variant, "model_best.pth.tar")
+		vocab := filepath.Join(fixtures, "vocab", "vocab_py2.pkl")
+		if err := Convert(ckpt, vocab, dir); err != nil {
+			t.Fatal(err)
+		}
+		if !IsDir(dir) {
+			t.Fatalf("%s: not recognised as a VSE++ folder", dir)
+		}
+		card, _ := os.ReadFile(filepath.Join(dir, "MODEL_CARD.md"))
+		sum, _ := fileSHA256(ckpt)
+		if !strings.Contains(string(card), sum) {
+			t.Errorf("the model card does not name the checkpoint's sha256")
+		}
+		orig, err := Load(ckpt, vocab)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conv, err := LoadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conv.Close()
+		if conv.Config != orig.Config {
+			t.Errorf("%s: config %+v, want %+v", variant, conv.Config, orig.Config)
+		}
+		a, _ := orig.EncodeCaptions(context.Background(), caps)
+		b, _ := conv.EncodeCaptions(context.Background(), caps)
+		for i := range a {
+			if !slices.Equal(a[i], b[i]) {
+				t.Errorf("%s: caption %d differs after conversion", variant, i)
+			}
+		}
+		if orig.cnn != nil {
+			px := [][]float32{readGzF32(t, "pixels/gray.f32.gz")}
+			a, _ := orig.EncodePixels(context.Background(), px)
+			b, _ := conv.EncodePixels(context.Background(), px)
+			if !slices.Equal(a[0], b[0]) {
+				t.Errorf("%s: the image embedding differs after conversion", variant)
+			}
+		}
+	}
 }
