@@ -14,6 +14,7 @@ import (
 	"github.com/xmodal/xmodal/model/builtin"
 	"github.com/xmodal/xmodal/model/clip"
 	"github.com/xmodal/xmodal/model/store"
+	"github.com/xmodal/xmodal/model/vsepp"
 	"github.com/xmodal/xmodal/nn"
 )
 
@@ -49,9 +50,15 @@ type Options struct {
 }
 
 // Load loads the model called name: "" or "default" for the model
-// embedded in xmodal, a model folder, or the name of a model pulled into
-// the cache (owner/name).
+// embedded in xmodal, a model folder (CLIP, or VSE++ as `xmodal models
+// convert vsepp` writes it), or the name of a model pulled into the cache
+// (owner/name).
 func Load(name string, opts Options) (Encoder, error) {
+	if name != "" && name != builtin.Name {
+		if dir, err := Dir(name); err == nil && vsepp.IsDir(dir) {
+			return loadVSEPP(dir, opts)
+		}
+	}
 	m, err := LoadCLIP(name)
 	if err != nil {
 		return nil, err

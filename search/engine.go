@@ -133,7 +133,7 @@ func Identity(enc model.Encoder) (workspace.Model, error) {
 	if err != nil {
 		return workspace.Model{}, fmt.Errorf("model %s: %w", enc.Name(), err)
 	}
-	return workspace.Model{ID: id, Name: enc.Name(), Dim: enc.Dim(), NoEXIF: enc.ImageOptions().NoEXIF}, nil
+	return workspace.Model{ID: id, Name: enc.Name(), Family: enc.Family(), Dim: enc.Dim(), NoEXIF: enc.ImageOptions().NoEXIF}, nil
 }
 
 func (e *Engine) snapshot() *snapshot {

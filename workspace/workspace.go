@@ -44,9 +44,10 @@ const FormatVersion = 1
 
 // Model identifies the encoder whose vectors a workspace holds.
 type Model struct {
-	ID   string `json:"id"`   // hash of the weights and preprocessing settings
-	Name string `json:"name"` // what the user called it, for messages
-	Dim  int    `json:"dim"`
+	ID     string `json:"id"`               // hash of the weights and preprocessing settings
+	Name   string `json:"name"`             // what the user called it, for messages
+	Family string `json:"family,omitempty"` // "clip", "vsepp"; "" in workspaces made before families (CLIP)
+	Dim    int    `json:"dim"`
 	// NoEXIF records that images were preprocessed without applying their
 	// EXIF orientation, so that query images are treated alike.
 	NoEXIF bool `json:"no_exif,omitempty"`
@@ -207,10 +208,19 @@ func (w *Workspace) Manifest() Manifest { return w.manifest }
 // CheckModel reports an error unless the workspace was built with model.
 func (w *Workspace) CheckModel(model Model) error {
 	if w.manifest.Model.ID != model.ID {
-		return fmt.Errorf("workspace %s was built with model %s (%.12s), not %s (%.12s): search it with the model that built it",
-			w.dir, w.manifest.Model.Name, w.manifest.Model.ID, model.Name, model.ID)
+		return fmt.Errorf("workspace %s was built with %s, not %s: search it with the model that built it",
+			w.dir, describeModel(w.manifest.Model), describeModel(model))
 	}
 	return nil
+}
+
+// describeModel names a model for messages: "the clip model NAME (ID…)".
+func describeModel(m Model) string {
+	family := m.Family
+	if family == "" {
+		family = "clip"
+	}
+	return fmt.Sprintf("the %s model %s (%.12s)", family, m.Name, m.ID)
 }
 
 func (w *Workspace) vectorPath(k Kind) string {

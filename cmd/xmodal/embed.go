@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/xmodal/xmodal/imageio"
 	"github.com/xmodal/xmodal/nn"
 )
 
@@ -37,7 +38,7 @@ func runEmbed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(texts)+len(images)+len(pixelFiles) == 0 {
 		return usagef("nothing to embed: give --text, --texts, --image or --pixel-values")
 	}
-	m, err := mf.loadCLIP()
+	m, err := loadEmbedder(&mf)
 	if err != nil {
 		return err
 	}
@@ -68,7 +69,13 @@ func runEmbed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	if len(images) > 0 {
-		embs, err := m.EncodeImageFiles(ctx, images)
+		pixels := make([][]float32, len(images))
+		for i, f := range images {
+			if pixels[i], err = imageio.LoadFile(f, m.ImageOptions()); err != nil {
+				return err
+			}
+		}
+		embs, err := m.EncodePixels(ctx, pixels)
 		if err != nil {
 			return err
 		}
@@ -79,7 +86,11 @@ func runEmbed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(pixelFiles) > 0 {
 		pixels := make([][]float32, len(pixelFiles))
 		for i, f := range pixelFiles {
-			if pixels[i], err = readPixelValues(f, m.PixelLen()); err != nil {
+			crop := m.ImageOptions().CropSize
+			if crop == 0 {
+				crop = m.ImageOptions().Size
+			}
+			if pixels[i], err = readPixelValues(f, 3*crop*crop); err != nil {
 				return err
 			}
 		}
@@ -92,6 +103,24 @@ func runEmbed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	return nil
+}
+
+// embedder is what embed needs of a model.
+type embedder interface {
+	EncodeTexts(ctx context.Context, texts []string) ([][]float32, error)
+	EncodePixels(ctx context.Context, pixels [][]float32) ([][]float32, error)
+	ImageOptions() imageio.Options
+	Close() error
+}
+
+// loadEmbedder loads the model for embed: CLIP itself, whose raw
+// projections --raw prints, or any other family through model.Load (its
+// vectors are normalised by the model, so --raw changes nothing).
+func loadEmbedder(mf *modelFlags) (embedder, error) {
+	if isVSEPP(mf.name) {
+		return mf.load()
+	}
+	return mf.loadCLIP()
 }
 
 type embedLine struct {

@@ -126,7 +126,7 @@ func TestIndexSearchEval(t *testing.T) {
 
 	// A model other than the workspace's is refused with a clear message.
 	code, _, errOut = xmodal(t, "search", "--workspace", ws, "--model", filepath.Join(fixtures, "model-b-gelu"), "--text", "x")
-	if code != 1 || !strings.Contains(errOut, "built with model") {
+	if code != 1 || !strings.Contains(errOut, "was built with the clip model") {
 		t.Errorf("other model: exit %d, %s", code, errOut)
 	}
 

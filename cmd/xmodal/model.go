@@ -5,6 +5,7 @@ import (
 
 	"github.com/xmodal/xmodal/model"
 	"github.com/xmodal/xmodal/model/clip"
+	"github.com/xmodal/xmodal/model/vsepp"
 	"github.com/xmodal/xmodal/nn"
 )
 
@@ -65,4 +66,13 @@ func (f *modelFlags) loadCLIP() (*clip.Model, error) {
 func (f *modelFlags) apply(m *clip.Model, opts model.Options) error {
 	m.Preprocess.NoEXIF = opts.NoEXIF
 	return m.SetPrecision(opts.Precision)
+}
+
+// isVSEPP reports whether a model name is a converted VSE++ folder.
+func isVSEPP(name string) bool {
+	if name == "" {
+		return false
+	}
+	dir, err := model.Dir(name)
+	return err == nil && vsepp.IsDir(dir)
 }

@@ -11,21 +11,47 @@ import (
 	"github.com/xmodal/xmodal/model"
 	"github.com/xmodal/xmodal/model/builtin"
 	"github.com/xmodal/xmodal/model/store"
+	"github.com/xmodal/xmodal/model/vsepp"
 )
 
 func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usagef("want a subcommand: list, pull NAME or inspect MODEL")
+		return usagef("want a subcommand: list, pull NAME, inspect MODEL or convert vsepp")
 	}
 	switch args[0] {
 	case "inspect":
 		return runModelsInspect(args[1:], stdout, stderr)
+	case "convert":
+		return runModelsConvert(args[1:], stdout, stderr)
 	case "list":
 		return runModelsList(args[1:], stdout, stderr)
 	case "pull":
 		return runModelsPull(ctx, args[1:], stdout, stderr)
 	}
-	return usagef("unknown subcommand %q (want list, pull or inspect)", args[0])
+	return usagef("unknown subcommand %q (want list, pull, inspect or convert)", args[0])
+}
+
+// runModelsConvert turns an official VSE++ checkpoint and its vocabulary
+// into a model folder that --model takes.
+func runModelsConvert(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "vsepp" {
+		return usagef("want: models convert vsepp --checkpoint model_best.pth.tar --vocab f30k_vocab.pkl --out DIR")
+	}
+	fs := newFlags("models convert vsepp", "--checkpoint FILE --vocab FILE --out DIR", stderr)
+	ckpt := fs.String("checkpoint", "", "the official checkpoint (runs/<name>/model_best.pth.tar)")
+	vocab := fs.String("vocab", "", "its vocabulary pickle (vocab/<data>_vocab.pkl)")
+	out := fs.String("out", "", "the model folder to write")
+	if err := parse(fs, args[1:], false); err != nil {
+		return err
+	}
+	if *ckpt == "" || *vocab == "" || *out == "" {
+		return usagef("--checkpoint, --vocab and --out are required")
+	}
+	if err := vsepp.Convert(*ckpt, *vocab, *out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "wrote %s: use it with --model %s\n", *out, *out)
+	return nil
 }
 
 func runModelsList(args []string, stdout, stderr io.Writer) error {
@@ -105,6 +131,9 @@ func runModelsInspect(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() != 1 {
 		return usagef("want exactly one model: a folder or a pulled name")
 	}
+	if dir, err := model.Dir(fs.Arg(0)); err == nil && vsepp.IsDir(dir) {
+		return inspectVSEPP(dir, *asJSON, stdout)
+	}
 	m, err := model.LoadCLIP(fs.Arg(0))
 	if err != nil {
 		return err
@@ -128,6 +157,35 @@ func runModelsInspect(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(w, "text tower\t%d layers, width %d, %d heads, MLP %d, %s; vocabulary %d, context %d; %s parameters\n",
 		info.Text.Layers, info.Text.Width, info.Text.Heads, info.Text.MLP, info.Text.Activation,
 		info.Text.VocabSize, info.Text.ContextLength, human(info.Text.Parameters))
+	return w.Flush()
+}
+
+func inspectVSEPP(dir string, asJSON bool, stdout io.Writer) error {
+	m, err := vsepp.LoadDir(dir)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	c := m.Config
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Dir    string `json:"dir"`
+			Family string `json:"family"`
+			vsepp.Config
+		}{dir, "vsepp", c})
+	}
+	image := fmt.Sprintf("%s CNN, %d features", c.CNNType, c.ImgDim)
+	if c.Precomp {
+		image = fmt.Sprintf("precomputed features, %d values", c.ImgDim)
+	}
+	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(w, "model\t%s\n", dir)
+	fmt.Fprintf(w, "architecture\tVSE++ (%s)\n", c.DataName)
+	fmt.Fprintf(w, "embedding size\t%d (measure %s, use_abs %v)\n", c.EmbedSize, c.Measure, c.UseAbs)
+	fmt.Fprintf(w, "image tower\t%s\n", image)
+	fmt.Fprintf(w, "text tower\tvocabulary %d, word embeddings %d, one-layer GRU\n", c.VocabSize, c.WordDim)
 	return w.Flush()
 }
 

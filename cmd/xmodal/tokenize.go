@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"path/filepath"
 
 	"github.com/xmodal/xmodal/model"
 	"github.com/xmodal/xmodal/model/builtin"
 	"github.com/xmodal/xmodal/model/clip"
+	"github.com/xmodal/xmodal/model/vsepp"
 	"github.com/xmodal/xmodal/tokenize"
 )
 
@@ -32,6 +34,28 @@ func runTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if len(texts) == 0 {
 		return usagef("nothing to tokenize: give --text or --texts")
 	}
+	out := bufio.NewWriter(stdout)
+	defer out.Flush()
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
+	type line struct {
+		Text string `json:"text"`
+		IDs  []int  `json:"ids"`
+	}
+	if isVSEPP(*modelDir) {
+		// VSE++: NLTK tokens from <start> to <end>, never truncated.
+		dir, _ := model.Dir(*modelDir)
+		v, err := vsepp.LoadVocab(filepath.Join(dir, "vocab.json"))
+		if err != nil {
+			return err
+		}
+		for _, t := range texts {
+			if err := enc.Encode(line{t, v.Tokenize(t)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	tok, modelContext, err := loadTokenizer(*modelDir)
 	if err != nil {
 		return err
@@ -39,18 +63,11 @@ func runTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *contextLen <= 0 {
 		*contextLen = modelContext
 	}
-	out := bufio.NewWriter(stdout)
-	defer out.Flush()
-	enc := json.NewEncoder(out)
-	enc.SetEscapeHTML(false)
 	for _, t := range texts {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := enc.Encode(struct {
-			Text string `json:"text"`
-			IDs  []int  `json:"ids"`
-		}{t, tok.Encode(t, *contextLen)}); err != nil {
+		if err := enc.Encode(line{t, tok.Encode(t, *contextLen)}); err != nil {
 			return err
 		}
 	}

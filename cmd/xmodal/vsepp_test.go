@@ -1,0 +1,80 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const vseppFixtures = "../../testdata/vsepp"
+
+// A user with an official VSE++ checkpoint converts it once, then indexes,
+// searches, evaluates, tokenises and embeds with it; a workspace built
+// with it refuses another model, naming both families.
+func TestVSEPPEndToEnd(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "vsepp-resnet")
+	code, _, errOut := xmodal(t, "models", "convert", "vsepp",
+		"--checkpoint", filepath.Join(vseppFixtures, "models", "resnet152", "model_best.py2.pth.tar"),
+		"--vocab", filepath.Join(vseppFixtures, "vocab", "vocab_py2_main.pkl"), "--out", dir)
+	if code != 0 {
+		t.Fatalf("convert: exit %d: %s", code, errOut)
+	}
+	code, out, errOut := xmodal(t, "models", "inspect", "--json", dir)
+	var info struct {
+		Family    string
+		EmbedSize int
+		CNNType   string
+	}
+	json.Unmarshal([]byte(out), &info)
+	if code != 0 || info.Family != "vsepp" || info.EmbedSize != 32 || info.CNNType != "resnet" {
+		t.Errorf("inspect: exit %d, %s %s", code, out, errOut)
+	}
+
+	// Tokens as the fixtures have them.
+	var caps []struct {
+		Caption string `json:"caption"`
+		IDs     []int  `json:"ids"`
+	}
+	data, _ := os.ReadFile(filepath.Join(vseppFixtures, "goldens", "captions.json"))
+	json.Unmarshal(data, &caps)
+	code, out, _ = xmodal(t, "tokenize", "--model", dir, "--text", caps[0].Caption)
+	var tok struct{ IDs []int }
+	json.Unmarshal([]byte(out), &tok)
+	if code != 0 || !slices.Equal(tok.IDs, caps[0].IDs) {
+		t.Errorf("tokenize: %s, want ids %v", out, caps[0].IDs)
+	}
+
+	// Index the fixture images, each captioned with a golden caption.
+	images := t.TempDir()
+	names := []string{"landscape_rgb", "portrait_rgb", "gray", "rgba_alpha", "palette"}
+	for i, n := range names {
+		copyFile(t, filepath.Join(vseppFixtures, "images", n+".png"), filepath.Join(images, n+".png"))
+		os.WriteFile(filepath.Join(images, n+".txt"), []byte(caps[i].Caption+"\n"), 0o644)
+	}
+	ws := filepath.Join(t.TempDir(), "ws")
+	if code, _, errOut := xmodal(t, "index", "--data", images, "--workspace", ws, "--model", dir); code != 0 {
+		t.Fatalf("index: exit %d: %s", code, errOut)
+	}
+	man, _ := os.ReadFile(filepath.Join(ws, "workspace.json"))
+	if !strings.Contains(string(man), `"family": "vsepp"`) {
+		t.Errorf("the workspace does not record the family: %s", man)
+	}
+	// The workspace knows its model: no --model needed.
+	code, out, errOut = xmodal(t, "search", "--workspace", ws, "--text", caps[2].Caption, "--to", "captions", "--top-k", "1", "--json")
+	if code != 0 || !strings.Contains(out, caps[2].Caption) {
+		t.Errorf("search: exit %d: %s %s", code, out, errOut)
+	}
+	if code, out, errOut := xmodal(t, "eval", "--workspace", ws, "--json"); code != 0 || !strings.Contains(out, "text_to_image") {
+		t.Errorf("eval: exit %d: %s %s", code, out, errOut)
+	}
+	if code, out, _ := xmodal(t, "embed", "--model", dir, "--image", filepath.Join(images, "gray.png")); code != 0 || !strings.Contains(out, `"type":"image"`) {
+		t.Errorf("embed: %s", out)
+	}
+	code, _, errOut = xmodal(t, "search", "--workspace", ws, "--model", modelA, "--text", "x")
+	if code != 1 || !strings.Contains(errOut, "the vsepp model") || !strings.Contains(errOut, "the clip model") {
+		t.Errorf("another family: exit %d, %s", code, errOut)
+	}
+}
