@@ -27,6 +27,16 @@ type Result struct {
 	Captions    int     `json:"captions"`
 	TextToImage Metrics `json:"text_to_image"`
 	ImageToText Metrics `json:"image_to_text"`
+	// RSum is R@1 + R@5 + R@10 in both directions, the sum VSE++ selects
+	// models by.
+	RSum float64 `json:"rsum"`
+	// Folds is the number of equal parts the images were split into and
+	// evaluated apart, the metrics being their means (COCO's 1K protocol:
+	// 5 folds of the 5K test images); 0 for a single evaluation.
+	Folds int `json:"folds,omitempty"`
+	// COCO1K is the 1K protocol's result beside the 5K one, for COCO's
+	// 5,000-image test split.
+	COCO1K *Result `json:"coco_1k,omitempty"`
 }
 
 // Evaluate ranks every caption's own image among all images (text→image)
@@ -98,12 +108,54 @@ func Evaluate(images, captions [][]float32, owner []int) (Result, error) {
 			i2t = append(i2t, rank(row, best))
 		}
 	}
-	return Result{
+	r := Result{
 		Images:      len(images),
 		Captions:    len(captions),
 		TextToImage: Summarise(t2i),
 		ImageToText: Summarise(i2t),
-	}, nil
+	}
+	r.RSum = rsum(r)
+	return r, nil
+}
+
+func rsum(r Result) float64 {
+	a, b := r.TextToImage, r.ImageToText
+	return a.R1 + a.R5 + a.R10 + b.R1 + b.R5 + b.R10
+}
+
+// Folds evaluates n consecutive equal parts of the images (with their
+// captions) apart and averages their metrics, as VSE++'s evaluation does
+// for COCO 1K (n = 5 over the 5K test images). The image count must divide
+// by n.
+func Folds(images, captions [][]float32, owner []int, n int) (Result, error) {
+	if n < 2 || len(images)%n != 0 {
+		return Result{}, fmt.Errorf("eval: %d images do not split into %d equal folds", len(images), n)
+	}
+	size := len(images) / n
+	var sum Result
+	for f := range n {
+		var caps [][]float32
+		var own []int
+		for c, o := range owner {
+			if o >= f*size && o < (f+1)*size {
+				caps, own = append(caps, captions[c]), append(own, o-f*size)
+			}
+		}
+		r, err := Evaluate(images[f*size:(f+1)*size], caps, own)
+		if err != nil {
+			return Result{}, fmt.Errorf("fold %d: %w", f+1, err)
+		}
+		for _, p := range [][2]*Metrics{{&sum.TextToImage, &r.TextToImage}, {&sum.ImageToText, &r.ImageToText}} {
+			p[0].R1 += p[1].R1 / float64(n)
+			p[0].R5 += p[1].R5 / float64(n)
+			p[0].R10 += p[1].R10 / float64(n)
+			p[0].MedR += p[1].MedR / float64(n)
+			p[0].MRR += p[1].MRR / float64(n)
+		}
+	}
+	sum.Images, sum.Captions, sum.Folds = size, len(captions)/n, n
+	sum.RSum = rsum(sum)
+	return sum, nil
 }
 
 // rank is the 1-based position of row target when scores are sorted in

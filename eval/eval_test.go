@@ -81,3 +81,36 @@ func TestEvaluateErrors(t *testing.T) {
 		t.Error("owners missing: no error")
 	}
 }
+
+// Folds average the evaluations of equal consecutive parts; rsum adds the
+// six recalls.
+func TestFolds(t *testing.T) {
+	// Four images, two captions each; in fold 2 the captions of image 3
+	// point at image 2.
+	e := func(i int) []float32 {
+		v := make([]float32, 4)
+		v[i] = 1
+		return v
+	}
+	images := [][]float32{e(0), e(1), e(2), e(3)}
+	captions := [][]float32{e(0), e(0), e(1), e(1), e(2), e(2), e(2), e(2)}
+	owner := []int{0, 0, 1, 1, 2, 2, 3, 3}
+	r, err := Folds(images, captions, owner, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Folds != 2 || r.Images != 2 || r.Captions != 4 {
+		t.Errorf("folds %d, images %d, captions %d", r.Folds, r.Images, r.Captions)
+	}
+	// Fold 1 is perfect; in fold 2, image 3's captions rank its image
+	// second: text→image R@1 is (100 + 50)/2.
+	if r.TextToImage.R1 != 75 || r.TextToImage.R5 != 100 {
+		t.Errorf("text→image %+v", r.TextToImage)
+	}
+	if want := r.TextToImage.R1 + r.TextToImage.R5 + r.TextToImage.R10 + r.ImageToText.R1 + r.ImageToText.R5 + r.ImageToText.R10; r.RSum != want {
+		t.Errorf("rsum %v, want %v", r.RSum, want)
+	}
+	if _, err := Folds(images, captions, owner, 3); err == nil {
+		t.Error("4 images split into 3 folds")
+	}
+}

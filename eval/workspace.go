@@ -11,6 +11,12 @@ import (
 // the stored vectors of the split's images and captions and ranks them
 // with the standard protocol. No model is needed.
 func Workspace(ctx context.Context, ws *workspace.Workspace, split string) (Result, error) {
+	return WorkspaceFolds(ctx, ws, split, 0)
+}
+
+// WorkspaceFolds is Workspace with the images split into folds (see
+// Folds); folds 0 evaluates them all at once.
+func WorkspaceFolds(ctx context.Context, ws *workspace.Workspace, split string, folds int) (Result, error) {
 	images, err := ws.ImagesInSplit(ctx, split)
 	if err != nil {
 		return Result{}, err
@@ -42,6 +48,9 @@ func Workspace(ctx context.Context, ws *workspace.Workspace, split string) (Resu
 			caps = append(caps, capVecs[c.Row*dim:(c.Row+1)*dim])
 			owner = append(owner, i)
 		}
+	}
+	if folds > 0 {
+		return Folds(imgs, caps, owner, folds)
 	}
 	return Evaluate(imgs, caps, owner)
 }

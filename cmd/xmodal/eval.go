@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/xmodal/xmodal/eval"
@@ -12,10 +13,11 @@ import (
 )
 
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("eval", "--workspace WS [--split test] [--json]", stderr)
+	fs := newFlags("eval", "--workspace WS [--split test] [--folds N] [--json]", stderr)
 	wsDir := fs.String("workspace", "", "workspace folder")
 	split := fs.String("split", "", "evaluate only this split (default: every image)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	folds := fs.Int("folds", 0, "split the images into N equal folds and average them (COCO 1K: 5); default: all at once, plus COCO 1K for a COCO 5K test split")
 	if err := parse(fs, args, false); err != nil {
 		return err
 	}
@@ -27,9 +29,20 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer ws.Close()
-	res, err := eval.Workspace(ctx, ws, *split)
+	if *folds < 0 || *folds == 1 {
+		return usagef("--folds must be 2 or more")
+	}
+	res, err := eval.WorkspaceFolds(ctx, ws, *split, *folds)
 	if err != nil {
 		return err
+	}
+	if *folds == 0 && res.Images == 5000 && isCOCO(ctx, ws, *split) {
+		// COCO is reported both ways in the literature: 5K and 1K.
+		oneK, err := eval.WorkspaceFolds(ctx, ws, *split, 5)
+		if err != nil {
+			return err
+		}
+		res.COCO1K = &oneK
 	}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(res)
@@ -38,7 +51,19 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if name == "" {
 		name = "all"
 	}
-	fmt.Fprintf(stdout, "split %s: %d images, %d captions\n\n", name, res.Images, res.Captions)
+	printEval(stdout, fmt.Sprintf("split %s: %d images, %d captions", name, res.Images, res.Captions), res)
+	if res.Folds > 0 {
+		fmt.Fprintf(stdout, "(means over %d folds of %d images)\n", res.Folds, res.Images)
+	}
+	if r := res.COCO1K; r != nil {
+		fmt.Fprintln(stdout)
+		printEval(stdout, fmt.Sprintf("COCO 1K: means over %d folds of %d images", r.Folds, r.Images), *r)
+	}
+	return nil
+}
+
+func printEval(stdout io.Writer, title string, res eval.Result) {
+	fmt.Fprintf(stdout, "%s\n\n", title)
 	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "direction\tR@1\tR@5\tR@10\tMedR\tMRR\t")
 	for _, d := range []struct {
@@ -47,5 +72,21 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}{{"text→image", res.TextToImage}, {"image→text", res.ImageToText}} {
 		fmt.Fprintf(w, "%s\t%.1f\t%.1f\t%.1f\t%.0f\t%.3f\t\n", d.name, d.m.R1, d.m.R5, d.m.R10, d.m.MedR, d.m.MRR)
 	}
-	return w.Flush()
+	w.Flush()
+	fmt.Fprintf(stdout, "rsum %.1f\n", res.RSum)
+}
+
+// isCOCO tells a COCO split by its images' names (COCO_val2014_....jpg,
+// val2014/...).
+func isCOCO(ctx context.Context, ws *workspace.Workspace, split string) bool {
+	imgs, err := ws.ImagesInSplit(ctx, split)
+	if err != nil || len(imgs) == 0 {
+		return false
+	}
+	for _, im := range imgs {
+		if !strings.Contains(im.Key, "val2014") && !strings.Contains(im.Key, "COCO_") {
+			return false
+		}
+	}
+	return true
 }
