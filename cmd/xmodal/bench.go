@@ -11,12 +11,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xmodal/xmodal/model"
 	"github.com/xmodal/xmodal/model/clip"
+	"github.com/xmodal/xmodal/model/vsepp"
 	"github.com/xmodal/xmodal/nn"
 )
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench", "(--model DIR | --arch ViT-B/32|ViT-B/16|ViT-L/14) [--batch N] [--tokens 16,77] [--json]", stderr)
+	fs := newFlags("bench", "(--model DIR | --arch ViT-B/32|ViT-B/16|ViT-L/14|vsepp-resnet152|vsepp-vgg19) [--batch N] [--tokens 16,77] [--json]", stderr)
 	var mf modelFlags
 	mf.add(fs, false)
 	arch := fs.String("arch", "", "benchmark a published architecture with random weights instead")
@@ -43,6 +45,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		lengths = append(lengths, n)
 	}
 
+	if strings.HasPrefix(*arch, "vsepp-") || isVSEPP(mf.name) {
+		if mf.precision != "f32" {
+			return usagef("VSE++ runs in float32 so far: --precision %s is for CLIP", mf.precision)
+		}
+		return benchVSEPP(ctx, mf.name, *arch, *batch, lengths, *duration, *wait, *asJSON, stdout, stderr)
+	}
 	var m *clip.Model
 	var err error
 	name := mf.name
@@ -133,6 +141,94 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "images     %8.1f /s  %6.0f GFLOP/s  (%.0f%% of the FMA peak)\n", res.ImagesPerS, res.GFLOPS, 100*res.PeakFraction)
 	for _, t := range res.Texts {
 		fmt.Fprintf(stdout, "texts ×%-3d %8.1f /s  %6.0f GFLOP/s  (%.1f ms per batch)\n", t.Tokens, t.TextsPerS, t.GFLOPS, t.LatencyMS)
+	}
+	return nil
+}
+
+// benchVSEPP measures a VSE++ model: images through the CNN tower and
+// captions through the GRU, one caption at a time as queries arrive.
+func benchVSEPP(ctx context.Context, modelName, arch string, batch int, lengths []int, d, wait time.Duration, asJSON bool, stdout, stderr io.Writer) error {
+	var m *vsepp.Model
+	var err error
+	name := modelName
+	if arch != "" {
+		fmt.Fprintf(stderr, "building %s with random weights...\n", arch)
+		if m, err = vsepp.Random(arch, 1); err != nil {
+			return usageError{err.Error()}
+		}
+		name = arch + " (random weights)"
+	} else {
+		dir, _ := model.Dir(modelName)
+		if m, err = vsepp.LoadDir(dir); err != nil {
+			return err
+		}
+	}
+	defer m.Close()
+	busy := waitIdle(ctx, wait, stderr)
+	res := benchResult{
+		Model: name, Precision: "f32", Batch: batch, Threads: runtime.GOMAXPROCS(0),
+		CPU: nn.CPUFeatures(), MachineBusy: busy, PeakGFLOPS: nn.MeasurePeak(time.Second),
+	}
+	fmt.Fprintf(stderr, "measured float32 FMA peak: %.0f GFLOP/s\n", res.PeakGFLOPS)
+	if !m.Config.Precomp {
+		side := m.Preprocess.CropSize
+		pixels := make([][]float32, batch)
+		for i := range pixels {
+			pixels[i] = make([]float32, 3*side*side)
+			for j := range pixels[i] {
+				pixels[i][j] = float32((i*7+j)%511)/256 - 1
+			}
+		}
+		secs, err := measure(ctx, d, func() error {
+			_, err := m.EncodePixels(ctx, pixels)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		res.ImagesPerS = float64(batch) / secs
+		res.GFLOPS = res.ImagesPerS * m.ImageFLOPs() / 1e9
+		if res.PeakGFLOPS > 0 {
+			res.PeakFraction = res.GFLOPS / res.PeakGFLOPS
+		}
+		fmt.Fprintf(stderr, "images: %.1f/s (%.0f GFLOP/s)\n", res.ImagesPerS, res.GFLOPS)
+	}
+	for _, n := range lengths {
+		ids := make([][]int, batch)
+		for i := range ids {
+			ids[i] = make([]int, n)
+			for j := range ids[i] {
+				ids[i][j] = 4 + (i*131+j*17)%(m.Config.VocabSize-4)
+			}
+		}
+		secs, err := measure(ctx, d, func() error {
+			for _, c := range ids {
+				m.EncodeIDs(c)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		t := textResult{Tokens: n, TextsPerS: float64(batch) / secs, LatencyMS: 1000 * secs}
+		t.GFLOPS = t.TextsPerS * m.CaptionFLOPs(n) / 1e9
+		res.Texts = append(res.Texts, t)
+		res.TextsPerS = t.TextsPerS
+		fmt.Fprintf(stderr, "captions of %d tokens: %.1f/s (%.0f GFLOP/s)\n", n, t.TextsPerS, t.GFLOPS)
+	}
+	if asJSON {
+		return json.NewEncoder(stdout).Encode(res)
+	}
+	fmt.Fprintf(stdout, "model      %s\nprecision  f32, batch %d, %d threads, %s\n", res.Model, res.Batch, res.Threads, res.CPU)
+	if busy {
+		fmt.Fprintln(stdout, "warning    the machine was busy: other processes used the CPU, so these numbers are low")
+	}
+	fmt.Fprintf(stdout, "FMA peak   %8.0f GFLOP/s (float32, measured)\n", res.PeakGFLOPS)
+	if res.ImagesPerS > 0 {
+		fmt.Fprintf(stdout, "images     %8.1f /s  %6.0f GFLOP/s  (%.0f%% of the FMA peak)\n", res.ImagesPerS, res.GFLOPS, 100*res.PeakFraction)
+	}
+	for _, t := range res.Texts {
+		fmt.Fprintf(stdout, "captions ×%-3d %6.1f /s  %6.0f GFLOP/s  (%.1f ms per batch)\n", t.Tokens, t.TextsPerS, t.GFLOPS, t.LatencyMS)
 	}
 	return nil
 }

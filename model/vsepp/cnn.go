@@ -19,6 +19,13 @@ import (
 type cnn interface {
 	features(x []float32, h, w int) []float32
 	width() int
+	flops(h, w int) float64 // the convolutions' and linear layers' work for an h×w image
+}
+
+// convFLOPs is a convolution's work on an h×w input, and its output size.
+func convFLOPs(c *nn.Conv2D, h, w int) (float64, int, int) {
+	ho, wo := c.OutSize(h, w)
+	return 2 * float64(ho*wo*c.Out*c.In*c.KH*c.KW), ho, wo
 }
 
 // bnEps is torchvision's BatchNorm2d epsilon.
@@ -136,6 +143,23 @@ func loadResNet(s stateDict) (*resnet, error) {
 
 func (r *resnet) width() int { return r.out }
 
+func (r *resnet) flops(h, w int) float64 {
+	f, h, w := convFLOPs(r.stem, h, w)
+	h, w = (h+2-3)/2+1, (w+2-3)/2+1
+	for _, b := range r.blocks {
+		f1, h1, w1 := convFLOPs(b.c1, h, w)
+		f2, h2, w2 := convFLOPs(b.c2, h1, w1)
+		f3, _, _ := convFLOPs(b.c3, h2, w2)
+		f += f1 + f2 + f3
+		if b.down != nil {
+			fd, _, _ := convFLOPs(b.down, h, w)
+			f += fd
+		}
+		h, w = h2, w2
+	}
+	return f
+}
+
 func (r *resnet) features(x []float32, h, w int) []float32 {
 	var scratch []float32
 	ho, wo := r.stem.OutSize(h, w)
@@ -235,6 +259,18 @@ func linear(s stateDict, name string) (*nn.Linear, error) {
 }
 
 func (v *vgg) width() int { return v.fc2.Out }
+
+func (v *vgg) flops(h, w int) float64 {
+	var f float64
+	for i, c := range v.convs {
+		fc, ho, wo := convFLOPs(c, h, w)
+		f, h, w = f+fc, ho, wo
+		if v.poolAfter[i] {
+			h, w = h/2, w/2
+		}
+	}
+	return f + 2*float64(v.fc1.In*v.fc1.Out+v.fc2.In*v.fc2.Out)
+}
 
 func (v *vgg) features(x []float32, h, w int) []float32 {
 	var scratch []float32
