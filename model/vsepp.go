@@ -35,8 +35,10 @@ func loadVSEPP(dir string, opts Options) (Encoder, error) {
 		m.Close()
 		return nil, errors.New("VSE++ models trained with the order measure are not supported: xmodal ranks by cosine, which such embeddings are not made for")
 	}
-	// Like every model here, VSE++ runs in float32 (bf16 and int8 paths
-	// are CLIP's so far); the option is accepted for uniformity.
+	if err := m.SetPrecision(opts.Precision); err != nil {
+		m.Close()
+		return nil, err
+	}
 	m.Preprocess.NoEXIF = opts.NoEXIF
 	if opts.MaxPixels > 0 {
 		m.Preprocess.MaxPixels = opts.MaxPixels

@@ -66,6 +66,10 @@ func FoldBatchNorm(w, b, gamma, beta, mean, variance []float32, out int, eps flo
 	return fw, fb, nil
 }
 
+// SetPrecision chooses the arithmetic of the convolution's matrix product
+// (see Linear.SetPrecision).
+func (c *Conv2D) SetPrecision(p Precision) error { return c.lin.SetPrecision(p) }
+
 // OutSize is the output size for an h×w input.
 func (c *Conv2D) OutSize(h, w int) (int, int) {
 	return (h+2*c.Pad-c.KH)/c.Stride + 1, (w+2*c.Pad-c.KW)/c.Stride + 1

@@ -46,10 +46,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	if strings.HasPrefix(*arch, "vsepp-") || isVSEPP(mf.name) {
-		if mf.precision != "f32" {
-			return usagef("VSE++ runs in float32 so far: --precision %s is for CLIP", mf.precision)
+		prec, err := nn.ParsePrecision(mf.precision)
+		if err != nil {
+			return usageError{err.Error()}
 		}
-		return benchVSEPP(ctx, mf.name, *arch, *batch, lengths, *duration, *wait, *asJSON, stdout, stderr)
+		return benchVSEPP(ctx, mf.name, *arch, prec, *batch, lengths, *duration, *wait, *asJSON, stdout, stderr)
 	}
 	var m *clip.Model
 	var err error
@@ -147,7 +148,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // benchVSEPP measures a VSE++ model: images through the CNN tower and
 // captions through the GRU, one caption at a time as queries arrive.
-func benchVSEPP(ctx context.Context, modelName, arch string, batch int, lengths []int, d, wait time.Duration, asJSON bool, stdout, stderr io.Writer) error {
+func benchVSEPP(ctx context.Context, modelName, arch string, prec nn.Precision, batch int, lengths []int, d, wait time.Duration, asJSON bool, stdout, stderr io.Writer) error {
 	var m *vsepp.Model
 	var err error
 	name := modelName
@@ -164,9 +165,12 @@ func benchVSEPP(ctx context.Context, modelName, arch string, batch int, lengths 
 		}
 	}
 	defer m.Close()
+	if err := m.SetPrecision(prec); err != nil {
+		return err
+	}
 	busy := waitIdle(ctx, wait, stderr)
 	res := benchResult{
-		Model: name, Precision: "f32", Batch: batch, Threads: runtime.GOMAXPROCS(0),
+		Model: name, Precision: prec.String(), Batch: batch, Threads: runtime.GOMAXPROCS(0),
 		CPU: nn.CPUFeatures(), MachineBusy: busy, PeakGFLOPS: nn.MeasurePeak(time.Second),
 	}
 	fmt.Fprintf(stderr, "measured float32 FMA peak: %.0f GFLOP/s\n", res.PeakGFLOPS)
@@ -219,7 +223,7 @@ func benchVSEPP(ctx context.Context, modelName, arch string, batch int, lengths 
 	if asJSON {
 		return json.NewEncoder(stdout).Encode(res)
 	}
-	fmt.Fprintf(stdout, "model      %s\nprecision  f32, batch %d, %d threads, %s\n", res.Model, res.Batch, res.Threads, res.CPU)
+	fmt.Fprintf(stdout, "model      %s\nprecision  %s, batch %d, %d threads, %s\n", res.Model, res.Precision, res.Batch, res.Threads, res.CPU)
 	if busy {
 		fmt.Fprintln(stdout, "warning    the machine was busy: other processes used the CPU, so these numbers are low")
 	}

@@ -20,6 +20,7 @@ type cnn interface {
 	features(x []float32, h, w int) []float32
 	width() int
 	flops(h, w int) float64 // the convolutions' and linear layers' work for an h×w image
+	setPrecision(p nn.Precision) error
 }
 
 // convFLOPs is a convolution's work on an h×w input, and its output size.
@@ -143,6 +144,22 @@ func loadResNet(s stateDict) (*resnet, error) {
 
 func (r *resnet) width() int { return r.out }
 
+func (r *resnet) setPrecision(p nn.Precision) error {
+	convs := []*nn.Conv2D{r.stem}
+	for _, b := range r.blocks {
+		convs = append(convs, b.c1, b.c2, b.c3)
+		if b.down != nil {
+			convs = append(convs, b.down)
+		}
+	}
+	for _, c := range convs {
+		if err := c.SetPrecision(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (r *resnet) flops(h, w int) float64 {
 	f, h, w := convFLOPs(r.stem, h, w)
 	h, w = (h+2-3)/2+1, (w+2-3)/2+1
@@ -259,6 +276,20 @@ func linear(s stateDict, name string) (*nn.Linear, error) {
 }
 
 func (v *vgg) width() int { return v.fc2.Out }
+
+func (v *vgg) setPrecision(p nn.Precision) error {
+	for _, c := range v.convs {
+		if err := c.SetPrecision(p); err != nil {
+			return err
+		}
+	}
+	for _, l := range []*nn.Linear{v.fc1, v.fc2} {
+		if err := l.SetPrecision(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 func (v *vgg) flops(h, w int) float64 {
 	var f float64

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/xmodal/xmodal/imageio"
+	"github.com/xmodal/xmodal/nn"
 )
 
 const fixtures = "../../testdata/vsepp"
@@ -338,5 +339,39 @@ func TestConvert(t *testing.T) {
 				t.Errorf("%s: the image embedding differs after conversion", variant)
 			}
 		}
+	}
+}
+
+// bf16 convolutions stay close to float32 (where the CPU has them); int8
+// is refused.
+func TestPrecision(t *testing.T) {
+	m, err := Load(filepath.Join(fixtures, "models", "resnet152", "model_best.pth.tar"), filepath.Join(fixtures, "vocab", "vocab.pkl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	px := [][]float32{readGzF32(t, "pixels/landscape_rgb.f32.gz"), readGzF32(t, "pixels/gray.f32.gz")}
+	ref, _ := m.EncodePixels(context.Background(), px)
+	if err := m.SetPrecision(nn.Int8); err == nil {
+		t.Error("int8 accepted")
+	}
+	for _, p := range []nn.Precision{nn.BF16} {
+		if err := m.SetPrecision(p); err != nil {
+			t.Skipf("%v: %v", p, err)
+		}
+		got, _ := m.EncodePixels(context.Background(), px)
+		for i := range got {
+			var dot float64
+			for j := range got[i] {
+				dot += float64(got[i][j]) * float64(ref[i][j])
+			}
+			t.Logf("%v image %d: cosine %.5f with float32", p, i, dot)
+			if dot < 0.995 {
+				t.Errorf("%v image %d: cosine %.5f with float32", p, i, dot)
+			}
+		}
+	}
+	m.SetPrecision(nn.F32)
+	if again, _ := m.EncodePixels(context.Background(), px); !slices.Equal(again[0], ref[0]) {
+		t.Error("back to float32, the embedding differs")
 	}
 }
