@@ -165,6 +165,25 @@ func (m *machine) read(n int) ([]byte, error) {
 	return buf, err
 }
 
+// sized reads a length of width bytes (1, 4 or 8, little-endian), then
+// that many bytes.
+func (m *machine) sized(width int) ([]byte, error) {
+	var n int
+	var err error
+	switch width {
+	case 1:
+		n, err = m.u8()
+	case 4:
+		n, err = m.u32()
+	default:
+		n, err = m.u64()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m.read(n)
+}
+
 func (m *machine) readLine() (string, error) {
 	line, err := m.r.ReadString('\n')
 	if err != nil {
@@ -292,17 +311,7 @@ func (m *machine) step(op byte) error {
 		}
 		return m.pushBig(strings.TrimSuffix(line, "L"))
 	case 0x8a, 0x8b: // LONG1, LONG4: little-endian two's complement
-		var n int
-		var err error
-		if op == 0x8a {
-			n, err = m.u8()
-		} else {
-			n, err = m.u32()
-		}
-		if err != nil {
-			return err
-		}
-		b, err := m.read(n)
+		b, err := m.sized(map[byte]int{0x8a: 1, 0x8b: 4}[op])
 		if err != nil {
 			return err
 		}
@@ -335,20 +344,7 @@ func (m *machine) step(op byte) error {
 		}
 		m.push(s)
 	case 'T', 'U', 'B', 'C', 0x8e, 0x96: // BINSTRING, SHORT_BINSTRING, BINBYTES, SHORT_BINBYTES, BINBYTES8, BYTEARRAY8
-		var n int
-		var err error
-		switch op {
-		case 'U', 'C':
-			n, err = m.u8()
-		case 'T', 'B':
-			n, err = m.u32()
-		default:
-			n, err = m.u64()
-		}
-		if err != nil {
-			return err
-		}
-		b, err := m.read(n)
+		b, err := m.sized(map[byte]int{'U': 1, 'C': 1, 'T': 4, 'B': 4, 0x8e: 8, 0x96: 8}[op])
 		if err != nil {
 			return err
 		}
@@ -364,20 +360,7 @@ func (m *machine) step(op byte) error {
 		}
 		m.push(rawUnicodeEscape(line))
 	case 'X', 0x8c, 0x8d: // BINUNICODE, SHORT_BINUNICODE, BINUNICODE8
-		var n int
-		var err error
-		switch op {
-		case 0x8c:
-			n, err = m.u8()
-		case 'X':
-			n, err = m.u32()
-		default:
-			n, err = m.u64()
-		}
-		if err != nil {
-			return err
-		}
-		b, err := m.read(n)
+		b, err := m.sized(map[byte]int{0x8c: 1, 'X': 4, 0x8d: 8}[op])
 		if err != nil {
 			return err
 		}

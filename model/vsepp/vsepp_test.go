@@ -192,19 +192,7 @@ func TestImageTowersMatchOfficial(t *testing.T) {
 
 func readGzF32(t *testing.T, name string) []float32 {
 	t.Helper()
-	f, err := os.Open(filepath.Join(fixtures, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := readGz(t, name)
 	out := make([]float32, len(data)/4)
 	for i := range out {
 		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
