@@ -15,7 +15,7 @@ import (
 // the same hits through `xmodal search` and through the native API.
 func TestCLIAndServerAgree(t *testing.T) {
 	ws := indexFixtures(t)
-	api := serveWorkspace(t, ws)
+	api := serveWorkspace(t, ws, modelA)
 	image := filepath.Join(fixtures, "images", "08_rgb_732x672.png")
 	imageBytes, err := os.ReadFile(image)
 	if err != nil {

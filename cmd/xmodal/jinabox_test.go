@@ -65,7 +65,7 @@ func TestJinaBox(t *testing.T) {
 		t.Fatalf("index: exit %d: %s", code, errOut)
 	}
 
-	api := serveWorkspace(t, ws)
+	api := serveWorkspace(t, ws, modelA)
 	for _, version := range []string{"0.1.50", "0.1.49"} {
 		t.Run(version, func(t *testing.T) {
 			script, err := os.ReadFile(filepath.Join(modules, "jinabox-"+version, "dist", "jinabox.umd.js"))
@@ -181,10 +181,10 @@ func driveJinaBox(t *testing.T, pageURL, api, shot string) {
 
 // serveWorkspace runs `xmodal serve` on a free port until the test ends
 // and returns its URL once it is ready.
-func serveWorkspace(t *testing.T, ws string) string {
+func serveWorkspace(t *testing.T, ws, model string) string {
 	t.Helper()
 	addr := freeAddr(t)
-	stderr, stop := background("serve", "--workspace", ws, "--model", modelA, "--addr", addr)
+	stderr, stop := background("serve", "--workspace", ws, "--model", model, "--addr", addr)
 	t.Cleanup(func() {
 		if code := stop(); code != 0 {
 			t.Errorf("serve: exit %d:\n%s", code, stderr.String())

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -73,6 +75,34 @@ func TestVSEPPEndToEnd(t *testing.T) {
 	if code, out, _ := xmodal(t, "embed", "--model", dir, "--image", filepath.Join(images, "gray.png")); code != 0 || !strings.Contains(out, `"type":"image"`) {
 		t.Errorf("embed: %s", out)
 	}
+	// Served: the compatible API finds images for a text and captions for
+	// an uploaded image.
+	api := serveWorkspace(t, ws, dir)
+	png, _ := os.ReadFile(filepath.Join(images, "gray.png"))
+	for _, c := range []struct {
+		query, mimeType string
+	}{{caps[2].Caption, "image/png"}, {"data:image/png;base64," + b64(png), "text/plain"}} {
+		body, _ := json.Marshal(map[string]any{"top_k": 3, "data": []string{c.query}})
+		resp, err := http.Post(api+"/search", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out struct {
+			Data struct {
+				Docs []struct {
+					Matches []struct {
+						MimeType string `json:"mime_type"`
+					} `json:"matches"`
+				} `json:"docs"`
+			} `json:"data"`
+		}
+		json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || len(out.Data.Docs) != 1 || len(out.Data.Docs[0].Matches) != 3 || out.Data.Docs[0].Matches[0].MimeType != c.mimeType {
+			t.Errorf("POST /search %.40q: %d %+v", c.query, resp.StatusCode, out)
+		}
+	}
+
 	code, _, errOut = xmodal(t, "search", "--workspace", ws, "--model", modelA, "--text", "x")
 	if code != 1 || !strings.Contains(errOut, "the vsepp model") || !strings.Contains(errOut, "the clip model") {
 		t.Errorf("another family: exit %d, %s", code, errOut)
