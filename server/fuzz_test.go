@@ -32,7 +32,7 @@ func fuzzRequest(t *testing.T, h http.Handler, path, body string) {
 
 // FuzzCompatRequest feeds POST /search arbitrary bodies.
 func FuzzCompatRequest(f *testing.F) {
-	fx := newFixture(f, Options{MaxQueries: 4})
+	fx := newFixture(f, Options{MaxQueries: 4, MaxPixels: 1 << 16}) // small images keep each input fast
 	fx.eng.Limits.MaxTopK = 50
 	png := dataURI("image/png", makePNG(f, 9, 7, 3))
 	for _, s := range []string{
@@ -53,7 +53,7 @@ func FuzzCompatRequest(f *testing.F) {
 // FuzzAPIRequest feeds the native API's JSON bodies arbitrary input: the
 // search, and the add (whose successes are kept: the workspace grows).
 func FuzzAPIRequest(f *testing.F) {
-	fx := newFixture(f, Options{})
+	fx := newFixture(f, Options{MaxPixels: 1 << 16})
 	fx.eng.Limits.MaxTopK = 50
 	png := dataURI("image/png", makePNG(f, 9, 7, 3))
 	for _, s := range []string{
