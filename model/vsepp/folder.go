@@ -177,6 +177,6 @@ func LoadDir(dir string) (*Model, error) {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
-	m.dir, m.file = dir, f
+	m.dir, m.file, m.weights = dir, f, nil // the layers hold what they need
 	return m, nil
 }

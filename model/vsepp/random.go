@@ -99,7 +99,11 @@ func Random(arch string, seed uint64) (*Model, error) {
 	for i := 4; i < vocabSize; i++ {
 		v.words["w"+strconv.Itoa(i)] = i
 	}
-	return build(Config{DataName: "random", Measure: "cosine"}, w, v)
+	m, err := build(Config{DataName: "random", Measure: "cosine"}, w, v)
+	if m != nil {
+		m.weights = nil // the layers hold what they need
+	}
+	return m, err
 }
 
 // ImageFLOPs is the floating-point work of one image through the image

@@ -165,7 +165,7 @@ type Model struct {
 	// Preprocess is how EncodePixels expects images to be prepared.
 	Preprocess imageio.Options
 
-	weights *weights
+	weights *weights          // kept by Load, for Convert
 	dir     string            // the folder LoadDir read, if any
 	file    *safetensors.File // its mapped weights
 }
