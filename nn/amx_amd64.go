@@ -24,8 +24,14 @@ func amxUsable() bool {
 // gemmAMX is engine.gemm for bf16 on AMX: C = act(A·B + bias), or C += A·B
 // + bias with accumulate. b holds bf16 pairs in panels of 32 columns padded
 // to a multiple of amxSteps steps; k ≥ 1.
-func gemmAMX(_ *engine, m, n, k int, a []float32, lda int, b *packedB, bias, c []float32, ldc int, act Act, accumulate bool) {
+func gemmAMX(e *engine, m, n, k int, a []float32, lda int, b *packedB, bias, c []float32, ldc int, act Act, accumulate bool) {
 	if m <= 0 || n <= 0 {
+		return
+	}
+	if act == ReLU {
+		// The kernel fuses the GELUs only; ReLU is a pass afterwards.
+		gemmAMX(e, m, n, k, a, lda, b, bias, c, ldc, Identity, accumulate)
+		reluTile(c, ldc, m, n)
 		return
 	}
 	if b.nr != 32 || b.k%amxSteps != 0 || b.k < (k+1)/2 {
@@ -111,6 +117,11 @@ func amxI8Usable() bool {
 // stays in L2 while the kernel sweeps the 32-row blocks of the strip.
 func gemmAMXI8(e *engine, m, n, k int, a []float32, lda int, b *packedI8, bias, c []float32, ldc int, act Act, accumulate bool) {
 	if m <= 0 || n <= 0 {
+		return
+	}
+	if act == ReLU {
+		gemmAMXI8(e, m, n, k, a, lda, b, bias, c, ldc, Identity, accumulate)
+		reluTile(c, ldc, m, n)
 		return
 	}
 	if b.nr != 32 || b.ks%i8Steps != 0 || b.ks*4 < k {

@@ -470,6 +470,8 @@ func actTileAVX512(c []float32, ldc, rows, cols int, act Act) {
 		quickGELUAVX512(&c[0], ldc, rows, cols)
 	case GELU:
 		geluAVX512(&c[0], ldc, rows, cols)
+	case ReLU:
+		reluTile(c, ldc, rows, cols)
 	}
 }
 

@@ -83,11 +83,11 @@ func (c *Conv2D) Forward(dst, x []float32, h, w int, act Act, scratch *[]float32
 	return ho, wo
 }
 
-// ForwardAdd adds conv(x) to dst, the residual connection of a ResNet
-// block.
-func (c *Conv2D) ForwardAdd(dst, x []float32, h, w int, scratch *[]float32) (ho, wo int) {
+// ForwardAdd sets dst to act(dst + conv(x)), the residual connection of a
+// ResNet block.
+func (c *Conv2D) ForwardAdd(dst, x []float32, h, w int, act Act, scratch *[]float32) (ho, wo int) {
 	ho, wo = c.OutSize(h, w)
-	c.lin.ForwardAdd(dst, c.patches(x, h, w, scratch), ho*wo)
+	c.lin.ForwardAddAct(dst, c.patches(x, h, w, scratch), ho*wo, act)
 	return ho, wo
 }
 
@@ -180,8 +180,15 @@ func AvgPoolGlobal(dst, x []float32, h, w, ch int) {
 	}
 }
 
-// ReLU sets negative values to zero.
-func ReLU(x []float32) {
+// reluTile applies ReLU to rows×cols values of c, rows ldc apart.
+func reluTile(c []float32, ldc, rows, cols int) {
+	for r := range rows {
+		relu(c[r*ldc : r*ldc+cols])
+	}
+}
+
+// relu sets negative values to zero.
+func relu(x []float32) {
 	for i, v := range x {
 		if v < 0 {
 			x[i] = 0

@@ -140,3 +140,28 @@ func BenchmarkConv2D(b *testing.B) {
 	}
 	b.ReportMetric(2*float64(56*56*64*64*9)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
+
+// ForwardAddAct applies the activation after the residual sum, as a
+// ResNet block's last ReLU does.
+func TestForwardAddAct(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, e := range testEngines() {
+		out, in, rows := 37, 19, 23
+		w, b, x := randVec(rng, out*in), randVec(rng, out), randVec(rng, rows*in)
+		dst0 := randVec(rng, rows*out)
+		l := newLinear(e, w, b, out, in)
+		dst := append([]float32(nil), dst0...)
+		l.ForwardAddAct(dst, x, rows, ReLU)
+		for r := range rows {
+			for o := range out {
+				s := float64(dst0[r*out+o]) + float64(b[o])
+				for i := range in {
+					s += float64(w[o*in+i]) * float64(x[r*in+i])
+				}
+				if d := math.Abs(float64(dst[r*out+o]) - math.Max(s, 0)); d > 1e-4 {
+					t.Fatalf("%s: [%d,%d] = %v, want %v", e.name, r, o, dst[r*out+o], math.Max(s, 0))
+				}
+			}
+		}
+	}
+}

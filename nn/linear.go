@@ -12,6 +12,8 @@ const (
 	QuickGELU
 	// GELU is the exact 0.5·x·(1+erf(x/√2)), the activation of OpenCLIP models.
 	GELU
+	// ReLU is max(x, 0), the activation of CNNs.
+	ReLU
 )
 
 // ParseAct maps a Hugging Face hidden_act name to an Act.
@@ -32,6 +34,8 @@ func (a Act) String() string {
 		return "quick_gelu"
 	case GELU:
 		return "gelu"
+	case ReLU:
+		return "relu"
 	}
 	return "identity"
 }
@@ -86,6 +90,12 @@ func (l *Linear) Forward(dst, x []float32, rows int, act Act) {
 // transformer block.
 func (l *Linear) ForwardAdd(dst, x []float32, rows int) {
 	l.forward(dst, x, rows, Identity, true)
+}
+
+// ForwardAddAct sets dst = act(dst + x·Wᵀ + b), the residual connection of
+// a ResNet block.
+func (l *Linear) ForwardAddAct(dst, x []float32, rows int, act Act) {
+	l.forward(dst, x, rows, act, true)
 }
 
 func (l *Linear) forward(dst, x []float32, rows int, act Act, accumulate bool) {

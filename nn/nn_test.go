@@ -60,6 +60,8 @@ func actRef(v float64, act Act) float64 {
 		return v / (1 + math.Exp(-1.702*v))
 	case GELU:
 		return 0.5 * v * (1 + math.Erf(v/math.Sqrt2))
+	case ReLU:
+		return math.Max(v, 0)
 	}
 	return v
 }
@@ -163,7 +165,7 @@ func TestActivations(t *testing.T) {
 	xs = append(xs, 0, float32(math.Copysign(0, -1)), 1e-30, -1e-30, 1e-8, -1e-8, 30, -30, 80, -80, 200, -200, 1e30, -1e30,
 		float32(math.Inf(1)), float32(math.Inf(-1)))
 	for _, e := range testEngines() {
-		for _, act := range []Act{QuickGELU, GELU} {
+		for _, act := range []Act{QuickGELU, GELU, ReLU} {
 			// Odd lengths and strides exercise the masked tails.
 			for _, cols := range []int{1, 15, 16, 17, 33, len(xs)} {
 				ld := cols + 3

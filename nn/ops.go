@@ -80,6 +80,8 @@ func activateGo(x []float32, act Act) {
 		for i, v := range x {
 			x[i] = float32(0.5 * float64(v) * (1 + math.Erf(float64(v)/math.Sqrt2)))
 		}
+	case ReLU:
+		relu(x)
 	}
 }
 

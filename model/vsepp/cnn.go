@@ -181,28 +181,24 @@ func (r *resnet) features(x []float32, h, w int) []float32 {
 	var scratch []float32
 	ho, wo := r.stem.OutSize(h, w)
 	y := make([]float32, ho*wo*r.stem.Out)
-	r.stem.Forward(y, x, h, w, nn.Identity, &scratch)
-	nn.ReLU(y)
+	r.stem.Forward(y, x, h, w, nn.ReLU, &scratch)
 	ph, pw := (ho+2-3)/2+1, (wo+2-3)/2+1
 	x = make([]float32, ph*pw*r.stem.Out)
 	h, w = nn.MaxPool2D(x, y, ho, wo, r.stem.Out, 3, 2, 1)
 	for _, b := range r.blocks {
 		h1, w1 := b.c1.OutSize(h, w)
 		a := make([]float32, h1*w1*b.c1.Out)
-		b.c1.Forward(a, x, h, w, nn.Identity, &scratch)
-		nn.ReLU(a)
+		b.c1.Forward(a, x, h, w, nn.ReLU, &scratch)
 		h2, w2 := b.c2.OutSize(h1, w1)
 		c := make([]float32, h2*w2*b.c2.Out)
-		b.c2.Forward(c, a, h1, w1, nn.Identity, &scratch)
-		nn.ReLU(c)
+		b.c2.Forward(c, a, h1, w1, nn.ReLU, &scratch)
 		out := make([]float32, h2*w2*b.c3.Out)
 		if b.down != nil {
 			b.down.Forward(out, x, h, w, nn.Identity, &scratch)
 		} else {
 			copy(out, x)
 		}
-		b.c3.ForwardAdd(out, c, h2, w2, &scratch)
-		nn.ReLU(out)
+		b.c3.ForwardAdd(out, c, h2, w2, nn.ReLU, &scratch)
 		x, h, w = out, h2, w2
 	}
 	f := make([]float32, r.out)
@@ -308,8 +304,7 @@ func (v *vgg) features(x []float32, h, w int) []float32 {
 	for i, c := range v.convs {
 		ho, wo := c.OutSize(h, w)
 		y := make([]float32, ho*wo*c.Out)
-		c.Forward(y, x, h, w, nn.Identity, &scratch)
-		nn.ReLU(y)
+		c.Forward(y, x, h, w, nn.ReLU, &scratch)
 		x, h, w = y, ho, wo
 		if v.poolAfter[i] {
 			p := make([]float32, (h/2)*(w/2)*c.Out)
@@ -337,10 +332,8 @@ func (v *vgg) features(x []float32, h, w int) []float32 {
 		}
 	}
 	a := make([]float32, v.fc1.Out)
-	v.fc1.Forward(a, flat, 1, nn.Identity)
-	nn.ReLU(a)
+	v.fc1.Forward(a, flat, 1, nn.ReLU)
 	f := make([]float32, v.fc2.Out)
-	v.fc2.Forward(f, a, 1, nn.Identity)
-	nn.ReLU(f)
+	v.fc2.Forward(f, a, 1, nn.ReLU)
 	return f
 }
