@@ -460,6 +460,9 @@ func dotAVX512x(a, b *float32, n int) float32
 //go:noescape
 func axpyAVX512x(y, x *float32, n int, a float32)
 
+//go:noescape
+func reluAVX512x(x *float32, n int)
+
 func actTileAVX512(c []float32, ldc, rows, cols int, act Act) {
 	if rows <= 0 || cols <= 0 {
 		return
@@ -471,7 +474,9 @@ func actTileAVX512(c []float32, ldc, rows, cols int, act Act) {
 	case GELU:
 		geluAVX512(&c[0], ldc, rows, cols)
 	case ReLU:
-		reluTile(c, ldc, rows, cols)
+		for r := range rows {
+			reluAVX512x(&c[r*ldc], cols)
+		}
 	}
 }
 

@@ -417,6 +417,31 @@ done:
 
 
 
+// func reluAVX512x(x *float32, n int)
+TEXT ·reluAVX512x(SB), NOSPLIT, $0-16
+	MOVQ x+0(FP), DI
+	MOVQ n+8(FP), R9
+	VXORPS Z5, Z5, Z5
+	TAILMASK(R9)
+	MOVQ R9, R10
+	SHRQ $4, R10
+	JZ relutail
+reluloop:
+	VMAXPS (DI), Z5, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, DI
+	DECQ R10
+	JNZ reluloop
+relutail:
+	KORTESTW K1, K1
+	JZ reludone
+	VMOVUPS.Z (DI), K1, Z0
+	VMAXPS Z0, Z5, Z0
+	VMOVUPS Z0, K1, (DI)
+reludone:
+	VZEROUPPER
+	RET
+
 // BF16PAIR sets lo to the bf16 pairs (bf16(lo) | bf16(hi)<<16) of the
 // float32 lanes lo and hi, rounding to nearest even as VCVTNEPS2BF16 does
 // (NaN payloads are not preserved). Needs Z8 = 0x7fff, Z9 = 1,
