@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/xmodal/xmodal/nn"
 )
@@ -92,6 +93,7 @@ type resnet struct {
 	stem   *nn.Conv2D
 	blocks []bottleneck
 	out    int
+	pool   sync.Pool // of *resnetBuffers
 }
 
 type bottleneck struct {
@@ -177,30 +179,56 @@ func (r *resnet) flops(h, w int) float64 {
 	return f
 }
 
-func (r *resnet) features(x []float32, h, w int) []float32 {
-	var scratch []float32
+// resnetBuffers are the activations of one image, reused for the next:
+// allocating (and zeroing) them anew for every block cost as much as some
+// of the convolutions.
+type resnetBuffers struct {
+	scratch, stem, a, c, x, spare []float32
+}
+
+// grow returns buf with length n, reallocated only if too small. Every
+// use overwrites what it takes, so old contents do not matter.
+func grow(buf []float32, n int) []float32 {
+	if cap(buf) < n {
+		return make([]float32, n)
+	}
+	return buf[:n]
+}
+
+func (r *resnet) features(in []float32, h, w int) []float32 {
+	bufs, _ := r.pool.Get().(*resnetBuffers)
+	if bufs == nil {
+		bufs = &resnetBuffers{}
+	}
+	defer r.pool.Put(bufs)
 	ho, wo := r.stem.OutSize(h, w)
-	y := make([]float32, ho*wo*r.stem.Out)
-	r.stem.Forward(y, x, h, w, nn.ReLU, &scratch)
+	bufs.stem = grow(bufs.stem, ho*wo*r.stem.Out)
+	r.stem.Forward(bufs.stem, in, h, w, nn.ReLU, &bufs.scratch)
 	ph, pw := (ho+2-3)/2+1, (wo+2-3)/2+1
-	x = make([]float32, ph*pw*r.stem.Out)
-	h, w = nn.MaxPool2D(x, y, ho, wo, r.stem.Out, 3, 2, 1)
+	x := grow(bufs.x, ph*pw*r.stem.Out)
+	h, w = nn.MaxPool2D(x, bufs.stem, ho, wo, r.stem.Out, 3, 2, 1)
+	spare := bufs.spare
 	for _, b := range r.blocks {
 		h1, w1 := b.c1.OutSize(h, w)
-		a := make([]float32, h1*w1*b.c1.Out)
-		b.c1.Forward(a, x, h, w, nn.ReLU, &scratch)
+		bufs.a = grow(bufs.a, h1*w1*b.c1.Out)
+		b.c1.Forward(bufs.a, x, h, w, nn.ReLU, &bufs.scratch)
 		h2, w2 := b.c2.OutSize(h1, w1)
-		c := make([]float32, h2*w2*b.c2.Out)
-		b.c2.Forward(c, a, h1, w1, nn.ReLU, &scratch)
-		out := make([]float32, h2*w2*b.c3.Out)
+		bufs.c = grow(bufs.c, h2*w2*b.c2.Out)
+		b.c2.Forward(bufs.c, bufs.a, h1, w1, nn.ReLU, &bufs.scratch)
+		// The residual: the block's input itself when it has the output's
+		// shape (it is not read again, so the sum goes into it), else its
+		// downsampled projection, in the spare buffer; the input's buffer
+		// becomes the spare.
+		out := x
 		if b.down != nil {
-			b.down.Forward(out, x, h, w, nn.Identity, &scratch)
-		} else {
-			copy(out, x)
+			out = grow(spare, h2*w2*b.c3.Out)
+			b.down.Forward(out, x, h, w, nn.Identity, &bufs.scratch)
+			spare = x
 		}
-		b.c3.ForwardAdd(out, c, h2, w2, nn.ReLU, &scratch)
+		b.c3.ForwardAdd(out, bufs.c, h2, w2, nn.ReLU, &bufs.scratch)
 		x, h, w = out, h2, w2
 	}
+	bufs.x, bufs.spare = x, spare
 	f := make([]float32, r.out)
 	nn.AvgPoolGlobal(f, x, h, w, r.out)
 	return f
