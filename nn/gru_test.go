@@ -64,3 +64,39 @@ func TestGRU(t *testing.T) {
 		t.Error("mismatched weights accepted")
 	}
 }
+
+// A batch of sequences of different lengths gives what each gives alone.
+func TestGRULastBatch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	randn := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64() * 0.3)
+		}
+		return v
+	}
+	input, hidden := 9, 21
+	g, err := NewGRU(randn(3*hidden*input), randn(3*hidden*hidden), randn(3*hidden), randn(3*hidden), input, hidden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seqs [][]float32
+	for _, steps := range []int{3, 12, 1, 7, 12, 0, 5} {
+		seqs = append(seqs, randn(steps*input))
+	}
+	got, err := g.LastBatch(seqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range seqs {
+		want := g.Last(s, len(s)/input)
+		for j := range want {
+			if d := math.Abs(float64(got[i][j] - want[j])); d > 1e-6 {
+				t.Fatalf("sequence %d: h[%d] = %v alone, %v in the batch", i, j, want[j], got[i][j])
+			}
+		}
+	}
+	if _, err := g.LastBatch([][]float32{make([]float32, input+1)}); err == nil {
+		t.Error("a ragged sequence accepted")
+	}
+}

@@ -366,20 +366,50 @@ func optBool(o *pickle.Object, name string) bool {
 }
 
 // EncodeCaptions embeds captions: tokens, word embeddings, the GRU's last
-// output, normalised (and made non-negative under use_abs).
+// output, normalised (and made non-negative under use_abs). The captions
+// run through the GRU together.
 func (m *Model) EncodeCaptions(ctx context.Context, captions []string) ([][]float32, error) {
-	out := make([][]float32, len(captions))
+	ids := make([][]int, len(captions))
 	for i, c := range captions {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		out[i] = m.EncodeIDs(m.Vocab.Tokenize(c))
+		ids[i] = m.Vocab.Tokenize(c)
 	}
-	return out, nil
+	return m.EncodeIDsBatch(ctx, ids)
 }
 
 // EncodeIDs embeds one caption given as ids.
 func (m *Model) EncodeIDs(ids []int) []float32 {
+	out, _ := m.EncodeIDsBatch(context.Background(), [][]int{ids})
+	return out[0]
+}
+
+// EncodeIDsBatch embeds captions given as ids, in batches whose GRU steps
+// are one matrix product each.
+func (m *Model) EncodeIDsBatch(ctx context.Context, ids [][]int) ([][]float32, error) {
+	const batch = 256 // bounds the memory of the input projections
+	out := make([][]float32, 0, len(ids))
+	for lo := 0; lo < len(ids); lo += batch {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		chunk := ids[lo:min(lo+batch, len(ids))]
+		seqs := make([][]float32, len(chunk))
+		for i, c := range chunk {
+			seqs[i] = m.embedIDs(c)
+		}
+		hs, err := m.gru.LastBatch(seqs)
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range hs {
+			m.finish(h)
+		}
+		out = append(out, hs...)
+	}
+	return out, nil
+}
+
+// embedIDs looks up the word embeddings of a caption.
+func (m *Model) embedIDs(ids []int) []float32 {
 	d := m.Config.WordDim
 	seq := make([]float32, len(ids)*d)
 	for t, id := range ids {
@@ -388,9 +418,7 @@ func (m *Model) EncodeIDs(ids []int) []float32 {
 		}
 		copy(seq[t*d:(t+1)*d], m.embed[id*d:(id+1)*d])
 	}
-	h := m.gru.Last(seq, len(ids))
-	m.finish(h)
-	return h
+	return seq
 }
 
 // EncodeFeatures embeds images given as precomputed features (ImgDim
