@@ -165,3 +165,35 @@ func TestForwardAddAct(t *testing.T) {
 		}
 	}
 }
+
+// ForwardAdd of a stride-1 convolution (the shifted products) adds to what
+// dst holds and applies the activation after the sum.
+func TestConv2DForwardAdd(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, c := range []struct{ out, in, k, h, w, pad int }{{5, 3, 3, 7, 6, 1}, {4, 2, 3, 5, 5, 0}, {3, 4, 5, 9, 8, 2}} {
+		w, b := randVec(rng, c.out*c.in*c.k*c.k), randVec(rng, c.out)
+		x := randVec(rng, c.in*c.h*c.w)
+		want, ho, wo := convRef(w, b, x, c.out, c.in, c.k, c.k, c.h, c.w, 1, c.pad)
+		conv, err := NewConv2D(w, b, c.out, c.in, c.k, c.k, 1, c.pad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hwc := make([]float32, len(x))
+		for i := range c.in {
+			for p := range c.h * c.w {
+				hwc[p*c.in+i] = x[i*c.h*c.w+p]
+			}
+		}
+		dst0 := randVec(rng, ho*wo*c.out)
+		dst := append([]float32(nil), dst0...)
+		conv.ForwardAdd(dst, hwc, c.h, c.w, ReLU, nil)
+		for o := range c.out {
+			for p := range ho * wo {
+				exp := math.Max(want[o*ho*wo+p]+float64(dst0[p*c.out+o]), 0)
+				if d := math.Abs(float64(dst[p*c.out+o]) - exp); d > 1e-4 {
+					t.Fatalf("%+v: output %d at %d = %v, want %v", c, o, p, dst[p*c.out+o], exp)
+				}
+			}
+		}
+	}
+}
