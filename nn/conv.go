@@ -78,41 +78,56 @@ func (c *Conv2D) OutSize(h, w int) (int, int) {
 // Forward sets dst (ho×wo×Out) to act(conv(x)) for x of h×w×In, and
 // returns ho and wo. scratch, if large enough, holds the patches.
 func (c *Conv2D) Forward(dst, x []float32, h, w int, act Act, scratch *[]float32) (ho, wo int) {
+	return c.ForwardBatch(dst, x, 1, h, w, act, scratch)
+}
+
+// ForwardBatch is Forward on n images of h×w×In held one after the other
+// in x; dst receives n images of ho×wo×Out. A batch makes the matrix
+// products taller, which the deep layers' small images need to keep the
+// kernels busy.
+func (c *Conv2D) ForwardBatch(dst, x []float32, n, h, w int, act Act, scratch *[]float32) (ho, wo int) {
 	ho, wo = c.OutSize(h, w)
-	c.lin.Forward(dst, c.patches(x, h, w, scratch), ho*wo, act)
+	c.lin.Forward(dst, c.patches(x, n, h, w, scratch), n*ho*wo, act)
 	return ho, wo
 }
 
 // ForwardAdd sets dst to act(dst + conv(x)), the residual connection of a
 // ResNet block.
 func (c *Conv2D) ForwardAdd(dst, x []float32, h, w int, act Act, scratch *[]float32) (ho, wo int) {
+	return c.ForwardAddBatch(dst, x, 1, h, w, act, scratch)
+}
+
+// ForwardAddBatch is ForwardAdd on n images (see ForwardBatch).
+func (c *Conv2D) ForwardAddBatch(dst, x []float32, n, h, w int, act Act, scratch *[]float32) (ho, wo int) {
 	ho, wo = c.OutSize(h, w)
-	c.lin.ForwardAddAct(dst, c.patches(x, h, w, scratch), ho*wo, act)
+	c.lin.ForwardAddAct(dst, c.patches(x, n, h, w, scratch), n*ho*wo, act)
 	return ho, wo
 }
 
-// patches lays out x's receptive fields as rows (im2col), zero where the
-// padding is.
-func (c *Conv2D) patches(x []float32, h, w int, scratch *[]float32) []float32 {
+// patches lays out the receptive fields of n images as rows (im2col),
+// zero where the padding is.
+func (c *Conv2D) patches(x []float32, n, h, w int, scratch *[]float32) []float32 {
 	if c.pointwiseDense {
-		return x[:h*w*c.In]
+		return x[:n*h*w*c.In]
 	}
 	ho, wo := c.OutSize(h, w)
-	n := ho * wo * c.KH * c.KW * c.In
+	rowLen := c.KH * c.KW * c.In
+	size := n * ho * wo * rowLen
 	var cols []float32
-	if scratch != nil && cap(*scratch) >= n {
-		cols = (*scratch)[:n]
+	if scratch != nil && cap(*scratch) >= size {
+		cols = (*scratch)[:size]
 	} else {
-		cols = make([]float32, n)
+		cols = make([]float32, size)
 		if scratch != nil {
 			*scratch = cols
 		}
 	}
-	rowLen := c.KH * c.KW * c.In
-	ParallelFor(ho, 1, func(lo, hi int) {
-		for oy := lo; oy < hi; oy++ {
+	ParallelFor(n*ho, 1, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			img, oy := r/ho, r%ho
+			xi := x[img*h*w*c.In:][:h*w*c.In]
 			for ox := range wo {
-				row := cols[(oy*wo+ox)*rowLen:][:rowLen]
+				row := cols[((img*ho+oy)*wo+ox)*rowLen:][:rowLen]
 				for ky := range c.KH {
 					iy := oy*c.Stride - c.Pad + ky
 					for kx := range c.KW {
@@ -122,7 +137,7 @@ func (c *Conv2D) patches(x []float32, h, w int, scratch *[]float32) []float32 {
 							clear(dst)
 							continue
 						}
-						copy(dst, x[(iy*w+ix)*c.In:])
+						copy(dst, xi[(iy*w+ix)*c.In:])
 					}
 				}
 			}

@@ -19,6 +19,7 @@ import (
 // cnn computes an image's features from its H×W×3 pixels.
 type cnn interface {
 	features(x []float32, h, w int) []float32
+	featuresBatch(xs [][]float32, h, w int) [][]float32
 	width() int
 	flops(h, w int) float64 // the convolutions' and linear layers' work for an h×w image
 	setPrecision(p nn.Precision) error
@@ -183,7 +184,7 @@ func (r *resnet) flops(h, w int) float64 {
 // allocating (and zeroing) them anew for every block cost as much as some
 // of the convolutions.
 type resnetBuffers struct {
-	scratch, stem, a, c, x, spare []float32
+	scratch, in, stem, a, c, x, spare []float32
 }
 
 // grow returns buf with length n, reallocated only if too small. Every
@@ -196,42 +197,59 @@ func grow(buf []float32, n int) []float32 {
 }
 
 func (r *resnet) features(in []float32, h, w int) []float32 {
+	return r.featuresBatch([][]float32{in}, h, w)[0]
+}
+
+// featuresBatch runs several images through the tower together: each
+// convolution is one product over all of them.
+func (r *resnet) featuresBatch(in [][]float32, h, w int) [][]float32 {
+	n := len(in)
 	bufs, _ := r.pool.Get().(*resnetBuffers)
 	if bufs == nil {
 		bufs = &resnetBuffers{}
 	}
 	defer r.pool.Put(bufs)
+	bufs.in = grow(bufs.in, n*h*w*3)
+	for i, im := range in {
+		copy(bufs.in[i*h*w*3:], im)
+	}
 	ho, wo := r.stem.OutSize(h, w)
-	bufs.stem = grow(bufs.stem, ho*wo*r.stem.Out)
-	r.stem.Forward(bufs.stem, in, h, w, nn.ReLU, &bufs.scratch)
+	bufs.stem = grow(bufs.stem, n*ho*wo*r.stem.Out)
+	r.stem.ForwardBatch(bufs.stem, bufs.in, n, h, w, nn.ReLU, &bufs.scratch)
 	ph, pw := (ho+2-3)/2+1, (wo+2-3)/2+1
-	x := grow(bufs.x, ph*pw*r.stem.Out)
-	h, w = nn.MaxPool2D(x, bufs.stem, ho, wo, r.stem.Out, 3, 2, 1)
+	x := grow(bufs.x, n*ph*pw*r.stem.Out)
+	for i := range n {
+		nn.MaxPool2D(x[i*ph*pw*r.stem.Out:], bufs.stem[i*ho*wo*r.stem.Out:], ho, wo, r.stem.Out, 3, 2, 1)
+	}
+	h, w = ph, pw
 	spare := bufs.spare
 	for _, b := range r.blocks {
 		h1, w1 := b.c1.OutSize(h, w)
-		bufs.a = grow(bufs.a, h1*w1*b.c1.Out)
-		b.c1.Forward(bufs.a, x, h, w, nn.ReLU, &bufs.scratch)
+		bufs.a = grow(bufs.a, n*h1*w1*b.c1.Out)
+		b.c1.ForwardBatch(bufs.a, x, n, h, w, nn.ReLU, &bufs.scratch)
 		h2, w2 := b.c2.OutSize(h1, w1)
-		bufs.c = grow(bufs.c, h2*w2*b.c2.Out)
-		b.c2.Forward(bufs.c, bufs.a, h1, w1, nn.ReLU, &bufs.scratch)
+		bufs.c = grow(bufs.c, n*h2*w2*b.c2.Out)
+		b.c2.ForwardBatch(bufs.c, bufs.a, n, h1, w1, nn.ReLU, &bufs.scratch)
 		// The residual: the block's input itself when it has the output's
 		// shape (it is not read again, so the sum goes into it), else its
 		// downsampled projection, in the spare buffer; the input's buffer
 		// becomes the spare.
 		out := x
 		if b.down != nil {
-			out = grow(spare, h2*w2*b.c3.Out)
-			b.down.Forward(out, x, h, w, nn.Identity, &bufs.scratch)
+			out = grow(spare, n*h2*w2*b.c3.Out)
+			b.down.ForwardBatch(out, x, n, h, w, nn.Identity, &bufs.scratch)
 			spare = x
 		}
-		b.c3.ForwardAdd(out, bufs.c, h2, w2, nn.ReLU, &bufs.scratch)
+		b.c3.ForwardAddBatch(out, bufs.c, n, h2, w2, nn.ReLU, &bufs.scratch)
 		x, h, w = out, h2, w2
 	}
 	bufs.x, bufs.spare = x, spare
-	f := make([]float32, r.out)
-	nn.AvgPoolGlobal(f, x, h, w, r.out)
-	return f
+	feats := make([][]float32, n)
+	for i := range n {
+		feats[i] = make([]float32, r.out)
+		nn.AvgPoolGlobal(feats[i], x[i*h*w*r.out:], h, w, r.out)
+	}
+	return feats
 }
 
 // vgg is torchvision's VGG: 3×3 convolutions with ReLU, max-pools between
@@ -300,6 +318,16 @@ func linear(s stateDict, name string) (*nn.Linear, error) {
 }
 
 func (v *vgg) width() int { return v.fc2.Out }
+
+// featuresBatch runs the images one by one: VGG's layers are wide at every
+// depth, so a single image keeps the products tall.
+func (v *vgg) featuresBatch(xs [][]float32, h, w int) [][]float32 {
+	out := make([][]float32, len(xs))
+	for i, x := range xs {
+		out[i] = v.features(x, h, w)
+	}
+	return out
+}
 
 func (v *vgg) setPrecision(p nn.Precision) error {
 	for _, c := range v.convs {

@@ -449,15 +449,15 @@ func (m *Model) EncodePixels(ctx context.Context, pixels [][]float32) ([][]float
 	if m.cnn == nil {
 		return nil, errors.New("this VSE++ model reads precomputed image features, not pixels")
 	}
-	out := make([][]float32, len(pixels))
+	out := make([][]float32, 0, len(pixels))
+	side := 0
+	hwcs := make([][]float32, len(pixels))
 	for i, p := range pixels {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+		s := int(math.Sqrt(float64(len(p) / 3)))
+		if s*s*3 != len(p) || s == 0 || (side != 0 && s != side) {
+			return nil, fmt.Errorf("image %d has %d values, not 3×S×S like the others", i+1, len(p))
 		}
-		side := int(math.Sqrt(float64(len(p) / 3)))
-		if side*side*3 != len(p) || side == 0 {
-			return nil, fmt.Errorf("image %d has %d values, not 3×S×S", i+1, len(p))
-		}
+		side = s
 		hwc := make([]float32, len(p))
 		plane := side * side
 		for c := range 3 {
@@ -465,17 +465,27 @@ func (m *Model) EncodePixels(ctx context.Context, pixels [][]float32) ([][]float
 				hwc[j*3+c] = p[c*plane+j]
 			}
 		}
-		f := m.cnn.features(hwc, side, side)
-		l2norm(f)
-		e := make([]float32, m.Config.EmbedSize)
-		m.fc.Forward(e, f, 1, nn.Identity)
-		if !m.Config.NoImgNorm {
-			l2norm(e)
+		hwcs[i] = hwc
+	}
+	// A few images at a time make the deep layers' products tall enough
+	// while the first layers' activations stay in tens of megabytes.
+	const chunk = 8
+	for lo := 0; lo < len(hwcs); lo += chunk {
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
-		if m.Config.UseAbs {
-			abs(e)
+		for _, f := range m.cnn.featuresBatch(hwcs[lo:min(lo+chunk, len(hwcs))], side, side) {
+			l2norm(f)
+			e := make([]float32, m.Config.EmbedSize)
+			m.fc.Forward(e, f, 1, nn.Identity)
+			if !m.Config.NoImgNorm {
+				l2norm(e)
+			}
+			if m.Config.UseAbs {
+				abs(e)
+			}
+			out = append(out, e)
 		}
-		out[i] = e
 	}
 	return out, nil
 }
