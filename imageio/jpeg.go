@@ -7,13 +7,17 @@ import (
 	"image/jpeg"
 )
 
-// decodeJPEG decodes with Go's image/jpeg, then does the chroma upsampling
-// and colour conversion itself the way libjpeg-turbo (Pillow's decoder)
-// does, since Go's image.YCbCr keeps the subsampled chroma planes.
+// decodeJPEG decodes baseline files with libjpeg's own inverse DCT
+// (decodeBaselineJPEG) and the rest with Go's image/jpeg, then does the
+// chroma upsampling and colour conversion itself the way libjpeg-turbo
+// (Pillow's decoder) does, since image.YCbCr keeps the subsampled chroma
+// planes.
 func decodeJPEG(data []byte) (*Pixels, error) {
-	img, err := jpeg.Decode(bytes.NewReader(data))
-	if err != nil {
-		return nil, err
+	img, ok, err := decodeBaselineJPEG(data)
+	if !ok || err != nil {
+		if img, err = jpeg.Decode(bytes.NewReader(data)); err != nil {
+			return nil, err
+		}
 	}
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()

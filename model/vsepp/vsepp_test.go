@@ -201,11 +201,9 @@ func readGzF32(t *testing.T, name string) []float32 {
 }
 
 // The preprocessing is the official one, bit for bit, on every mode of
-// PNG, and on a JPEG from the pixels Pillow decoded. From the JPEG file
-// itself, Go's inverse DCT differs from libjpeg's by up to 3 levels on 3%
-// of the values, which the tiny random VGG amplifies to a cosine of
-// 0.9984: that image is held to 0.998 until the decoder matches libjpeg's
-// (the target is 0.9999; see the note), the others to 0.9999.
+// PNG and on a JPEG (decoded with libjpeg's inverse DCT), both from the
+// file and from the pixels Pillow decoded; the whole pipeline from the
+// files gives the official embeddings at cosine ≥ 0.9999.
 func TestImagePipeline(t *testing.T) {
 	var man struct {
 		Images []struct {
@@ -229,12 +227,15 @@ func TestImagePipeline(t *testing.T) {
 			t.Fatal(err)
 		}
 		fromFiles = append(fromFiles, got)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: pixels from the file differ from the official ones", im.Name)
+		}
 		if im.Decoded != "" {
 			u8 := readGz(t, im.Decoded)
 			got = imageio.Preprocess(&imageio.Pixels{Mode: imageio.ModeRGB, W: im.Size[0], H: im.Size[1], Pix: u8}, opts, nil)
-		}
-		if !slices.Equal(got, want) {
-			t.Errorf("%s: pixels differ from the official ones", im.Name)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s: pixels from Pillow's decode differ from the official ones", im.Name)
+			}
 		}
 	}
 	for _, variant := range []string{"resnet152", "vgg19"} {
@@ -253,11 +254,7 @@ func TestImagePipeline(t *testing.T) {
 			for j, v := range e {
 				dot += float64(v) * float64(want[i*d+j])
 			}
-			limit := 0.9999
-			if man.Images[i].Decoded != "" {
-				limit = 0.998
-			}
-			if dot < limit {
+			if dot < 0.9999 {
 				t.Errorf("%s, %s from its file: cosine %.6f with the official embedding", variant, man.Images[i].Name, dot)
 			}
 		}
