@@ -6,12 +6,13 @@ import (
 )
 
 // decodeBaselineJPEG decodes a baseline JPEG (sequential, Huffman-coded,
-// 8-bit; grey or YCbCr with 1×1 chroma) with libjpeg's accurate integer
+// 8-bit; grey, or YCbCr whose chroma components have 1×1 sampling factors,
+// which covers 4:4:4, 4:2:2 and 4:2:0) with libjpeg's accurate integer
 // inverse DCT ("islow", jidctint.c), the one Pillow's libjpeg-turbo uses,
 // so that its samples are libjpeg's exactly. Go's image/jpeg uses another
 // IDCT, a level or two away on a few percent of the samples. ok is false
 // for what this does not handle (progressive or arithmetic coding, 12-bit,
-// RGB, CMYK or Adobe-transformed data, other chroma sampling); the caller
+// RGB, CMYK or Adobe-transformed data, chroma factors above 1×1); the caller
 // then uses image/jpeg.
 func decodeBaselineJPEG(data []byte) (img image.Image, ok bool, err error) {
 	d := &jpegDecoder{data: data, pos: 2}
@@ -144,8 +145,8 @@ func (d *jpegDecoder) frame(seg []byte) bool {
 		d.comps = append(d.comps, c)
 	}
 	if n == 3 {
-		// YCbCr with full-resolution chroma planes only, the layouts
-		// image.YCbCr and the upsampling in jpeg.go know.
+		// Chroma components with 1×1 factors and luma at one of the
+		// ratios image.YCbCr and the upsampling in jpeg.go know.
 		if d.comps[1].h != 1 || d.comps[1].v != 1 || d.comps[2].h != 1 || d.comps[2].v != 1 {
 			return false
 		}
