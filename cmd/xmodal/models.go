@@ -34,23 +34,38 @@ func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // runModelsConvert turns an official VSE++ checkpoint and its vocabulary
 // into a model folder that --model takes.
 func runModelsConvert(args []string, stdout, stderr io.Writer) error {
+	const want = "models convert vsepp --checkpoint model_best.pth.tar --vocab f30k_vocab.pkl (--out DIR | --name OWNER/NAME)"
 	if len(args) == 0 || args[0] != "vsepp" {
-		return usagef("want: models convert vsepp --checkpoint model_best.pth.tar --vocab f30k_vocab.pkl --out DIR")
+		return usagef("want: %s", want)
 	}
-	fs := newFlags("models convert vsepp", "--checkpoint FILE --vocab FILE --out DIR", stderr)
+	fs := newFlags("models convert vsepp", "--checkpoint FILE --vocab FILE (--out DIR | --name OWNER/NAME)", stderr)
 	ckpt := fs.String("checkpoint", "", "the official checkpoint (runs/<name>/model_best.pth.tar)")
 	vocab := fs.String("vocab", "", "its vocabulary pickle (vocab/<data>_vocab.pkl)")
 	out := fs.String("out", "", "the model folder to write")
+	name := fs.String("name", "", "store the model in the cache under this name (see models list) instead of --out")
 	if err := parse(fs, args[1:], false); err != nil {
 		return err
 	}
-	if *ckpt == "" || *vocab == "" || *out == "" {
-		return usagef("--checkpoint, --vocab and --out are required")
+	if *ckpt == "" || *vocab == "" || (*out == "") == (*name == "") {
+		return usagef("--checkpoint, --vocab and one of --out and --name are required")
 	}
-	if err := vsepp.Convert(*ckpt, *vocab, *out); err != nil {
+	dir := *out
+	if *name != "" {
+		s, err := store.Default()
+		if err != nil {
+			return err
+		}
+		if dir, err = s.Add(*name, func(tmp string) error { return vsepp.Convert(*ckpt, *vocab, tmp) }); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "stored %s: use it with --model %s\n", *name, *name)
+		fmt.Fprintln(stdout, dir) // as models pull does
+		return nil
+	}
+	if err := vsepp.Convert(*ckpt, *vocab, dir); err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "wrote %s: use it with --model %s\n", *out, *out)
+	fmt.Fprintf(stderr, "wrote %s: use it with --model %s\n", dir, dir)
 	return nil
 }
 

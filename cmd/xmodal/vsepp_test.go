@@ -108,3 +108,34 @@ func TestVSEPPEndToEnd(t *testing.T) {
 		t.Errorf("another family: exit %d, %s", code, errOut)
 	}
 }
+
+// A checkpoint converted with --name goes into the model cache: models list
+// shows it and --model takes its name.
+func TestVSEPPConvertToCache(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	convert := func(extra ...string) (int, string, string) {
+		return xmodal(t, append([]string{"models", "convert", "vsepp",
+			"--checkpoint", filepath.Join(vseppFixtures, "models", "vgg19", "model_best.pth.tar"),
+			"--vocab", filepath.Join(vseppFixtures, "vocab", "vocab_py2_main.pkl")}, extra...)...)
+	}
+	if code, _, errOut := convert(); code != 2 || !strings.Contains(errOut, "--out and --name") {
+		t.Errorf("neither --out nor --name: exit %d, %s", code, errOut)
+	}
+	if code, _, errOut := convert("--name", "../x"); code == 0 || !strings.Contains(errOut, "model name") {
+		t.Errorf("bad name: exit %d, %s", code, errOut)
+	}
+	code, out, errOut := convert("--name", "local/vgg-tiny")
+	if code != 0 {
+		t.Fatalf("convert --name: exit %d: %s", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(strings.TrimSpace(out), "config.json")); err != nil {
+		t.Errorf("convert printed %q: %v", out, err)
+	}
+	if code, out, _ := xmodal(t, "models", "list", "--json"); code != 0 || !strings.Contains(out, `"name":"local/vgg-tiny"`) {
+		t.Errorf("models list: %s", out)
+	}
+	code, out, errOut = xmodal(t, "embed", "--model", "local/vgg-tiny", "--text", "a dog runs")
+	if code != 0 || !strings.Contains(out, `"embedding"`) {
+		t.Errorf("embed --model local/vgg-tiny: exit %d, %s", code, errOut)
+	}
+}

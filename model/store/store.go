@@ -119,3 +119,46 @@ func (s *Store) List() ([]Entry, error) {
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
+
+// Add puts a model that was made locally, such as a converted checkpoint,
+// into the store as repo. write fills a temporary folder beside the final
+// one, which replaces an earlier copy only once write has succeeded, so an
+// interrupted conversion leaves the store as it was.
+func (s *Store) Add(repo string, write func(dir string) error) (string, error) {
+	if err := ValidRepo(repo); err != nil {
+		return "", err
+	}
+	final := s.Path(repo)
+	parent := filepath.Dir(final)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", fmt.Errorf("add %s: %w", repo, err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(final)+".new-")
+	if err != nil {
+		return "", fmt.Errorf("add %s: %w", repo, err)
+	}
+	defer os.RemoveAll(tmp) // a no-op once renamed
+	if err := write(tmp); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, completeMarker), []byte("local\n"), 0o644); err != nil {
+		return "", fmt.Errorf("add %s: %w", repo, err)
+	}
+	old := ""
+	if _, err := os.Stat(final); err == nil {
+		old = tmp + ".old"
+		if err := os.Rename(final, old); err != nil {
+			return "", fmt.Errorf("add %s: replace the earlier copy: %w", repo, err)
+		}
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		if old != "" {
+			os.Rename(old, final)
+		}
+		return "", fmt.Errorf("add %s: %w", repo, err)
+	}
+	if old != "" {
+		os.RemoveAll(old)
+	}
+	return final, nil
+}
