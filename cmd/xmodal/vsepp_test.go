@@ -9,6 +9,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	bt "github.com/xmodal/xmodal/internal/browsertest"
 )
 
 const vseppFixtures = "../../testdata/vsepp"
@@ -102,6 +107,25 @@ func TestVSEPPEndToEnd(t *testing.T) {
 			t.Errorf("POST /search %.40q: %d %+v", c.query, resp.StatusCode, out)
 		}
 	}
+
+	// The web UI over a VSE++ workspace: a typed caption finds images.
+	t.Run("web UI", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("the browser test is not short")
+		}
+		tab, problems := bt.Start(t)
+		bt.Run(t, tab,
+			chromedp.Navigate(api+"/"),
+			bt.Poll("the statistics show", `document.getElementById('stats').textContent.includes('5 images · 5 captions')`),
+			chromedp.SendKeys(chromedp.ID("q"), caps[2].Caption+kb.Enter),
+			bt.Poll("image results show", `document.querySelectorAll('#images .result').length === 5`),
+			bt.Poll("thumbnails load", `[...document.querySelectorAll('#images img')].every(i => i.complete && i.naturalWidth > 0)`),
+			bt.Screenshot(t, bt.ArtifactsDir(t), "vsepp-text-results.png"),
+		)
+		if p := problems(); len(p) > 0 {
+			t.Errorf("console errors:\n%s", strings.Join(p, "\n"))
+		}
+	})
 
 	code, _, errOut = xmodal(t, "search", "--workspace", ws, "--model", modelA, "--text", "x")
 	if code != 1 || !strings.Contains(errOut, "the vsepp model") || !strings.Contains(errOut, "the clip model") {

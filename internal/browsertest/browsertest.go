@@ -99,9 +99,16 @@ func Start(t testing.TB) (context.Context, func() []string) {
 	tab, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
 	t.Cleanup(cancelTab)
 
+	// Start the browser here and stop on failure: a later action would
+	// otherwise allocate a second browser for the same context, which
+	// chromedp does not survive (a close of a closed channel at teardown).
+	if err := chromedp.Do(tab, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("starting Chromium (%s): %v", execPath, err)
+	}
+
 	var mu sync.Mutex
 	var problems []string
-	messages := chromedp.Console(tab) // starts the browser
+	messages := chromedp.Console(tab)
 	go func() {
 		for m, err := range messages {
 			if err != nil {
