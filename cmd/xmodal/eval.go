@@ -5,24 +5,34 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/xmodal/xmodal/eval"
+	"github.com/xmodal/xmodal/search"
 	"github.com/xmodal/xmodal/workspace"
 )
 
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("eval", "--workspace WS [--split test] [--folds N] [--json]", stderr)
+	fs := newFlags("eval", "--workspace WS [--split test] [--folds N] [--json] | --workspace WS --queries FILE.tsv [--k 5] [--model M] [--json]", stderr)
 	wsDir := fs.String("workspace", "", "workspace folder")
 	split := fs.String("split", "", "evaluate only this split (default: every image)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	folds := fs.Int("folds", 0, "split the images into N equal folds and average them (COCO 1K: 5); default: all at once, plus COCO 1K for a COCO 5K test split")
+	queries := fs.String("queries", "", "instead of the retrieval protocol, run the text queries of this file (query<TAB>word|word…) and count those with a matching image in the top --k")
+	k := fs.Int("k", 5, "with --queries: how many images count")
+	var mf modelFlags
+	mf.add(fs, false)
 	if err := parse(fs, args, false); err != nil {
 		return err
 	}
 	if *wsDir == "" {
 		return usagef("--workspace is required")
+	}
+	if *queries != "" {
+		return runEvalQueries(ctx, *wsDir, *queries, *k, &mf, *asJSON, stdout)
 	}
 	ws, err := workspace.Open(*wsDir)
 	if err != nil {
@@ -89,4 +99,49 @@ func isCOCO(ctx context.Context, ws *workspace.Workspace, split string) bool {
 		}
 	}
 	return true
+}
+
+// runEvalQueries is eval --queries: the hit rate of a query file, and for
+// each query its rank and top images.
+func runEvalQueries(ctx context.Context, wsDir, file string, k int, mf *modelFlags, asJSON bool, stdout io.Writer) error {
+	if k < 1 {
+		return usagef("--k must be 1 or more")
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	cases, err := eval.ReadQueries(f, file)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	opts, err := mf.options()
+	if err != nil {
+		return err
+	}
+	eng, err := search.Open(ctx, wsDir, search.OpenOptions{Model: mf.name, Load: opts})
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	rep, err := eval.Queries(ctx, eng, cases, k)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return json.NewEncoder(stdout).Encode(rep)
+	}
+	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "query	rank	top images")
+	for _, o := range rep.Outcomes {
+		rank := "-"
+		if o.Rank > 0 {
+			rank = strconv.Itoa(o.Rank)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\n", o.Query, rank, strings.Join(o.Top, ", "))
+	}
+	w.Flush()
+	fmt.Fprintf(stdout, "\n%d of %d queries have a matching image in the top %d (%.0f%%)\n", rep.Hits, rep.Total, rep.K, 100*float64(rep.Hits)/float64(rep.Total))
+	return nil
 }
