@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -129,13 +130,25 @@ func Start(t testing.TB) (context.Context, func() []string) {
 }
 
 // Poll waits until a JavaScript expression is truthy, naming it on failure.
+// A poll that starts while the page is being replaced can find its
+// JavaScript context gone; it then starts again in the new page.
 func Poll(what, expr string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(20*time.Second))(ctx, t)
-		if err != nil {
-			return fmt.Errorf("waiting until %s: %w", what, err)
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			_, err := chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(time.Until(deadline)))(ctx, t)
+			if err == nil {
+				return nil
+			}
+			if !strings.Contains(err.Error(), "Cannot find context with specified id") || time.Now().After(deadline) {
+				return fmt.Errorf("waiting until %s: %w", what, err)
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("waiting until %s: %w", what, ctx.Err())
+			case <-time.After(50 * time.Millisecond):
+			}
 		}
-		return nil
 	})
 }
 
