@@ -37,7 +37,7 @@ func commands() map[string]command {
 		"models":      {"list, pull and inspect models", runModels},
 		"index":       {"index a dataset or a folder of images into a workspace", runIndex},
 		"search":      {"search a workspace by text or image", runSearch},
-		"eval":        {"measure a workspace's retrieval quality (Recall@K, median rank, MRR)", runEval},
+		"eval":        {"measure a workspace's retrieval quality (Recall@K, median rank, MRR), or the hit rate of a query file", runEval},
 		"serve":       {"serve the REST API and web UI", runServe},
 		"bench":       {"measure encoding speed (images/s, texts/s, GFLOP/s)", runBench},
 		"demo":        {"index the bundled sample set with the bundled model and serve it", runDemo},
