@@ -11,7 +11,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/xmodal/xmodal/eval"
-	"github.com/xmodal/xmodal/search"
 	"github.com/xmodal/xmodal/workspace"
 )
 
@@ -116,11 +115,7 @@ func runEvalQueries(ctx context.Context, wsDir, file string, k int, mf *modelFla
 	if err != nil {
 		return err
 	}
-	opts, err := mf.options()
-	if err != nil {
-		return err
-	}
-	eng, err := search.Open(ctx, wsDir, search.OpenOptions{Model: mf.name, Load: opts})
+	eng, err := mf.openEngine(ctx, wsDir)
 	if err != nil {
 		return err
 	}

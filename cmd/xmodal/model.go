@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"flag"
 
 	"github.com/xmodal/xmodal/model"
 	"github.com/xmodal/xmodal/model/clip"
 	"github.com/xmodal/xmodal/model/vsepp"
 	"github.com/xmodal/xmodal/nn"
+	"github.com/xmodal/xmodal/search"
 )
 
 // modelFlags are the flags of the commands that load a model.
@@ -75,4 +77,14 @@ func isVSEPP(name string) bool {
 	}
 	dir, err := model.Dir(name)
 	return err == nil && vsepp.IsDir(dir)
+}
+
+// openEngine opens the search engine over the workspace in dir with the
+// model the flags name.
+func (f *modelFlags) openEngine(ctx context.Context, dir string) (*search.Engine, error) {
+	opts, err := f.options()
+	if err != nil {
+		return nil, err
+	}
+	return search.Open(ctx, dir, search.OpenOptions{Model: f.name, Load: opts})
 }

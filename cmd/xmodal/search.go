@@ -54,11 +54,7 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usagef("--to %q: want images, captions or both", *to)
 	}
 
-	opts, err := mf.options()
-	if err != nil {
-		return err
-	}
-	eng, err := search.Open(ctx, *wsDir, search.OpenOptions{Model: mf.name, Load: opts})
+	eng, err := mf.openEngine(ctx, *wsDir)
 	if err != nil {
 		return err
 	}
