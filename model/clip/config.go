@@ -26,8 +26,12 @@ type TextConfig struct {
 	LayerNormEps          float64 `json:"layer_norm_eps"`
 }
 
-// VisionConfig is the vision tower's part of config.json.
+// VisionConfig is the vision tower's part of config.json. A ResNet tower
+// (ModelType ResNetVision) uses only ImageSize, NumChannels and HiddenSize
+// (its feature width) of CLIP's fields, and describes itself in the rest;
+// its depth and widths are read from the weights.
 type VisionConfig struct {
+	ModelType         string  `json:"model_type,omitempty"`
 	HiddenSize        int     `json:"hidden_size"`
 	IntermediateSize  int     `json:"intermediate_size"`
 	NumHiddenLayers   int     `json:"num_hidden_layers"`
@@ -37,6 +41,10 @@ type VisionConfig struct {
 	PatchSize         int     `json:"patch_size"`
 	HiddenAct         string  `json:"hidden_act"`
 	LayerNormEps      float64 `json:"layer_norm_eps"`
+
+	StemWidth int   `json:"stem_width,omitempty"` // ResNet only
+	Widths    []int `json:"widths,omitempty"`     // ResNet only: each stage's width
+	Layers    []int `json:"layers,omitempty"`     // ResNet only: each stage's blocks
 }
 
 // Config is a CLIPModel's config.json. Keys it does not give take the
@@ -133,6 +141,17 @@ func (c Config) Validate() error {
 		{v.NumAttentionHeads > 0 && v.HiddenSize%v.NumAttentionHeads == 0, "vision_config.hidden_size must be a multiple of num_attention_heads"},
 		{v.NumChannels == 3, "vision_config.num_channels must be 3"},
 		{v.PatchSize > 0 && v.ImageSize > 0 && v.ImageSize%v.PatchSize == 0, "vision_config.image_size must be a multiple of patch_size"},
+	}
+	if v.ModelType == ResNetVision {
+		// The ViT's fields do not apply.
+		checks = append(checks[:3], struct {
+			ok   bool
+			what string
+		}{v.HiddenSize > 0 && v.ImageSize > 0, "vision_config.hidden_size and image_size must be positive"})
+		checks = append(checks, struct {
+			ok   bool
+			what string
+		}{v.NumChannels == 3, "vision_config.num_channels must be 3"})
 	}
 	for _, ch := range checks {
 		if !ch.ok {

@@ -8,6 +8,9 @@ package clip
 // MLP run on the pooled token only.
 func (c Config) ImageFLOPs() float64 {
 	v := c.Vision
+	if v.ModelType == ResNetVision {
+		return resnetFLOPs(v) + 2*float64(v.HiddenSize*c.ProjectionDim)
+	}
 	grid := v.ImageSize / v.PatchSize
 	patches := float64(grid * grid)
 	w := float64(v.HiddenSize)
@@ -39,4 +42,27 @@ func encoderFLOPs(layers int, n, w, m float64, causal bool) float64 {
 	}
 	outMLP := 2*w*w + 2*2*w*m // per token
 	return float64(layers)*(qkv+attn) + (float64(layers-1)*n+1)*outMLP
+}
+
+// resnetFLOPs counts the convolutions of a ResNet tower of basic blocks
+// described by its config (torchvision stem, stride 2 from the second stage).
+func resnetFLOPs(v VisionConfig) float64 {
+	conv := func(h, in, out, k int) float64 { return 2 * float64(h*h*in*out*k*k) }
+	h := (v.ImageSize + 1) / 2
+	f := conv(h, 3, v.StemWidth, 7)
+	h = (h + 1) / 2
+	in := v.StemWidth
+	for s, w := range v.Widths {
+		for b := 0; s < len(v.Layers) && b < v.Layers[s]; b++ {
+			if b == 0 && s > 0 {
+				h = (h + 1) / 2
+			}
+			if b == 0 && (s > 0 || in != w) {
+				f += conv(h, in, w, 1)
+			}
+			f += conv(h, in, w, 3) + conv(h, w, w, 3)
+			in = w
+		}
+	}
+	return f
 }

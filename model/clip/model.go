@@ -39,7 +39,7 @@ type Model struct {
 	weights   *safetensors.Set
 	dtypes    []string
 	text      *textTower
-	vision    *visionTower
+	vision    imageTower
 	seed      uint64 // of a random model
 	hash      filesHash
 	precision nn.Precision
@@ -129,7 +129,13 @@ func build(cfg Config, src weightSource) (*Model, error) {
 		Config:     cfg,
 		Preprocess: DefaultPreprocess(cfg.Vision.ImageSize),
 		text:       l.textTower(cfg.Text, cfg.ProjectionDim),
-		vision:     l.visionTower(cfg.Vision, cfg.ProjectionDim),
+	}
+	if cfg.Vision.ModelType == ResNetVision {
+		if r := l.resnetTower(cfg.Vision, cfg.ProjectionDim); r != nil {
+			m.vision = r
+		}
+	} else if v := l.visionTower(cfg.Vision, cfg.ProjectionDim); v != nil {
+		m.vision = v
 	}
 	if scale := l.get("logit_scale"); l.err == nil {
 		m.LogitScale = scale[0]
@@ -298,9 +304,10 @@ type TowerInfo struct {
 	VocabSize     int `json:"vocab_size,omitempty"`
 	ContextLength int `json:"context_length,omitempty"`
 	// Vision only.
-	ImageSize int `json:"image_size,omitempty"`
-	PatchSize int `json:"patch_size,omitempty"`
-	Tokens    int `json:"tokens,omitempty"`
+	Architecture string `json:"architecture,omitempty"` // "vit" or "resnet"
+	ImageSize    int    `json:"image_size,omitempty"`
+	PatchSize    int    `json:"patch_size,omitempty"`
+	Tokens       int    `json:"tokens,omitempty"`
 }
 
 // Info reports the model's architecture and size.
@@ -321,6 +328,18 @@ func (m *Model) Info() Info {
 			MLP: v.IntermediateSize, Activation: v.HiddenAct, Parameters: m.vision.params(),
 			ImageSize: v.ImageSize, PatchSize: v.PatchSize, Tokens: grid*grid + 1,
 		},
+	}
+	if v.ModelType == ResNetVision {
+		layers := 0
+		for _, n := range v.Layers {
+			layers += n
+		}
+		info.Vision = TowerInfo{
+			Architecture: "resnet", Width: v.HiddenSize, Layers: layers, Activation: "relu",
+			Parameters: m.vision.params(), ImageSize: v.ImageSize,
+		}
+	} else {
+		info.Vision.Architecture = "vit"
 	}
 	info.Parameters = info.Text.Parameters + info.Vision.Parameters + 1 // + logit_scale
 	return info

@@ -68,7 +68,7 @@ func TestPrecisionCheckpoint(t *testing.T) {
 		if err := m.SetPrecision(nn.Int8); err != nil {
 			t.Fatal(err)
 		}
-		for _, e := range []*encoder{m.text.enc, m.vision.enc} {
+		for _, e := range []*encoder{m.text.enc, m.vision.(*visionTower).enc} {
 			for _, l := range e.layers {
 				if err := []*nn.Linear{l.qkv, l.out, l.fc1, l.fc2}[ki].SetPrecision(nn.BF16); err != nil {
 					t.Fatal(err)

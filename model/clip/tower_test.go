@@ -22,7 +22,7 @@ func TestPooledLastBlock(t *testing.T) {
 		seqs   []int
 		causal bool
 	}{
-		{"vision", m.vision.enc, []int{5, 5, 5}, false},
+		{"vision", m.vision.(*visionTower).enc, []int{5, 5, 5}, false},
 		{"text", m.text.enc, []int{3, 7, 1, 4}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

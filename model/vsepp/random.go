@@ -112,7 +112,7 @@ func (m *Model) ImageFLOPs() float64 {
 	f := 2 * float64(m.fc.In*m.fc.Out)
 	if m.cnn != nil {
 		s := m.Preprocess.CropSize
-		f += m.cnn.flops(s, s)
+		f += m.cnn.FLOPs(s, s)
 	}
 	return f
 }

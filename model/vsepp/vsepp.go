@@ -18,6 +18,7 @@ import (
 	"os"
 
 	"github.com/xmodal/xmodal/imageio"
+	"github.com/xmodal/xmodal/model/cnn"
 	"github.com/xmodal/xmodal/nn"
 	"github.com/xmodal/xmodal/pickle"
 	"github.com/xmodal/xmodal/safetensors"
@@ -161,7 +162,7 @@ type Model struct {
 	embed  []float32 // VocabSize×WordDim
 	gru    *nn.GRU
 	fc     *nn.Linear // the image head: EmbedSize×ImgDim
-	cnn    cnn        // nil for a precomp model
+	cnn    imageCNN   // nil for a precomp model
 	// Preprocess is how EncodePixels expects images to be prepared.
 	Preprocess imageio.Options
 
@@ -182,7 +183,7 @@ func (m *Model) SetPrecision(p nn.Precision) error {
 	if m.cnn == nil {
 		return nil
 	}
-	return m.cnn.setPrecision(p)
+	return m.cnn.SetPrecision(p)
 }
 
 // Dir is the folder the model was loaded from ("" for a checkpoint).
@@ -217,6 +218,15 @@ func Load(checkpoint, vocab string) (*Model, error) {
 	return m, nil
 }
 
+// imageCNN is the CNN of EncoderImageFull: a *cnn.ResNet or *cnn.VGG.
+type imageCNN interface {
+	Features(x []float32, h, w int) []float32
+	FeaturesBatch(xs [][]float32, h, w int) [][]float32
+	Width() int
+	FLOPs(h, w int) float64
+	SetPrecision(p nn.Precision) error
+}
+
 // weights are a model's tensors, named "img.<key>" and "txt.<key>" after
 // the keys of the official image and text state dicts.
 type weights struct {
@@ -224,6 +234,15 @@ type weights struct {
 	shapes map[string][]int
 	vals   map[string][]float32
 }
+
+// Tensor implements cnn.Tensors.
+func (w *weights) Tensor(name string) ([]float32, []int, bool) {
+	v, ok := w.vals[name]
+	return v, w.shapes[name], ok
+}
+
+// Names implements cnn.Tensors.
+func (w *weights) Names() []string { return w.names }
 
 func (w *weights) add(name string, shape []int, vals []float32) {
 	if w.shapes == nil {
@@ -283,11 +302,11 @@ func fromCheckpoint(obj any) (Config, *weights, error) {
 // build makes the model from its options and weights; the sizes come from
 // the tensors' shapes.
 func build(cfg Config, w *weights, v *Vocab) (*Model, error) {
-	img, txt := stateDict{w, "img."}, stateDict{w, "txt."}
-	cfg.Precomp = !img.has("cnn.module.conv1.weight") && !img.has("cnn.features.module.0.weight")
+	img, txt := cnn.StateDict{T: w, Prefix: "img."}, cnn.StateDict{T: w, Prefix: "txt."}
+	cfg.Precomp = !img.Has("cnn.module.conv1.weight") && !img.Has("cnn.features.module.0.weight")
 	m := &Model{Vocab: v, Preprocess: ImageOptions(), weights: w}
 
-	embed, shape, err := txt.get("embed.weight", 2)
+	embed, shape, err := txt.Get("embed.weight", 2)
 	if err != nil {
 		return nil, err
 	}
@@ -295,24 +314,24 @@ func build(cfg Config, w *weights, v *Vocab) (*Model, error) {
 	if cfg.VocabSize != v.Size() {
 		return nil, fmt.Errorf("the checkpoint has %d word embeddings and the vocabulary %d words: they do not belong together", cfg.VocabSize, v.Size())
 	}
-	wih, shape, err := txt.get("rnn.weight_ih_l0", 2)
+	wih, shape, err := txt.Get("rnn.weight_ih_l0", 2)
 	if err != nil {
 		return nil, err
 	}
 	cfg.EmbedSize = shape[0] / 3
-	whh, _, err := txt.get("rnn.weight_hh_l0", 2)
+	whh, _, err := txt.Get("rnn.weight_hh_l0", 2)
 	if err != nil {
 		return nil, err
 	}
-	bih, _, err := txt.get("rnn.bias_ih_l0", 1)
+	bih, _, err := txt.Get("rnn.bias_ih_l0", 1)
 	if err != nil {
 		return nil, err
 	}
-	bhh, _, err := txt.get("rnn.bias_hh_l0", 1)
+	bhh, _, err := txt.Get("rnn.bias_hh_l0", 1)
 	if err != nil {
 		return nil, err
 	}
-	if txt.has("rnn.weight_ih_l1") {
+	if txt.Has("rnn.weight_ih_l1") {
 		return nil, errors.New("a GRU of more than one layer is not supported (the official code trains one)")
 	}
 	if m.gru, err = nn.NewGRU(wih, whh, bih, bhh, cfg.WordDim, cfg.EmbedSize); err != nil {
@@ -320,7 +339,7 @@ func build(cfg Config, w *weights, v *Vocab) (*Model, error) {
 	}
 	m.embed = embed
 
-	fcw, shape, err := img.get("fc.weight", 2)
+	fcw, shape, err := img.Get("fc.weight", 2)
 	if err != nil {
 		return nil, err
 	}
@@ -328,26 +347,26 @@ func build(cfg Config, w *weights, v *Vocab) (*Model, error) {
 		return nil, fmt.Errorf("the image head makes %d values and the text tower %d", shape[0], cfg.EmbedSize)
 	}
 	cfg.ImgDim = shape[1]
-	fcb, _, err := img.get("fc.bias", 1)
+	fcb, _, err := img.Get("fc.bias", 1)
 	if err != nil {
 		return nil, err
 	}
 	m.fc = nn.NewLinear(fcw, fcb, cfg.EmbedSize, cfg.ImgDim)
 	switch {
 	case cfg.Precomp:
-	case img.has("cnn.module.conv1.weight"):
+	case img.Has("cnn.module.conv1.weight"):
 		cfg.CNNType = "resnet"
-		if m.cnn, err = loadResNet(stateDict{w, "img.cnn.module."}); err != nil {
+		if m.cnn, err = cnn.LoadResNet(w, "img.cnn.module."); err != nil {
 			return nil, err
 		}
 	default:
 		cfg.CNNType = "vgg"
-		if m.cnn, err = loadVGG(stateDict{w, "img.cnn.features.module."}, stateDict{w, "img.cnn.classifier."}); err != nil {
+		if m.cnn, err = cnn.LoadVGG(w, "img.cnn.features.module.", "img.cnn.classifier."); err != nil {
 			return nil, err
 		}
 	}
-	if m.cnn != nil && m.cnn.width() != cfg.ImgDim {
-		return nil, fmt.Errorf("the CNN makes %d features and the image head reads %d", m.cnn.width(), cfg.ImgDim)
+	if m.cnn != nil && m.cnn.Width() != cfg.ImgDim {
+		return nil, fmt.Errorf("the CNN makes %d features and the image head reads %d", m.cnn.Width(), cfg.ImgDim)
 	}
 	m.Config = cfg
 	return m, nil
@@ -474,7 +493,7 @@ func (m *Model) EncodePixels(ctx context.Context, pixels [][]float32) ([][]float
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		for _, f := range m.cnn.featuresBatch(hwcs[lo:min(lo+chunk, len(hwcs))], side, side) {
+		for _, f := range m.cnn.FeaturesBatch(hwcs[lo:min(lo+chunk, len(hwcs))], side, side) {
 			l2norm(f)
 			e := make([]float32, m.Config.EmbedSize)
 			m.fc.Forward(e, f, 1, nn.Identity)

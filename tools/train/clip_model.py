@@ -146,7 +146,11 @@ class CLIPModel(nn.Module):
         super().__init__()
         self.text_cfg, self.vision_cfg, self.projection_dim = text_cfg, vision_cfg, projection_dim
         self.text_model = TextTransformer(text_cfg)
-        self.vision_model = VisionTransformer(vision_cfg)
+        if vision_cfg.get("model_type") == "xmodal_resnet":
+            from resnet_tower import ResNetTower
+            self.vision_model = ResNetTower(vision_cfg)
+        else:
+            self.vision_model = VisionTransformer(vision_cfg)
         self.visual_projection = nn.Linear(vision_cfg["hidden_size"], projection_dim, bias=False)
         self.text_projection = nn.Linear(text_cfg["hidden_size"], projection_dim, bias=False)
         self.logit_scale = nn.Parameter(torch.tensor(float(logit_scale_init)))
@@ -154,7 +158,10 @@ class CLIPModel(nn.Module):
 
     def _init(self):
         # CLIP-style init (scaled normal), as in HF CLIPPreTrainedModel._init_weights
-        for tower, c in ((self.text_model, self.text_cfg), (self.vision_model, self.vision_cfg)):
+        towers = [(self.text_model, self.text_cfg)]
+        if self.vision_cfg.get("model_type") != "xmodal_resnet":  # the ResNet inits itself
+            towers.append((self.vision_model, self.vision_cfg))
+        for tower, c in towers:
             d, L = c["hidden_size"], c["num_hidden_layers"]
             in_std = d ** -0.5 * (2 * L) ** -0.5
             out_std = d ** -0.5
@@ -172,9 +179,10 @@ class CLIPModel(nn.Module):
         nn.init.normal_(self.text_model.embeddings.token_embedding.weight, std=0.02)
         nn.init.normal_(self.text_model.embeddings.position_embedding.weight, std=0.01)
         v = self.vision_cfg
-        nn.init.normal_(self.vision_model.embeddings.patch_embedding.weight,
-                        std=(v["num_channels"] * v["patch_size"] ** 2) ** -0.5)
-        nn.init.normal_(self.vision_model.embeddings.position_embedding.weight, std=0.02)
+        if v.get("model_type") != "xmodal_resnet":
+            nn.init.normal_(self.vision_model.embeddings.patch_embedding.weight,
+                            std=(v["num_channels"] * v["patch_size"] ** 2) ** -0.5)
+            nn.init.normal_(self.vision_model.embeddings.position_embedding.weight, std=0.02)
         nn.init.normal_(self.visual_projection.weight, std=self.vision_cfg["hidden_size"] ** -0.5)
         nn.init.normal_(self.text_projection.weight, std=self.text_cfg["hidden_size"] ** -0.5)
 

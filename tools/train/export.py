@@ -70,7 +70,14 @@ def read_safetensors(path):
     return out
 
 
-def config_json(tc, vc, proj, logit_scale):
+def resnet_vision_config(vc, proj):
+    return {"model_type": "xmodal_resnet", "block": "basic", "image_size": vc["image_size"],
+            "num_channels": 3, "stem_width": vc["stem_width"], "widths": vc["widths"],
+            "layers": vc["layers"], "hidden_size": vc["hidden_size"],
+            "batch_norm_eps": vc["batch_norm_eps"], "projection_dim": proj}
+
+
+def config_json(tc, vc, proj, logit_scale, name="xmodal-default-clip"):
     text = {"attention_dropout": 0.0, "bos_token_id": 0, "dropout": 0.0, "eos_token_id": 2,
             "hidden_act": tc["hidden_act"], "hidden_size": tc["hidden_size"],
             "initializer_factor": 1.0, "initializer_range": 0.02,
@@ -78,6 +85,11 @@ def config_json(tc, vc, proj, logit_scale):
             "max_position_embeddings": tc["max_position_embeddings"], "model_type": "clip_text_model",
             "num_attention_heads": tc["num_attention_heads"], "num_hidden_layers": tc["num_hidden_layers"],
             "pad_token_id": 1, "projection_dim": proj, "vocab_size": tc["vocab_size"]}
+    if vc.get("model_type") == "xmodal_resnet":
+        return {"_name_or_path": name, "architectures": ["XmodalCLIPResNetModel"],
+                "logit_scale_init_value": 2.6592, "model_type": "clip", "projection_dim": proj,
+                "text_config": text, "torch_dtype": "float16",
+                "vision_config": resnet_vision_config(vc, proj)}
     vision = {"attention_dropout": 0.0, "dropout": 0.0, "hidden_act": vc["hidden_act"],
               "hidden_size": vc["hidden_size"], "image_size": vc["image_size"],
               "initializer_factor": 1.0, "initializer_range": 0.02,
@@ -85,10 +97,49 @@ def config_json(tc, vc, proj, logit_scale):
               "model_type": "clip_vision_model", "num_attention_heads": vc["num_attention_heads"],
               "num_channels": vc["num_channels"], "num_hidden_layers": vc["num_hidden_layers"],
               "patch_size": vc["patch_size"], "projection_dim": proj}
-    return {"_name_or_path": "xmodal-default-clip", "architectures": ["CLIPModel"],
+    return {"_name_or_path": name, "architectures": ["CLIPModel"],
             "initializer_factor": 1.0, "logit_scale_init_value": 2.6592, "model_type": "clip",
             "projection_dim": proj, "text_config": text, "torch_dtype": "float16",
             "vision_config": vision}
+
+
+def resnet_image_features(w, vc, px):
+    """The ResNet tower written out functionally from the exported tensors
+    (eval-mode batch norm), as the reference the nn.Module is checked against."""
+    eps = vc["batch_norm_eps"]
+
+    def cbn(x, conv, bn, stride, pad):
+        x = F.conv2d(x, w[conv + ".weight"], None, stride, pad)
+        return F.batch_norm(x, w[bn + ".running_mean"], w[bn + ".running_var"],
+                            w[bn + ".weight"], w[bn + ".bias"], False, 0.0, eps)
+
+    p = "vision_model."
+    x = F.max_pool2d(F.relu(cbn(px, p + "conv1", p + "bn1", 2, 3)), 3, 2, 1)
+    for li, n in enumerate(vc["layers"]):
+        for i in range(n):
+            q = f"{p}layer{li + 1}.{i}."
+            stride = 2 if (i == 0 and li > 0) else 1
+            y = F.relu(cbn(x, q + "conv1", q + "bn1", stride, 1))
+            y = cbn(y, q + "conv2", q + "bn2", 1, 1)
+            idt = cbn(x, q + "downsample.0", q + "downsample.1", stride, 0) if q + "downsample.0.weight" in w else x
+            x = F.relu(y + idt)
+    return F.linear(x.mean((2, 3)), w["visual_projection.weight"])
+
+
+class ResNetRef:
+    """hf_clip_ref's text path with the functional ResNet image path."""
+
+    def __init__(self, ref, weights, vc):
+        self.ref, self.w, self.vc = ref, weights, vc
+
+    def text_features(self, ids):
+        return self.ref.text_features(ids)
+
+    def image_features(self, px):
+        return resnet_image_features(self.w, self.vc, px.float())
+
+    def logit_scale(self):
+        return self.ref.logit_scale()
 
 
 def main():
@@ -107,7 +158,9 @@ def main():
     model = CLIPModel(tc, vc, proj)
     model.load_state_dict(ck["state_dict"])
     model.eval()
-    sd = model.state_dict()
+    # BatchNorm's step counters are not weights
+    sd = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+    resnet = vc.get("model_type") == "xmodal_resnet"
     os.makedirs(a.out, exist_ok=True)
     meta = {"format": "pt", "producer": "xmodal tools/train/export.py",
             "step": str(ck.get("step")), "epoch": str(ck.get("epoch"))}
@@ -139,6 +192,8 @@ def main():
     sys.path.insert(0, os.path.dirname(a.reference))
     import hf_clip_ref as R
     ref = R.CLIPRef(a.out, torch.float32)
+    if resnet:
+        ref = ResNetRef(ref, back, vc)
     rtok = R.CLIPTokenizerRef(a.out)
     mytok = Tokenizer(a.out)
     texts = ["grinning face", "flag: Sweden", "arrow left icon", "a red heart",
@@ -149,7 +204,7 @@ def main():
     ids_my = torch.tensor([mytok(t, ctx) for t in texts])
     report["tokenizer_equal"] = bool(torch.equal(ids_ref, ids_my))
     model16 = CLIPModel(tc, vc, proj)
-    model16.load_state_dict(back)
+    model16.load_state_dict(back, strict=False)
     model16.eval()
     with torch.no_grad():
         tr = F.normalize(ref.text_features(ids_ref), dim=-1)

@@ -21,6 +21,7 @@ import json
 import math
 import os
 import random
+import re
 import sys
 import time
 
@@ -31,6 +32,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from clip_model import CLIPModel  # noqa: E402
 from clip_tokenizer import Tokenizer  # noqa: E402
+from resnet_tower import ResNetTower  # noqa: E402
 
 MEAN = (0.48145466, 0.4578275, 0.40821073)
 STD = (0.26862954, 0.26130258, 0.27577711)
@@ -147,6 +149,41 @@ def with_article(caption):
     return ("an " if caption[:1].lower() in "aeiou" else "a ") + caption
 
 
+TEMPLATES = ("{a} {x}", "{a} picture of {a} {x}", "{a} photo of {a} {x}", "{a} drawing of {a} {x}",
+             "an image of {a} {x}", "{a} {x} icon", "{pl}", "some {pl}", "{x}")
+
+
+def article(x):
+    return "an" if x[:1].lower() in "aeiou" else "a"
+
+
+def plural(x):
+    w = x.rsplit(" ", 1)
+    last = w[-1]
+    if re.search(r"(s|x|z|ch|sh)$", last):
+        last += "es"
+    elif re.search(r"[^aeiou]y$", last):
+        last = last[:-1] + "ies"
+    else:
+        last += "s"
+    return " ".join(w[:-1] + [last])
+
+
+def templated(caption, rng):
+    """A caption as a person might type it: "dog face icon" -> "a photo of a dog face",
+    "two dog faces"... Only short noun-phrase captions (no colon, <= 5 words)."""
+    x = caption.strip()
+    for suffix in (" icon", " emoji", " illustration", " (filled)"):
+        if x.lower().endswith(suffix):
+            x = x[: -len(suffix)].strip()
+    if not x or ":" in x or len(x.split()) > 5 or x.lower().split(" ", 1)[0] in ("a", "an", "the"):
+        return caption
+    t = TEMPLATES[rng.randrange(len(TEMPLATES))]
+    a = article(x)
+    return t.replace("{a} picture", "a picture").replace("{a} photo", "a photo").replace(
+        "{a} drawing", "a drawing").format(a=a, x=x, pl=plural(x))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", default="/work/cache/corpus")
@@ -166,6 +203,16 @@ def main():
     ap.add_argument("--ctx", type=int, default=32)
     ap.add_argument("--proj", type=int, default=128)
     ap.add_argument("--act", default="quick_gelu")
+    ap.add_argument("--vision", default="vit", choices=("vit", "resnet"))
+    ap.add_argument("--r-stem", type=int, default=32)
+    ap.add_argument("--r-widths", default="32,64,128,256")
+    ap.add_argument("--r-layers", default="2,2,2,2")
+    ap.add_argument("--epochs", type=float, default=0.0,
+                    help="fixed schedule length in epochs (deterministic); 0 = the --minutes wall-clock budget")
+    ap.add_argument("--template-aug", type=float, default=0.0,
+                    help="probability of rewriting a short caption with a template people type "
+                         "('a photo of a dog', 'dogs')")
+    ap.add_argument("--resume", type=int, default=1, help="continue from OUT/last.pt if it exists")
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--wd", type=float, default=0.1)
@@ -187,7 +234,6 @@ def main():
     torch.manual_seed(a.seed)
     random.seed(a.seed)
     np.random.seed(a.seed)
-    gen = torch.Generator().manual_seed(a.seed)
     os.makedirs(a.out, exist_ok=True)
     log = open(os.path.join(a.out, "log.jsonl"), "a")
 
@@ -207,9 +253,10 @@ def main():
     splits = {s: [i for i, im in enumerate(imgs) if im["split"] == s] for s in ("train", "val", "test")}
 
     # tokenised captions, and the same with an article in front
-    cap_ids, cap_art, cap_owner = [], [], []
+    cap_ids, cap_art, cap_owner, cap_raw = [], [], [], []
     for i, im in enumerate(imgs):
         for s in im["sentences"]:
+            cap_raw.append(s["raw"])
             cap_ids.append(tok(s["raw"], a.ctx))
             cap_art.append(tok(with_article(s["raw"]), a.ctx))
             cap_owner.append(i)
@@ -235,29 +282,56 @@ def main():
     tcfg = dict(vocab_size=49408, hidden_size=a.t_width, intermediate_size=inter(a.t_width),
                 num_hidden_layers=a.t_layers, num_attention_heads=a.t_heads,
                 max_position_embeddings=a.ctx, hidden_act=a.act, layer_norm_eps=1e-5)
-    vcfg = dict(hidden_size=a.v_width, intermediate_size=inter(a.v_width), num_hidden_layers=a.v_layers,
-                num_attention_heads=a.v_heads, num_channels=3, image_size=a.image_size,
-                patch_size=a.patch, hidden_act=a.act, layer_norm_eps=1e-5)
+    if a.vision == "resnet":
+        widths = [int(v) for v in a.r_widths.split(",")]
+        vcfg = dict(model_type="xmodal_resnet", image_size=a.image_size, num_channels=3,
+                    stem_width=a.r_stem, widths=widths, layers=[int(v) for v in a.r_layers.split(",")],
+                    block="basic", hidden_size=widths[-1], batch_norm_eps=1e-5)
+    else:
+        vcfg = dict(hidden_size=a.v_width, intermediate_size=inter(a.v_width), num_hidden_layers=a.v_layers,
+                    num_attention_heads=a.v_heads, num_channels=3, image_size=a.image_size,
+                    patch_size=a.patch, hidden_act=a.act, layer_norm_eps=1e-5)
     model = CLIPModel(tcfg, vcfg, a.proj)
+    if a.vision == "resnet":
+        model = model.to(memory_format=torch.channels_last)
     nparams = sum(p.numel() for p in model.parameters())
     say(event="model", params=nparams, text_cfg=tcfg, vision_cfg=vcfg, proj=a.proj)
 
     decay, no_decay = [], []
     for n, p in model.named_parameters():
-        (no_decay if p.ndim < 2 or "embedding" in n or n == "logit_scale" else decay).append(p)
+        (no_decay if p.ndim < 2 or "embedding" in n or n == "logit_scale" or ".bn" in n
+         or "downsample.1" in n else decay).append(p)
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.wd},
                              {"params": no_decay, "weight_decay": 0.0}],
                             lr=a.lr, betas=(0.9, 0.98), eps=1e-6, foreach=True)
 
     train_idx = torch.tensor(splits["train"])
     steps_per_epoch = len(train_idx) // a.batch
+    total = round(a.epochs * steps_per_epoch) if a.epochs > 0 else None
     budget = a.minutes * 60.0
-    t_train = time.time()
-    step, epoch = 0, 0
-    best = -1.0
+    step, best = 0, -1.0
+    last_path = os.path.join(a.out, "last.pt")
+    if a.resume and os.path.exists(last_path):
+        ck = torch.load(last_path)
+        model.load_state_dict(ck["state_dict"])
+        opt.load_state_dict(ck["optimizer"])
+        step, best = ck["step"], ck.get("best", -1.0)
+        say(event="resume", step=step)
+    last_log = time.time()
+    t_train = time.time() - (ck.get("train_seconds", 0.0) if step else 0.0)
     last_ckpt = time.time()
     last_eval = time.time()
-    sec_per_step = None
+    tok_cache = {}
+
+    def ids_of(text):
+        if text not in tok_cache:
+            tok_cache[text] = tok(text, a.ctx)
+        return tok_cache[text]
+
+    def progress():
+        if total:
+            return step / total
+        return (time.time() - t_train) / budget
 
     def lr_at(frac):
         if frac < a.warmup:
@@ -267,9 +341,13 @@ def main():
 
     def save(name, extra):
         torch.save({"state_dict": model.state_dict(), "text_cfg": tcfg, "vision_cfg": vcfg,
-                    "proj": a.proj, "args": vars(a), "step": step, "epoch": epoch, **extra},
+                    "proj": a.proj, "args": vars(a), "step": step, "epoch": step / steps_per_epoch,
+                    "best": best, "train_seconds": time.time() - t_train, **extra},
                    os.path.join(a.out, name + ".tmp"))
         os.replace(os.path.join(a.out, name + ".tmp"), os.path.join(a.out, name))
+
+    def checkpoint():
+        save("last.pt", {"optimizer": opt.state_dict()})
 
     def evaluate(tag):
         nonlocal best
@@ -277,78 +355,93 @@ def main():
         for s, (idx, ids, cap_img, grp) in evsets.items():
             ie, te = encode_all(model, px[idx], ids, bf16=bool(a.bf16))
             res[s] = {k: round(v, 2) for k, v in recall(ie, te, cap_img, grp).items()}
-        say(event="eval", tag=tag, step=step, epoch=epoch, elapsed_min=round((time.time() - t_train) / 60, 2),
+        say(event="eval", tag=tag, step=step, epoch=round(step / steps_per_epoch, 2),
+            elapsed_min=round((time.time() - t_train) / 60, 2),
             logit_scale=round(float(model.logit_scale.exp()), 2), **res)
         if res["val"]["rsum"] > best:
             best = res["val"]["rsum"]
             save("best.pt", {"eval": res})
         return res
 
-    done = False
+    # Every random choice of a step comes from generators seeded by (seed, step)
+    # and each epoch's order from (seed, epoch): a run resumed from any
+    # checkpoint takes the same steps as one that never stopped.
     run_loss, run_n = 0.0, 0
-    while not done:
-        perm = train_idx[torch.randperm(len(train_idx), generator=gen)]
-        for b in range(steps_per_epoch):
-            frac = (time.time() - t_train) / budget
-            if frac >= 1.0:
-                done = True
-                break
-            for g in opt.param_groups:
-                g["lr"] = lr_at(frac)
-            bi = perm[b * a.batch:(b + 1) * a.batch]
-            # one random caption variant per image
-            cj = torch.tensor([img_caps[i][random.randrange(len(img_caps[i]))] for i in bi.tolist()])
-            ids = cap_ids[cj]
-            if a.article_aug > 0:
-                art = torch.rand(len(cj), generator=gen) < a.article_aug
-                ids = torch.where(art[:, None], cap_art[cj], ids)
-            x = normalize(augment(px[bi], a.aug, gen))
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(a.bf16)):
-                ie = model.get_image_features(x)
-                te = model.get_text_features(ids)
-            ie = F.normalize(ie.float(), dim=-1)
-            te = F.normalize(te.float(), dim=-1)
-            scale = model.logit_scale.exp().clamp(max=100.0)
-            logits = scale * ie @ te.t()
-            if a.group_targets:
-                g = img_group[bi]
-                tgt = (g[:, None] == g[None, :]).float()
-                tgt = tgt / tgt.sum(1, keepdim=True)
-                loss = 0.5 * (torch.sum(-tgt * F.log_softmax(logits, 1), 1).mean()
-                              + torch.sum(-tgt * F.log_softmax(logits.t(), 1), 1).mean())
+    perm_epoch, perm = -1, None
+    while progress() < 1.0:
+        epoch, b = divmod(step, steps_per_epoch)
+        if epoch != perm_epoch:
+            pg = torch.Generator().manual_seed(a.seed * 7919 + epoch)
+            perm, perm_epoch = train_idx[torch.randperm(len(train_idx), generator=pg)], epoch
+        gen = torch.Generator().manual_seed(a.seed * 1_000_003 + step)
+        srng = random.Random(a.seed * 1_000_003 + step)
+        frac = progress()
+        for g in opt.param_groups:
+            g["lr"] = lr_at(frac)
+        bi = perm[b * a.batch:(b + 1) * a.batch]
+        # one random caption variant per image
+        cj = [img_caps[i][srng.randrange(len(img_caps[i]))] for i in bi.tolist()]
+        rows = []
+        for j in cj:
+            r = srng.random()
+            if r < a.template_aug:
+                rows.append(ids_of(templated(cap_raw[j], srng)))
+            elif r < a.template_aug + a.article_aug:
+                rows.append(cap_art[j].tolist())
             else:
-                lab = torch.arange(len(bi))
-                loss = 0.5 * (F.cross_entropy(logits, lab) + F.cross_entropy(logits.t(), lab))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            with torch.no_grad():
-                model.logit_scale.clamp_(0, math.log(100.0))
-            step += 1
-            run_loss += float(loss)
-            run_n += 1
-            if step % 20 == 0:
-                el = time.time() - t_train
-                say(event="train", step=step, epoch=epoch, loss=round(run_loss / run_n, 4),
-                    lr=round(lr_at(frac), 6), img_per_s=round(step * a.batch / el, 1),
-                    elapsed_min=round(el / 60, 2))
-                run_loss, run_n = 0.0, 0
-            if time.time() - last_ckpt > a.ckpt_minutes * 60:
-                save("last.pt", {})
-                last_ckpt = time.time()
-            if a.eval_every_minutes and time.time() - last_eval > a.eval_every_minutes * 60:
-                evaluate("periodic")
-                last_eval = time.time()
+                rows.append(cap_ids[j].tolist())
+        ids = torch.tensor(rows, dtype=torch.long)
+        x = normalize(augment(px[bi], a.aug, gen))
+        if a.vision == "resnet":
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(a.bf16)):
+            ie = model.get_image_features(x)
+            te = model.get_text_features(ids)
+        ie = F.normalize(ie.float(), dim=-1)
+        te = F.normalize(te.float(), dim=-1)
+        scale = model.logit_scale.exp().clamp(max=100.0)
+        logits = scale * ie @ te.t()
+        if a.group_targets:
+            g = img_group[bi]
+            tgt = (g[:, None] == g[None, :]).float()
+            tgt = tgt / tgt.sum(1, keepdim=True)
+            loss = 0.5 * (torch.sum(-tgt * F.log_softmax(logits, 1), 1).mean()
+                          + torch.sum(-tgt * F.log_softmax(logits.t(), 1), 1).mean())
         else:
-            epoch += 1
+            lab = torch.arange(len(bi))
+            loss = 0.5 * (F.cross_entropy(logits, lab) + F.cross_entropy(logits.t(), lab))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, math.log(100.0))
+        step += 1
+        run_loss += float(loss)
+        run_n += 1
+        if step % 20 == 0:
+            el = time.time() - t_train
+            say(event="train", step=step, of=total, epoch=round(step / steps_per_epoch, 2),
+                loss=round(run_loss / run_n, 4), lr=round(lr_at(frac), 6),
+                img_per_s=round(20 * a.batch / max(time.time() - last_log, 1e-9), 1),
+                elapsed_min=round(el / 60, 2),
+                eta_min=round(el / 60 * (1 - progress()) / max(progress(), 1e-9), 1))
+            run_loss, run_n = 0.0, 0
+        if step % 20 == 0 or step == 1:
+            last_log = time.time()
+        if step % steps_per_epoch == 0:
             if not a.eval_every_minutes:
-                evaluate(f"epoch{epoch}")
-            save("last.pt", {})
+                evaluate(f"epoch{step // steps_per_epoch}")
+            checkpoint()
             last_ckpt = time.time()
-    epoch_frac = epoch + (b / max(steps_per_epoch, 1))
+        elif time.time() - last_ckpt > a.ckpt_minutes * 60:
+            checkpoint()
+            last_ckpt = time.time()
+        if a.eval_every_minutes and time.time() - last_eval > a.eval_every_minutes * 60:
+            evaluate("periodic")
+            last_eval = time.time()
     res = evaluate("final")
-    save("last.pt", {"eval": res})
-    say(event="done", steps=step, epochs=round(epoch_frac, 2), wall_min=round((time.time() - t0) / 60, 2),
+    checkpoint()
+    say(event="done", steps=step, epochs=round(step / steps_per_epoch, 2),
         train_min=round((time.time() - t_train) / 60, 2))
 
 
