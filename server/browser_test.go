@@ -36,6 +36,8 @@ func TestBrowserEndToEnd(t *testing.T) {
 		// visible(id) tells whether an element is laid out, for the checks below.
 		chromedp.Evaluate[chromedp.Void](`window.visible = (id) => document.getElementById(id).getClientRects().length > 0`),
 		bt.Poll("only the welcome shows", `visible('welcome') && !visible('query-section') && !visible('images-section') && !visible('captions-section')`),
+		// The built-in model's caveat is not shown for another model.
+		bt.Poll("no built-in model caveat", `!visible('about')`),
 		bt.Screenshot(t, dir, "desktop-start.png"),
 	)
 

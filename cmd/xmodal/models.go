@@ -162,13 +162,24 @@ func runModelsInspect(args []string, stdout, stderr io.Writer) error {
 	}
 	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "model\t%s\n", info.Dir)
-	fmt.Fprintf(w, "architecture\tCLIP ViT-%s/%d\n", widthName(info.Vision.Width), info.Vision.PatchSize)
+	resnet := info.Vision.Architecture == "resnet"
+	if resnet {
+		fmt.Fprintf(w, "architecture\tCLIP with a ResNet image tower (%d blocks, width %d)\n", info.Vision.Layers, info.Vision.Width)
+	} else {
+		fmt.Fprintf(w, "architecture\tCLIP ViT-%s/%d\n", widthName(info.Vision.Width), info.Vision.PatchSize)
+	}
 	fmt.Fprintf(w, "parameters\t%s\n", human(info.Parameters))
 	fmt.Fprintf(w, "weights\t%s\n", strings.Join(info.DTypes, ", "))
 	fmt.Fprintf(w, "embedding size\t%d\n", info.EmbeddingSize)
-	fmt.Fprintf(w, "vision tower\t%d layers, width %d, %d heads, MLP %d, %s; %d×%d images, patch %d, %d tokens; %s parameters\n",
-		info.Vision.Layers, info.Vision.Width, info.Vision.Heads, info.Vision.MLP, info.Vision.Activation,
-		info.Vision.ImageSize, info.Vision.ImageSize, info.Vision.PatchSize, info.Vision.Tokens, human(info.Vision.Parameters))
+	if resnet {
+		fmt.Fprintf(w, "vision tower\tResNet, %d basic blocks, %d features, %s; %d×%d images; %s parameters\n",
+			info.Vision.Layers, info.Vision.Width, info.Vision.Activation,
+			info.Vision.ImageSize, info.Vision.ImageSize, human(info.Vision.Parameters))
+	} else {
+		fmt.Fprintf(w, "vision tower\t%d layers, width %d, %d heads, MLP %d, %s; %d×%d images, patch %d, %d tokens; %s parameters\n",
+			info.Vision.Layers, info.Vision.Width, info.Vision.Heads, info.Vision.MLP, info.Vision.Activation,
+			info.Vision.ImageSize, info.Vision.ImageSize, info.Vision.PatchSize, info.Vision.Tokens, human(info.Vision.Parameters))
+	}
 	fmt.Fprintf(w, "text tower\t%d layers, width %d, %d heads, MLP %d, %s; vocabulary %d, context %d; %s parameters\n",
 		info.Text.Layers, info.Text.Width, info.Text.Heads, info.Text.MLP, info.Text.Activation,
 		info.Text.VocabSize, info.Text.ContextLength, human(info.Text.Parameters))

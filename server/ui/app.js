@@ -320,6 +320,8 @@
     try {
       const st = await api('/api/v1/stats');
       const model = st.model.name.split(/[\\/]/).filter(Boolean).pop() || st.model.name;
+      // The built-in model says what it knows; a user's own model needs no caveat.
+      $('about').hidden = st.model.name !== 'default';
       $('stats').textContent = `${plural(st.searchable.images, 'image')} · ${plural(st.searchable.captions, 'caption')} · model ${model} (${st.model.dim}-d)`;
       return true;
     } catch (e) {

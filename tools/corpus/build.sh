@@ -16,15 +16,20 @@ NPM_PKGS=(
   emojibase-data@17.0.0
   @tabler/icons@3.52.0
   lucide-static@1.62.0
+  @iconify/json@2.2.535
 )
 APT_PKGS=(
   openclipart-png=1:0.18+dfsg-19
   openclipart-svg=1:0.18+dfsg-19
-  librsvg2-bin
+  gir1.2-rsvg-2.0
+  python3-gi
+  python3-gi-cairo
+  python3-cairo
   python3-pil
+  wordnet
 )
 
-if ! dpkg -s openclipart-svg openclipart-png librsvg2-bin python3-pil >/dev/null 2>&1; then
+if ! dpkg -s "${APT_PKGS[@]%%=*}" >/dev/null 2>&1; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${APT_PKGS[@]}"
 fi

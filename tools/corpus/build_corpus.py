@@ -2,18 +2,19 @@
 """Build the xmodal image-caption corpus (Karpathy-style JSON + PNG images).
 
 Inputs: the npm packages emoji-datasource-google, emoji-datasource-twitter,
-openmoji, emojibase-data, @tabler/icons, lucide-static (installed under --npm)
-and Debian's openclipart-png / openclipart-svg (under --openclipart).
-Output (--out): images/<subdir>/<file>.png (RGB, composited on white, padded
-to a square; SVGs rasterised with rsvg-convert at --size px, vendor emoji PNGs
-kept at their native 64 px, openclipart PNGs fitted to --size) and
+openmoji, emojibase-data, @tabler/icons, lucide-static and @iconify/json
+(installed under --npm) and Debian's openclipart-png / openclipart-svg (under
+--openclipart). Output (--out): images/<subdir>/<file>.png (RGB, composited on
+white, padded to a square; SVGs rasterised by librsvg at --size px, vendor
+emoji PNGs kept at their native 64 px, openclipart PNGs fitted to --size) and
 dataset_xmodal.json.
 
-The split is by concept group (one emoji codepoint across vendors, one icon
-name across Tabler outline/filled and Lucide, one openclipart title), with a
-fixed seed over sorted group keys. Val/test images keep at most 2 captions,
+The split is by concept group (a normalised name shared across every source
+and style: see concept_key), with a fixed seed over sorted group keys. Val/test
+keep at most --eval-per-group renderings of a concept and 2 captions per image,
 canonical first; train images keep every caption variant.
-Needs Python 3 + Pillow (Debian python3-pil) and rsvg-convert (librsvg2-bin).
+Needs Python 3 + Pillow (Debian python3-pil) and librsvg's GObject bindings
+(gir1.2-rsvg-2.0, python3-gi-cairo).
 """
 import argparse
 import concurrent.futures as cf
@@ -140,7 +141,7 @@ def render(job):
         os.replace(tmp, dst)
         return dst, None
     except Exception as e:  # noqa: BLE001
-        return dst, f"{src}: {e}"
+        return dst, f"{src if kind != 'svgtext' else os.path.basename(dst)}: {e}"
 
 
 # ---------------------------------------------------------------- sources

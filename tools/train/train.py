@@ -54,7 +54,8 @@ def preprocess_u8(path, size):
 
 def load_split_cache(corpus, size, cache_dir):
     os.makedirs(cache_dir, exist_ok=True)
-    cp = os.path.join(cache_dir, f"images_{size}.npy")
+    # one cache per corpus folder and size (a rebuilt corpus needs the old file removed)
+    cp = os.path.join(cache_dir, f"{os.path.basename(corpus.rstrip('/'))}_images_{size}.npy")
     ds = json.load(open(os.path.join(corpus, "dataset_xmodal.json"), encoding="utf-8"))
     imgs = ds["images"]
     if os.path.exists(cp):
@@ -213,6 +214,8 @@ def main():
                     help="probability of rewriting a short caption with a template people type "
                          "('a photo of a dog', 'dogs')")
     ap.add_argument("--resume", type=int, default=1, help="continue from OUT/last.pt if it exists")
+    ap.add_argument("--stop-at-step", type=int, default=0,
+                    help="checkpoint and exit after this step, as an interruption would (for testing resume)")
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--wd", type=float, default=0.1)
@@ -439,6 +442,10 @@ def main():
         if a.eval_every_minutes and time.time() - last_eval > a.eval_every_minutes * 60:
             evaluate("periodic")
             last_eval = time.time()
+        if step == a.stop_at_step:
+            checkpoint()
+            say(event="stopped", step=step)
+            return
     res = evaluate("final")
     checkpoint()
     say(event="done", steps=step, epochs=round(step / steps_per_epoch, 2),
