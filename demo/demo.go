@@ -1,5 +1,6 @@
-// Package demo holds the sample set that `xmodal demo` indexes: 800 images
-// from the held-out test split of the default model's corpus, with their
+// Package demo holds the sample set that `xmodal demo` indexes: 1,200
+// pictures of everyday things from the default model's corpus (some of
+// concepts it saw in training, some of concepts it never saw), with their
 // captions, embedded in the binary. LICENSES.md in sample/ records their
 // sources, licences and attributions.
 package demo
@@ -7,6 +8,7 @@ package demo
 import (
 	"bytes"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -30,10 +32,11 @@ func Sample() fs.FS {
 
 // Extract writes the sample set to dir, leaving alone files that are
 // already there with the same content, so that a later index run sees them
-// unchanged.
+// unchanged, and removing files that are not part of it (a sample set
+// extracted by an older binary), so that the folder holds this sample only.
 func Extract(dir string) error {
 	sample := Sample()
-	return fs.WalkDir(sample, ".", func(name string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(sample, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -50,6 +53,24 @@ func Extract(dir string) error {
 		}
 		if err := atomicfile.WriteFile(target, data, 0o644); err != nil {
 			return fmt.Errorf("extract the demo sample: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		if _, err := fs.Stat(sample, filepath.ToSlash(rel)); errors.Is(err, fs.ErrNotExist) {
+			if err := os.Remove(path); err != nil {
+				return fmt.Errorf("remove a stale demo file: %w", err)
+			}
 		}
 		return nil
 	})

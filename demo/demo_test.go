@@ -18,7 +18,7 @@ func TestSampleIsAFolderDataset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ds.Format != "folder" || len(ds.Images) < 300 || len(ds.Images) > 1000 || len(ds.Problems) != 0 {
+	if ds.Format != "folder" || len(ds.Images) < 300 || len(ds.Images) > 1500 || len(ds.Problems) != 0 {
 		t.Errorf("sample: format %s, %d images, problems %v", ds.Format, len(ds.Images), ds.Problems)
 	}
 	for _, im := range ds.Images {
@@ -36,5 +36,16 @@ func TestSampleIsAFolderDataset(t *testing.T) {
 	}
 	if st, _ := os.Stat(probe); !st.ModTime().Equal(old) {
 		t.Error("Extract rewrote an unchanged file")
+	}
+	// Files of an older sample set go.
+	stale := filepath.Join(dir, "images", "from_an_older_sample.png")
+	if err := os.WriteFile(stale, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Extract(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("a file not in the sample is still there: %v", err)
 	}
 }

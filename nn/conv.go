@@ -128,8 +128,15 @@ func (c *Conv2D) patches(x []float32, n, h, w int, scratch *[]float32) []float32
 			xi := x[img*h*w*c.In:][:h*w*c.In]
 			for ox := range wo {
 				row := cols[((img*ho+oy)*wo+ox)*rowLen:][:rowLen]
+				ix0 := ox*c.Stride - c.Pad
 				for ky := range c.KH {
 					iy := oy*c.Stride - c.Pad + ky
+					// Channels-last, a kernel row's pixels are adjacent in
+					// the image: away from the borders, one copy moves them.
+					if iy >= 0 && iy < h && ix0 >= 0 && ix0+c.KW <= w {
+						copy(row[ky*c.KW*c.In:][:c.KW*c.In], xi[(iy*w+ix0)*c.In:])
+						continue
+					}
 					for kx := range c.KW {
 						ix := ox*c.Stride - c.Pad + kx
 						dst := row[(ky*c.KW+kx)*c.In:][:c.In]
