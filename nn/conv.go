@@ -129,23 +129,20 @@ func (c *Conv2D) patches(x []float32, n, h, w int, scratch *[]float32) []float32
 			for ox := range wo {
 				row := cols[((img*ho+oy)*wo+ox)*rowLen:][:rowLen]
 				ix0 := ox*c.Stride - c.Pad
+				// Channels-last, a kernel row's pixels are adjacent in the
+				// image: one copy moves the part inside it, and the padding
+				// either side is zeros.
+				kx0, kx1 := max(0, -ix0), min(c.KW, w-ix0)
 				for ky := range c.KH {
 					iy := oy*c.Stride - c.Pad + ky
-					// Channels-last, a kernel row's pixels are adjacent in
-					// the image: away from the borders, one copy moves them.
-					if iy >= 0 && iy < h && ix0 >= 0 && ix0+c.KW <= w {
-						copy(row[ky*c.KW*c.In:][:c.KW*c.In], xi[(iy*w+ix0)*c.In:])
+					dst := row[ky*c.KW*c.In:][:c.KW*c.In]
+					if iy < 0 || iy >= h || kx0 >= kx1 {
+						clear(dst)
 						continue
 					}
-					for kx := range c.KW {
-						ix := ox*c.Stride - c.Pad + kx
-						dst := row[(ky*c.KW+kx)*c.In:][:c.In]
-						if iy < 0 || iy >= h || ix < 0 || ix >= w {
-							clear(dst)
-							continue
-						}
-						copy(dst, xi[(iy*w+ix)*c.In:])
-					}
+					clear(dst[:kx0*c.In])
+					copy(dst[kx0*c.In:kx1*c.In], xi[(iy*w+ix0+kx0)*c.In:])
+					clear(dst[kx1*c.In:])
 				}
 			}
 		}

@@ -1,7 +1,8 @@
 // Package builtin is xmodal's default model, embedded in the binary so that
-// every command works offline with no files beside it: a small CLIP that
-// the project trained on openly licensed emoji, icons and clip art
-// (default/MODEL_CARD.md tells how, and how well it does).
+// every command works offline with no files beside it: a small CLIP with a
+// ResNet image tower that the project trained on openly licensed emoji,
+// icons and clip art (default/MODEL_CARD.md tells how, and how well it
+// does).
 package builtin
 
 import (
