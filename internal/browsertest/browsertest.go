@@ -91,20 +91,32 @@ func Start(t testing.TB) (context.Context, func() []string) {
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
 	)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(cancelAlloc)
-	tab, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
-	t.Cleanup(cancelTab)
-
 	// Start the browser here and stop on failure: a later action would
 	// otherwise allocate a second browser for the same context, which
 	// chromedp does not survive (a close of a closed channel at teardown).
-	if err := chromedp.Do(tab, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("starting Chromium (%s): %v", execPath, err)
+	// Chromium now and then exits at start-up when other test packages
+	// start theirs at the same moment; a fresh process then starts fine.
+	var tab context.Context
+	for attempt := 1; ; attempt++ {
+		allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, append(opts, chromedp.UserDataDir(t.TempDir()))...)
+		t.Cleanup(cancelAlloc)
+		var cancelTab context.CancelFunc
+		tab, cancelTab = chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
+		t.Cleanup(cancelTab)
+		err := chromedp.Do(tab, chromedp.Navigate("about:blank"))
+		if err == nil {
+			break
+		}
+		if attempt == 3 {
+			t.Fatalf("starting Chromium (%s), %d attempts: %v", execPath, attempt, err)
+		}
+		t.Logf("starting Chromium (%s), attempt %d: %v; trying again", execPath, attempt, err)
+		cancelTab()
+		cancelAlloc()
+		time.Sleep(time.Second)
 	}
 
 	var mu sync.Mutex
