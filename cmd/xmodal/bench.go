@@ -103,7 +103,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	res.ImagesPerS = float64(*batch) / secs
-	res.GFLOPS = res.ImagesPerS * m.Config.ImageFLOPs() / 1e9
+	res.GFLOPS = res.ImagesPerS * m.ImageFLOPs() / 1e9
 	if res.PeakGFLOPS > 0 {
 		res.PeakFraction = res.GFLOPS / res.PeakGFLOPS
 	}

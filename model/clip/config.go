@@ -28,8 +28,7 @@ type TextConfig struct {
 
 // VisionConfig is the vision tower's part of config.json. A ResNet tower
 // (ModelType ResNetVision) uses only ImageSize, NumChannels and HiddenSize
-// (its feature width) of CLIP's fields, and describes itself in the rest;
-// its depth and widths are read from the weights.
+// (its feature width); its depth and widths are read from the weights.
 type VisionConfig struct {
 	ModelType         string  `json:"model_type,omitempty"`
 	HiddenSize        int     `json:"hidden_size"`
@@ -41,10 +40,6 @@ type VisionConfig struct {
 	PatchSize         int     `json:"patch_size"`
 	HiddenAct         string  `json:"hidden_act"`
 	LayerNormEps      float64 `json:"layer_norm_eps"`
-
-	StemWidth int   `json:"stem_width,omitempty"` // ResNet only
-	Widths    []int `json:"widths,omitempty"`     // ResNet only: each stage's width
-	Layers    []int `json:"layers,omitempty"`     // ResNet only: each stage's blocks
 }
 
 // Config is a CLIPModel's config.json. Keys it does not give take the
@@ -130,28 +125,24 @@ func ParseConfig(data []byte) (Config, error) {
 // Validate checks that the sizes are consistent.
 func (c Config) Validate() error {
 	t, v := c.Text, c.Vision
-	checks := []struct {
+	type check struct {
 		ok   bool
 		what string
-	}{
+	}
+	checks := []check{
 		{c.ProjectionDim > 0, "projection_dim must be positive"},
 		{t.VocabSize > 0 && t.HiddenSize > 0 && t.IntermediateSize > 0 && t.NumHiddenLayers >= 0 && t.MaxPositionEmbeddings > 0, "text_config sizes must be positive"},
 		{t.NumAttentionHeads > 0 && t.HiddenSize%t.NumAttentionHeads == 0, "text_config.hidden_size must be a multiple of num_attention_heads"},
-		{v.HiddenSize > 0 && v.IntermediateSize > 0 && v.NumHiddenLayers >= 0, "vision_config sizes must be positive"},
-		{v.NumAttentionHeads > 0 && v.HiddenSize%v.NumAttentionHeads == 0, "vision_config.hidden_size must be a multiple of num_attention_heads"},
 		{v.NumChannels == 3, "vision_config.num_channels must be 3"},
-		{v.PatchSize > 0 && v.ImageSize > 0 && v.ImageSize%v.PatchSize == 0, "vision_config.image_size must be a multiple of patch_size"},
 	}
 	if v.ModelType == ResNetVision {
 		// The ViT's fields do not apply.
-		checks = append(checks[:3], struct {
-			ok   bool
-			what string
-		}{v.HiddenSize > 0 && v.ImageSize > 0, "vision_config.hidden_size and image_size must be positive"})
-		checks = append(checks, struct {
-			ok   bool
-			what string
-		}{v.NumChannels == 3, "vision_config.num_channels must be 3"})
+		checks = append(checks, check{v.HiddenSize > 0 && v.ImageSize > 0, "vision_config.hidden_size and image_size must be positive"})
+	} else {
+		checks = append(checks,
+			check{v.HiddenSize > 0 && v.IntermediateSize > 0 && v.NumHiddenLayers >= 0, "vision_config sizes must be positive"},
+			check{v.NumAttentionHeads > 0 && v.HiddenSize%v.NumAttentionHeads == 0, "vision_config.hidden_size must be a multiple of num_attention_heads"},
+			check{v.PatchSize > 0 && v.ImageSize > 0 && v.ImageSize%v.PatchSize == 0, "vision_config.image_size must be a multiple of patch_size"})
 	}
 	for _, ch := range checks {
 		if !ch.ok {

@@ -5,12 +5,10 @@ package clip
 // the attention, which are all but a fraction of a percent of the work.
 // It counts what the encoder computes, which is less than the usual figure
 // (8.8 GFLOP for ViT-B/32) because the last block's output projection and
-// MLP run on the pooled token only.
+// MLP run on the pooled token only. It counts a ViT image tower; a model's
+// ImageFLOPs counts whichever tower it has.
 func (c Config) ImageFLOPs() float64 {
 	v := c.Vision
-	if v.ModelType == ResNetVision {
-		return resnetFLOPs(v) + 2*float64(v.HiddenSize*c.ProjectionDim)
-	}
 	grid := v.ImageSize / v.PatchSize
 	patches := float64(grid * grid)
 	w := float64(v.HiddenSize)
@@ -44,25 +42,10 @@ func encoderFLOPs(layers int, n, w, m float64, causal bool) float64 {
 	return float64(layers)*(qkv+attn) + (float64(layers-1)*n+1)*outMLP
 }
 
-// resnetFLOPs counts the convolutions of a ResNet tower of basic blocks
-// described by its config (torchvision stem, stride 2 from the second stage).
-func resnetFLOPs(v VisionConfig) float64 {
-	conv := func(h, in, out, k int) float64 { return 2 * float64(h*h*in*out*k*k) }
-	h := (v.ImageSize + 1) / 2
-	f := conv(h, 3, v.StemWidth, 7)
-	h = (h + 1) / 2
-	in := v.StemWidth
-	for s, w := range v.Widths {
-		for b := 0; s < len(v.Layers) && b < v.Layers[s]; b++ {
-			if b == 0 && s > 0 {
-				h = (h + 1) / 2
-			}
-			if b == 0 && (s > 0 || in != w) {
-				f += conv(h, in, w, 1)
-			}
-			f += conv(h, in, w, 3) + conv(h, w, w, 3)
-			in = w
-		}
-	}
-	return f
+// ImageFLOPs is the floating-point work of one image through the model's
+// image tower, counted as Config.ImageFLOPs does.
+func (m *Model) ImageFLOPs() float64 { return m.vision.flops() }
+
+func (v *visionTower) flops() float64 {
+	return Config{Vision: v.cfg, ProjectionDim: v.proj.Out}.ImageFLOPs()
 }

@@ -129,13 +129,7 @@ func build(cfg Config, src weightSource) (*Model, error) {
 		Config:     cfg,
 		Preprocess: DefaultPreprocess(cfg.Vision.ImageSize),
 		text:       l.textTower(cfg.Text, cfg.ProjectionDim),
-	}
-	if cfg.Vision.ModelType == ResNetVision {
-		if r := l.resnetTower(cfg.Vision, cfg.ProjectionDim); r != nil {
-			m.vision = r
-		}
-	} else if v := l.visionTower(cfg.Vision, cfg.ProjectionDim); v != nil {
-		m.vision = v
+		vision:     l.imageTower(cfg.Vision, cfg.ProjectionDim),
 	}
 	if scale := l.get("logit_scale"); l.err == nil {
 		m.LogitScale = scale[0]
@@ -312,8 +306,7 @@ type TowerInfo struct {
 
 // Info reports the model's architecture and size.
 func (m *Model) Info() Info {
-	t, v := m.Config.Text, m.Config.Vision
-	grid := v.ImageSize / v.PatchSize
+	t := m.Config.Text
 	info := Info{
 		Dir:           m.dir,
 		EmbeddingSize: m.Dim(),
@@ -323,23 +316,7 @@ func (m *Model) Info() Info {
 			MLP: t.IntermediateSize, Activation: t.HiddenAct, Parameters: m.text.params(),
 			VocabSize: t.VocabSize, ContextLength: t.MaxPositionEmbeddings,
 		},
-		Vision: TowerInfo{
-			Width: v.HiddenSize, Layers: v.NumHiddenLayers, Heads: v.NumAttentionHeads,
-			MLP: v.IntermediateSize, Activation: v.HiddenAct, Parameters: m.vision.params(),
-			ImageSize: v.ImageSize, PatchSize: v.PatchSize, Tokens: grid*grid + 1,
-		},
-	}
-	if v.ModelType == ResNetVision {
-		layers := 0
-		for _, n := range v.Layers {
-			layers += n
-		}
-		info.Vision = TowerInfo{
-			Architecture: "resnet", Width: v.HiddenSize, Layers: layers, Activation: "relu",
-			Parameters: m.vision.params(), ImageSize: v.ImageSize,
-		}
-	} else {
-		info.Vision.Architecture = "vit"
+		Vision: m.vision.info(),
 	}
 	info.Parameters = info.Text.Parameters + info.Vision.Parameters + 1 // + logit_scale
 	return info

@@ -23,7 +23,23 @@ type imageTower interface {
 	encode(ctx context.Context, images [][]float32) ([][]float32, error)
 	pixelLen() int
 	params() int
+	flops() float64
+	info() TowerInfo
 	setPrecision(p nn.Precision) error
+}
+
+// imageTower reads the image tower that c describes; nil (and l.err set)
+// if it cannot.
+func (l *loader) imageTower(c VisionConfig, projDim int) imageTower {
+	var t imageTower
+	if c.ModelType == ResNetVision {
+		if r := l.resnetTower(c, projDim); r != nil {
+			t = r
+		}
+	} else if v := l.visionTower(c, projDim); v != nil {
+		t = v
+	}
+	return t
 }
 
 // resnetTower is the ResNet image tower with its projection.
@@ -89,6 +105,17 @@ func (l *loader) resnetTower(c VisionConfig, projDim int) *resnetTower {
 func (r *resnetTower) pixelLen() int { return 3 * r.cfg.ImageSize * r.cfg.ImageSize }
 
 func (r *resnetTower) params() int { return r.net.Params() + r.proj.In*r.proj.Out }
+
+func (r *resnetTower) flops() float64 {
+	return r.net.FLOPs(r.cfg.ImageSize, r.cfg.ImageSize) + 2*float64(r.proj.In*r.proj.Out)
+}
+
+func (r *resnetTower) info() TowerInfo {
+	return TowerInfo{
+		Architecture: "resnet", Width: r.cfg.HiddenSize, Layers: r.net.Blocks(), Activation: "relu",
+		Parameters: r.params(), ImageSize: r.cfg.ImageSize,
+	}
+}
 
 func (r *resnetTower) setPrecision(p nn.Precision) error { return r.net.SetPrecision(p) }
 

@@ -137,7 +137,7 @@ func TestResNetInfo(t *testing.T) {
 	if v.Architecture != "resnet" || v.Width != 24 || v.Layers != 5 || v.ImageSize != 40 || v.PatchSize != 0 {
 		t.Errorf("vision info = %+v", v)
 	}
-	if m.Config.ImageFLOPs() <= 0 {
-		t.Errorf("ImageFLOPs = %g", m.Config.ImageFLOPs())
+	if m.ImageFLOPs() <= 0 {
+		t.Errorf("ImageFLOPs = %g", m.ImageFLOPs())
 	}
 }

@@ -114,6 +114,16 @@ func (v *visionTower) encode(ctx context.Context, images [][]float32) ([][]float
 	return project(pooled, n, v.post, v.proj), nil
 }
 
+func (v *visionTower) info() TowerInfo {
+	c := v.cfg
+	grid := c.ImageSize / c.PatchSize
+	return TowerInfo{
+		Architecture: "vit", Width: c.HiddenSize, Layers: c.NumHiddenLayers, Heads: c.NumAttentionHeads,
+		MLP: c.IntermediateSize, Activation: c.HiddenAct, Parameters: v.params(),
+		ImageSize: c.ImageSize, PatchSize: c.PatchSize, Tokens: grid*grid + 1,
+	}
+}
+
 func (v *visionTower) params() int {
 	w := v.cfg.HiddenSize
 	return len(v.class) + len(v.positions) + v.patch.In*v.patch.Out + 4*w + v.enc.params() + v.proj.Out*w

@@ -169,6 +169,9 @@ func LoadResNet(t Tensors, prefix string) (*ResNet, error) {
 // Width is the number of features per image.
 func (r *ResNet) Width() int { return r.out }
 
+// Blocks is the number of residual blocks.
+func (r *ResNet) Blocks() int { return len(r.blocks) }
+
 // Params is the number of weights and biases after batch-norm folding.
 func (r *ResNet) Params() int {
 	n := 0

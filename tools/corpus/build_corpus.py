@@ -23,7 +23,6 @@ import json
 import os
 import random
 import re
-import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
