@@ -16,28 +16,30 @@ import (
 // built unconditionally so tests can run every engine the machine supports.
 var (
 	avx512 = &engine{
-		name:    "avx512",
-		kern:    &gemmKernel{name: "avx512", mr: 14, nr: 32, tile: tileAVX512, sweep: sweepAVX512, direct: true, packB: packBAVX512},
-		actTile: actTileAVX512,
-		softmax: softmaxAVX512,
-		sum64:   sum64AVX512,
-		sqDev64: sqDev64AVX512,
-		normRow: normRowAVX512,
-		dot:     dotAVX512,
-		axpy:    axpyAVX512,
-		quant:   quantRowAVX512,
+		name:     "avx512",
+		kern:     &gemmKernel{name: "avx512", mr: 14, nr: 32, tile: tileAVX512, sweep: sweepAVX512, direct: true, packB: packBAVX512},
+		actTile:  actTileAVX512,
+		softmax:  softmaxAVX512,
+		sum64:    sum64AVX512,
+		sqDev64:  sqDev64AVX512,
+		normRow:  normRowAVX512,
+		dot:      dotAVX512,
+		axpy:     axpyAVX512,
+		quant:    quantRowAVX512,
+		dotsU8S8: dotsU8S8Go,
 	}
 	avx2 = &engine{
-		name:    "avx2",
-		kern:    &gemmKernel{name: "avx2", mr: 6, nr: 16, tile: tileAVX2},
-		actTile: actTileGo,
-		softmax: softmaxGo,
-		sum64:   sum64Go,
-		sqDev64: sqDev64Go,
-		normRow: normRowGo,
-		dot:     dotGo,
-		axpy:    axpyGo,
-		quant:   quantRowGo,
+		name:     "avx2",
+		kern:     &gemmKernel{name: "avx2", mr: 6, nr: 16, tile: tileAVX2},
+		actTile:  actTileGo,
+		softmax:  softmaxGo,
+		sum64:    sum64Go,
+		sqDev64:  sqDev64Go,
+		normRow:  normRowGo,
+		dot:      dotGo,
+		axpy:     axpyGo,
+		quant:    quantRowGo,
+		dotsU8S8: dotsU8S8Go,
 	}
 )
 
@@ -64,6 +66,7 @@ func engines() []*engine {
 			// Int8 is independent of bf16: every AVX-512 variant gets it.
 			vn := *avx512
 			vn.i8 = vnniKernel
+			vn.dotsU8S8 = dotsU8S8VNNI
 			base = &vn
 		}
 		if cpu.X86.HasAVX512BF16 {
@@ -513,4 +516,11 @@ func dotAVX512(a, b []float32) float32 {
 func axpyAVX512(y, x []float32, a float32) {
 	x = x[:len(y)]
 	axpyAVX512x(unsafe.SliceData(y), unsafe.SliceData(x), len(y), a)
+}
+
+//go:noescape
+func dotsU8S8VNNIx(q *int8, n int, base *uint8, stride int, ids *uint32, m int, out *int32)
+
+func dotsU8S8VNNI(q []int8, base []uint8, stride int, ids []uint32, out []int32) {
+	dotsU8S8VNNIx(unsafe.SliceData(q), len(q), unsafe.SliceData(base), stride, unsafe.SliceData(ids), len(ids), unsafe.SliceData(out))
 }

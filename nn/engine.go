@@ -27,7 +27,8 @@ type engine struct {
 	dot      func(a, b []float32) float32
 	axpy     func(y, x []float32, a float32)
 	quant    func(dst []uint8, x []float32) float32 // quantRowGo, per-row int8 quantisation
-	features string                                 // what CPUFeatures reports
+	dotsU8S8 func(q []int8, base []uint8, stride int, ids []uint32, out []int32)
+	features string // what CPUFeatures reports
 }
 
 // portable is the reference engine: plain Go, on every platform.
@@ -42,6 +43,7 @@ var portable = &engine{
 	dot:      dotGo,
 	axpy:     axpyGo,
 	quant:    quantRowGo,
+	dotsU8S8: dotsU8S8Go,
 	features: "portable; kernels f32: go, bf16: none, int8: none",
 }
 

@@ -13,9 +13,10 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"os"
 	"slices"
 	"unsafe"
+
+	"github.com/xmodal/xmodal/internal/mmap"
 )
 
 // DType is a tensor element type as the header spells it ("F32", "F16"...).
@@ -179,7 +180,7 @@ const maxHeader = 100 << 20
 
 // Open memory-maps the file at path and parses its header.
 func Open(path string) (*File, error) {
-	data, unmap, err := mapFile(path)
+	data, unmap, err := mmap.File(path)
 	if err != nil {
 		return nil, err
 	}
@@ -279,13 +280,4 @@ func (f *File) Tensor(name string) (*Tensor, bool) {
 // ShapeString formats a shape as PyTorch prints it, [768, 3, 32, 32].
 func ShapeString(shape []int) string {
 	return fmt.Sprint(slices.Clip(shape))
-}
-
-// fileSize is split out for the platforms without mmap.
-func fileSize(fd *os.File) (int64, error) {
-	st, err := fd.Stat()
-	if err != nil {
-		return 0, err
-	}
-	return st.Size(), nil
 }

@@ -1,6 +1,8 @@
 //go:build unix
 
-package safetensors
+// Package mmap maps files read-only into memory, where the platform can;
+// elsewhere it reads them.
+package mmap
 
 import (
 	"fmt"
@@ -8,18 +10,20 @@ import (
 	"syscall"
 )
 
-// mapFile maps path read-only. The mapping outlives the descriptor, which
-// is closed at once.
-func mapFile(path string) ([]byte, func() error, error) {
+// File maps path read-only and returns its bytes with the function that
+// unmaps them. The mapping outlives the descriptor, which is closed at
+// once. An empty file gives an empty slice.
+func File(path string) ([]byte, func() error, error) {
 	fd, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer fd.Close()
-	size, err := fileSize(fd)
+	st, err := fd.Stat()
 	if err != nil {
 		return nil, nil, err
 	}
+	size := st.Size()
 	if size == 0 {
 		return []byte{}, func() error { return nil }, nil
 	}
