@@ -184,7 +184,7 @@ func TestGraphAddCancelled(t *testing.T) {
 	check := func(rows int) {
 		t.Helper()
 		m := Matrix{base[:rows*dim], dim}
-		exact, _ := Exact(m, queries, k)
+		exact, _ := Exact(m, queries, k, nil)
 		approx, _ := g.Search(queries, k, nil, SearchOptions{Rerank: m})
 		for _, hs := range approx {
 			for _, h := range hs {
@@ -212,7 +212,7 @@ func TestTuneEffort(t *testing.T) {
 	base, queries, _, _ := testSet(9, n, 300, dim)
 	g := buildGraph(t, base, dim, 1)
 	m := Matrix{base, dim}
-	truth, err := Exact(m, queries, k)
+	truth, err := Exact(m, queries, k, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

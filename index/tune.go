@@ -2,23 +2,36 @@ package index
 
 import "fmt"
 
-// Recall is the fraction of the exact top-k rows (truth, best first) that
-// got holds, over all queries.
+// tieEpsilon is how far below the k-th exact score a returned score may
+// be and still count as a true neighbour: float32 dot products of the
+// same vectors differ by about 1e-7 between kernels.
+const tieEpsilon = 1e-5
+
+// Recall is the fraction of the exact top-k (truth, best first) that got
+// found, over all queries. As in ann-benchmarks, a returned row counts if
+// it is one of the exact k or scores as high as the k-th of them: among
+// duplicate vectors, which of the equals comes back does not matter. The
+// scores in got must be exact (re-ranked).
 func Recall(truth, got [][]Hit, k int) float64 {
 	found, total := 0, 0
 	for q := range truth {
-		want := make(map[int]bool, k)
-		for _, h := range truth[q][:min(k, len(truth[q]))] {
-			want[h.Row] = true
-		}
+		want := truth[q][:min(k, len(truth[q]))]
 		total += len(want)
-		if q < len(got) {
-			for _, h := range got[q][:min(k, len(got[q]))] {
-				if want[h.Row] {
-					found++
-				}
+		if q >= len(got) || len(want) == 0 {
+			continue
+		}
+		in := make(map[int]bool, len(want))
+		for _, h := range want {
+			in[h.Row] = true
+		}
+		floor := want[len(want)-1].Score - tieEpsilon
+		n := 0
+		for _, h := range got[q][:min(k, len(got[q]))] {
+			if in[h.Row] || h.Score >= floor {
+				n++
 			}
 		}
+		found += min(n, len(want))
 	}
 	if total == 0 {
 		return 1
@@ -77,9 +90,10 @@ func (g *Graph) TuneEffort(queries [][]float32, truth [][]Hit, k int, target flo
 	return hi, hiRecall, nil
 }
 
-// Exact returns the exact top-k rows of base for each query, scoring base
-// in blocks so that a large mapped matrix is never copied whole.
-func Exact(base Matrix, queries [][]float32, k int) ([][]Hit, error) {
+// Exact returns the exact top-k rows of base for each query among those
+// keep accepts (keep may be nil), scoring base in blocks so that a large
+// mapped matrix is never copied whole.
+func Exact(base Matrix, queries [][]float32, k int, keep func(row int) bool) ([][]Hit, error) {
 	const block = 1 << 16
 	out := make([][]Hit, len(queries))
 	for lo := 0; lo < base.Len(); lo += block {
@@ -88,7 +102,11 @@ func Exact(base Matrix, queries [][]float32, k int) ([][]Hit, error) {
 		if err := f.AddRows(base.Data[lo*base.Dim : hi*base.Dim]); err != nil {
 			return nil, err
 		}
-		hits, err := f.Search(queries, k, nil)
+		var blockKeep func(int) bool
+		if keep != nil {
+			blockKeep = func(r int) bool { return keep(lo + r) }
+		}
+		hits, err := f.Search(queries, k, blockKeep)
 		if err != nil {
 			return nil, err
 		}

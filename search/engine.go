@@ -33,6 +33,8 @@ type Engine struct {
 	Limits Limits
 
 	writer chan struct{} // one slot: this engine's writes take turns
+	cfg    Config
+	maps   *mappings // vector files mapped for graph indexes
 
 	mu        sync.Mutex // serialises refreshes
 	state     *snapshot  // the indexes as of the last refresh; replaced, never mutated
@@ -43,18 +45,37 @@ type Engine struct {
 // snapshot is the engine's view of the workspace at one generation.
 type snapshot struct {
 	gen     int64
-	indexes map[workspace.Kind]*index.Flat
+	indexes map[workspace.Kind]vectorIndex
 	ids     map[workspace.Kind][]int64 // row → live document id, 0 if dead
 	live    map[workspace.Kind]int
 }
 
+// Config adjusts an engine.
+type Config struct {
+	// Exact makes every search scan all vectors, even where the workspace
+	// has a graph index (see GraphThreshold).
+	Exact bool
+	// Logf, if not nil, reports slow work, such as inserting many vectors
+	// into a graph index at start.
+	Logf func(format string, args ...any)
+}
+
 // New opens an engine over ws, loading its vectors.
 func New(ctx context.Context, enc model.Encoder, ws *workspace.Workspace) (*Engine, error) {
+	return NewWithConfig(ctx, enc, ws, Config{})
+}
+
+// NewWithConfig is New with adjustments.
+func NewWithConfig(ctx context.Context, enc model.Encoder, ws *workspace.Workspace, cfg Config) (*Engine, error) {
 	if d := ws.Manifest().Model.Dim; d != enc.Dim() {
 		return nil, fmt.Errorf("workspace %s holds %d-dimensional vectors, the model makes %d", ws.Dir(), d, enc.Dim())
 	}
-	e := &Engine{enc: enc, ws: ws, RefreshInterval: time.Second, writer: make(chan struct{}, 1)}
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
+	}
+	e := &Engine{enc: enc, ws: ws, RefreshInterval: time.Second, writer: make(chan struct{}, 1), cfg: cfg, maps: &mappings{}}
 	if err := e.Refresh(ctx); err != nil {
+		e.maps.Close()
 		return nil, err
 	}
 	return e, nil
@@ -77,6 +98,8 @@ type OpenOptions struct {
 	// Wrap, if set, wraps the encoder the engine uses (the server counts
 	// and admits model calls this way).
 	Wrap func(model.Encoder) model.Encoder
+	// Engine adjusts the engine.
+	Engine Config
 }
 
 // Open opens the workspace in dir for searching, with its model. A model
@@ -106,7 +129,7 @@ func Open(ctx context.Context, dir string, o OpenOptions) (*Engine, error) {
 		if o.Wrap != nil {
 			used = o.Wrap(enc)
 		}
-		e, err = New(ctx, used, ws)
+		e, err = NewWithConfig(ctx, used, ws, o.Engine)
 	}
 	if err != nil {
 		enc.Close()
@@ -117,9 +140,10 @@ func Open(ctx context.Context, dir string, o OpenOptions) (*Engine, error) {
 	return e, nil
 }
 
-// Close releases what Open opened; an engine made with New owns nothing.
+// Close releases what Open opened (an engine made with New owns only its
+// mapped vector files). Searches must have returned.
 func (e *Engine) Close() error {
-	var errs []error
+	errs := []error{e.maps.Close()}
 	for _, c := range e.owned {
 		errs = append(errs, c.Close())
 	}
@@ -155,35 +179,29 @@ func (e *Engine) Refresh(ctx context.Context) error {
 	if old != nil && old.gen == gen {
 		return nil
 	}
-	next := &snapshot{gen: gen, indexes: map[workspace.Kind]*index.Flat{}, ids: map[workspace.Kind][]int64{}, live: map[workspace.Kind]int{}}
+	next := &snapshot{gen: gen, indexes: map[workspace.Kind]vectorIndex{}, ids: map[workspace.Kind][]int64{}, live: map[workspace.Kind]int{}}
 	for _, k := range []workspace.Kind{workspace.Images, workspace.Captions} {
 		ids, err := e.ws.RowIDs(ctx, k)
 		if err != nil {
 			return err
 		}
-		// Rows are append-only: keep the loaded ones and read the rest.
-		idx, have := index.NewFlat(e.enc.Dim()), 0
+		var prev vectorIndex
 		if old != nil {
-			idx, have = old.indexes[k], old.indexes[k].Len()
+			prev = old.indexes[k]
+			if prev.Len() > len(ids) {
+				return fmt.Errorf("workspace %s: %s rows went from %d to %d", e.ws.Dir(), k, prev.Len(), len(ids))
+			}
 		}
-		if have > len(ids) {
-			return fmt.Errorf("workspace %s: %s rows went from %d to %d", e.ws.Dir(), k, have, len(ids))
+		var idx vectorIndex
+		if !e.cfg.Exact && wantGraph(e.ws, k, len(ids)) {
+			prevANN, _ := prev.(*annIndex)
+			idx, err = openGraph(ctx, e.ws, k, len(ids), prevANN, e.maps, e.cfg.Logf)
+		} else {
+			prevFlat, _ := prev.(*index.Flat)
+			idx, err = e.growFlat(k, prevFlat, len(ids))
 		}
-		if have < len(ids) {
-			rows, err := e.ws.ReadVectors(k, have, len(ids))
-			if err != nil {
-				return err
-			}
-			grown := index.NewFlat(e.enc.Dim())
-			if have > 0 {
-				if err := grown.AddRows(idx.Rows()); err != nil {
-					return err
-				}
-			}
-			if err := grown.AddRows(rows); err != nil {
-				return err
-			}
-			idx = grown
+		if err != nil {
+			return err
 		}
 		next.indexes[k], next.ids[k] = idx, ids
 		for _, id := range ids {
@@ -196,6 +214,33 @@ func (e *Engine) Refresh(ctx context.Context) error {
 	e.state = next
 	e.stateMu.Unlock()
 	return nil
+}
+
+// growFlat returns an exact index of a kind's first rows, reusing the
+// rows of prev, which holds the first ones.
+func (e *Engine) growFlat(k workspace.Kind, prev *index.Flat, rows int) (*index.Flat, error) {
+	have := 0
+	if prev != nil {
+		have = prev.Len()
+		if have == rows {
+			return prev, nil
+		}
+	}
+	// Rows are append-only: keep the loaded ones and read the rest.
+	more, err := e.ws.ReadVectors(k, have, rows)
+	if err != nil {
+		return nil, err
+	}
+	grown := index.NewFlat(e.enc.Dim())
+	if have > 0 {
+		if err := grown.AddRows(prev.Rows()); err != nil {
+			return nil, err
+		}
+	}
+	if err := grown.AddRows(more); err != nil {
+		return nil, err
+	}
+	return grown, nil
 }
 
 func (e *Engine) maybeRefresh(ctx context.Context) error {

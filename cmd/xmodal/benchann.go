@@ -106,7 +106,7 @@ func runBenchANN(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 	sample := spread(queries, tuningQueries)
 	res.TuningQueries = len(sample)
-	truth, err := index.Exact(base, sample, *k)
+	truth, err := index.Exact(base, sample, *k, nil)
 	if err != nil {
 		return err
 	}

@@ -11,17 +11,20 @@ import (
 	"text/tabwriter"
 
 	"github.com/xmodal/xmodal/eval"
+	"github.com/xmodal/xmodal/search"
 	"github.com/xmodal/xmodal/workspace"
 )
 
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("eval", "--workspace WS [--split test] [--folds N] [--json] | --workspace WS --queries FILE.tsv [--k 5] [--model M] [--json]", stderr)
+	fs := newFlags("eval", "--workspace WS [--split test] [--folds N] [--json] | --workspace WS --queries FILE.tsv [--k 5] [--model M] [--exact] [--json] | --workspace WS --ann-recall [--split S] [--k 10] [--json]", stderr)
 	wsDir := fs.String("workspace", "", "workspace folder")
 	split := fs.String("split", "", "evaluate only this split (default: every image)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	folds := fs.Int("folds", 0, "split the images into N equal folds and average them (COCO 1K: 5); default: all at once, plus COCO 1K for a COCO 5K test split")
 	queries := fs.String("queries", "", "instead of the retrieval protocol, run the text queries of this file (query<TAB>word|word…) and count those with a matching image in the top --k")
-	k := fs.Int("k", 5, "with --queries: how many images count")
+	k := fs.Int("k", 5, "with --queries: how many images count; with --ann-recall: the recall@k measured (default 10)")
+	exact := fs.Bool("exact", false, exactUsage)
+	annRecall := fs.Bool("ann-recall", false, "measure the graph index against exact search: recall@k of text→image, image→image and text→text queries made of the workspace's own vectors")
 	var mf modelFlags
 	mf.add(fs, false)
 	if err := parse(fs, args, false); err != nil {
@@ -31,7 +34,14 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usagef("--workspace is required")
 	}
 	if *queries != "" {
-		return runEvalQueries(ctx, *wsDir, *queries, *k, &mf, *asJSON, stdout)
+		return runEvalQueries(ctx, *wsDir, *queries, *k, &mf, *exact, *asJSON, stdout, stderr)
+	}
+	if *annRecall {
+		kk := *k
+		if !flagSet(fs, "k") {
+			kk = 10
+		}
+		return runEvalANN(ctx, *wsDir, *split, kk, &mf, *asJSON, stdout, stderr)
 	}
 	ws, err := workspace.Open(*wsDir)
 	if err != nil {
@@ -102,7 +112,7 @@ func isCOCO(ctx context.Context, ws *workspace.Workspace, split string) bool {
 
 // runEvalQueries is eval --queries: the hit rate of a query file, and for
 // each query its rank and top images.
-func runEvalQueries(ctx context.Context, wsDir, file string, k int, mf *modelFlags, asJSON bool, stdout io.Writer) error {
+func runEvalQueries(ctx context.Context, wsDir, file string, k int, mf *modelFlags, exact, asJSON bool, stdout, stderr io.Writer) error {
 	if k < 1 {
 		return usagef("--k must be 1 or more")
 	}
@@ -115,7 +125,7 @@ func runEvalQueries(ctx context.Context, wsDir, file string, k int, mf *modelFla
 	if err != nil {
 		return err
 	}
-	eng, err := mf.openEngine(ctx, wsDir)
+	eng, err := mf.openEngine(ctx, wsDir, exact, stderr)
 	if err != nil {
 		return err
 	}
@@ -139,4 +149,33 @@ func runEvalQueries(ctx context.Context, wsDir, file string, k int, mf *modelFla
 	w.Flush()
 	fmt.Fprintf(stdout, "\n%d of %d queries have a matching image in the top %d (%.0f%%)\n", rep.Hits, rep.Total, rep.K, 100*float64(rep.Hits)/float64(rep.Total))
 	return nil
+}
+
+// runEvalANN is eval --ann-recall: the graph indexes against exact search.
+func runEvalANN(ctx context.Context, wsDir, split string, k int, mf *modelFlags, asJSON bool, stdout, stderr io.Writer) error {
+	if k < 1 {
+		return usagef("--k must be 1 or more")
+	}
+	eng, err := mf.openEngine(ctx, wsDir, false, stderr)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	rep, err := eng.MeasureGraphs(ctx, split, k, 1000)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return json.NewEncoder(stdout).Encode(rep)
+	}
+	if len(rep.Results) == 0 {
+		fmt.Fprintf(stdout, "the workspace is searched exactly: no kind has a graph index (built from %d vectors, or with index --ann)\n", search.GraphThreshold)
+		return nil
+	}
+	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(w, "queries\tn\tindexed\teffort\trecall@%d\tgraph ms/query\texact ms/query\t\n", k)
+	for _, r := range rep.Results {
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%.4f\t%.3f\t%.3f\t\n", r.Queries, r.N, r.Indexed, r.Effort, r.Recall, r.GraphMS, r.ExactMS)
+	}
+	return w.Flush()
 }

@@ -15,7 +15,7 @@ import (
 )
 
 func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("index", "--data DIR --workspace WS [--model M] [--format F] [--split S] [--limit N] [--batch-size N] [--prune] [--no-wait] [--json]", stderr)
+	fs := newFlags("index", "--data DIR --workspace WS [--model M] [--format F] [--split S] [--limit N] [--batch-size N] [--prune] [--ann] [--no-wait] [--json]", stderr)
 	data := fs.String("data", "", "dataset folder")
 	format := fs.String("format", "auto", "dataset format: auto, flickr8k-kaggle, flickr8k, flickr30k-kaggle, karpathy, coco or folder")
 	wsDir := fs.String("workspace", "", "workspace folder (created if missing)")
@@ -26,6 +26,7 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	batch := fs.Int("batch-size", 32, "images encoded and committed together")
 	prune := fs.Bool("prune", false, "remove indexed images that are no longer in the dataset")
 	asJSON := fs.Bool("json", false, "print the summary as JSON on the last line of stdout")
+	ann := fs.Bool("ann", false, fmt.Sprintf("build the graph index for approximate search whatever the size (by default it is built once a kind has %d vectors)", search.GraphThreshold))
 	noWait := fs.Bool("no-wait", false, "fail at once if another process is writing to the workspace, instead of waiting for it")
 	if err := parse(fs, args, false); err != nil {
 		return err
@@ -84,12 +85,33 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, s := range sum.Skipped {
 		fmt.Fprintf(stderr, "skipped %s: %s\n", s.Path, s.Reason)
 	}
+
+	var reporter *rateReporter
+	var kind workspace.Kind
+	start := time.Now()
+	inserted, err := search.UpdateGraphs(ctx, ws, search.GraphOptions{Force: *ann, Progress: func(p search.GraphProgress) {
+		if reporter == nil || kind != p.Kind {
+			kind = p.Kind
+			reporter = newRateReporter(stderr, "graph index, "+string(p.Kind)+" vectors", p.Total)
+		}
+		reporter.update(p.Done)
+	}})
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted while building the graph index; what was inserted is saved, run the same command again to resume")
+		}
+		return err
+	}
+	if inserted > 0 {
+		fmt.Fprintf(stderr, "graph index: %d vectors inserted in %s\n", inserted, time.Since(start).Round(time.Millisecond))
+	}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(struct {
 			ImagesIndexed   int              `json:"images_indexed"`
 			CaptionsIndexed int              `json:"captions_indexed"`
+			GraphInserted   int              `json:"graph_vectors_inserted"`
 			Skipped         []workspace.Skip `json:"skipped"`
-		}{sum.ImagesIndexed, sum.CaptionsIndexed, sum.Skipped})
+		}{sum.ImagesIndexed, sum.CaptionsIndexed, inserted, sum.Skipped})
 	}
 	return nil
 }

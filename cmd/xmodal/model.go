@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
+	"io"
 
 	"github.com/xmodal/xmodal/model"
 	"github.com/xmodal/xmodal/model/clip"
@@ -80,11 +82,22 @@ func isVSEPP(name string) bool {
 }
 
 // openEngine opens the search engine over the workspace in dir with the
-// model the flags name.
-func (f *modelFlags) openEngine(ctx context.Context, dir string) (*search.Engine, error) {
+// model the flags name; exact turns graph indexes off.
+func (f *modelFlags) openEngine(ctx context.Context, dir string, exact bool, stderr io.Writer) (*search.Engine, error) {
 	opts, err := f.options()
 	if err != nil {
 		return nil, err
 	}
-	return search.Open(ctx, dir, search.OpenOptions{Model: f.name, Load: opts})
+	return search.Open(ctx, dir, search.OpenOptions{Model: f.name, Load: opts, Engine: engineConfig(exact, stderr)})
 }
+
+// engineConfig is the engine configuration of the --exact flag, with
+// messages on stderr.
+func engineConfig(exact bool, stderr io.Writer) search.Config {
+	return search.Config{Exact: exact, Logf: func(format string, args ...any) {
+		fmt.Fprintf(stderr, format+"\n", args...)
+	}}
+}
+
+// exactUsage is the help of the --exact flag.
+var exactUsage = fmt.Sprintf("scan every vector instead of using the graph index (built for workspaces of %d vectors or more)", search.GraphThreshold)

@@ -15,7 +15,7 @@ import (
 )
 
 func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("search", "--workspace WS (--text T | --image FILE | --id N | --caption-id N) [--to images|captions|both] [--top-k K] [--json]", stderr)
+	fs := newFlags("search", "--workspace WS (--text T | --image FILE | --id N | --caption-id N) [--to images|captions|both] [--top-k K] [--exact] [--json]", stderr)
 	wsDir := fs.String("workspace", "", "workspace folder")
 	var mf modelFlags
 	mf.add(fs, false)
@@ -26,6 +26,7 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	to := fs.String("to", "", "what to find: images, captions or both (default: images for a text or an id, captions for an image)")
 	topK := fs.Int("top-k", search.DefaultTopK, "number of results")
 	asJSON := fs.Bool("json", false, "print one JSON object per hit")
+	exact := fs.Bool("exact", false, exactUsage)
 	if err := parse(fs, args, false); err != nil {
 		return err
 	}
@@ -54,7 +55,7 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usagef("--to %q: want images, captions or both", *to)
 	}
 
-	eng, err := mf.openEngine(ctx, *wsDir)
+	eng, err := mf.openEngine(ctx, *wsDir, *exact, stderr)
 	if err != nil {
 		return err
 	}

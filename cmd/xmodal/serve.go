@@ -17,11 +17,12 @@ import (
 // and loads the model and workspace in the background: /readyz turns 200
 // when they are loaded. A failure to load ends the command.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("serve", "--workspace WS [--addr :45678] [--model DIR] [--read-only]", stderr)
+	fs := newFlags("serve", "--workspace WS [--addr :45678] [--model DIR] [--exact] [--read-only]", stderr)
 	wsDir := fs.String("workspace", "", "workspace folder")
 	addr := fs.String("addr", ":45678", "address to listen on (host:port)")
 	var mf modelFlags
 	mf.add(fs, false)
+	exact := fs.Bool("exact", false, exactUsage)
 	readOnly := fs.Bool("read-only", false, "refuse adding and deleting images over HTTP")
 	baseURL := fs.String("base-url", "", "public URL of the server (e.g. https://search.example.org), for the absolute image URLs of POST /search behind a proxy")
 	corsOrigin := fs.String("cors-origin", "*", "Access-Control-Allow-Origin of the read endpoints")
@@ -75,7 +76,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// Uploads are decoded under the server's pixel cap, also by Add.
 	opts.MaxPixels = *maxPixels
 	err = srv.Run(ctx, ln, func(ctx context.Context) (*search.Engine, error) {
-		eng, err := search.Open(ctx, *wsDir, search.OpenOptions{Model: mf.name, Load: opts, Wrap: srv.InstrumentEncoder})
+		eng, err := search.Open(ctx, *wsDir, search.OpenOptions{Model: mf.name, Load: opts, Wrap: srv.InstrumentEncoder, Engine: engineConfig(*exact, stderr)})
 		if err != nil {
 			return nil, err
 		}
