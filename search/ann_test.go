@@ -1,0 +1,294 @@
+package search
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/xmodal/xmodal/index"
+	"github.com/xmodal/xmodal/model"
+	"github.com/xmodal/xmodal/model/clip"
+	"github.com/xmodal/xmodal/nn"
+	"github.com/xmodal/xmodal/workspace"
+)
+
+// synthWorkspace fills a new workspace with n images of clustered vectors,
+// each with one caption whose vector sits near its image's, shifted as
+// text vectors are; it returns the directory and the model it records.
+func synthWorkspace(t *testing.T, n, dim int) (string, workspace.Model) {
+	t.Helper()
+	dir := t.TempDir()
+	ident := workspace.Model{ID: "synthetic", Name: "model-a", Dim: dim}
+	w, err := workspace.Create(dir, ident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := addSynth(w, 0, n, dim); err != nil {
+		t.Fatal(err)
+	}
+	return dir, ident
+}
+
+// addSynth adds images from..to-1 of the synthetic collection.
+func addSynth(w *workspace.Workspace, from, to, dim int) error {
+	r := rand.New(rand.NewPCG(42, 0))
+	centres := make([][]float32, 100)
+	for i := range centres {
+		centres[i] = make([]float32, dim)
+		for k := range centres[i] {
+			centres[i][k] = float32(r.NormFloat64())
+		}
+		nn.Normalize(centres[i])
+	}
+	shift := make([]float32, dim)
+	for k := range shift {
+		shift[k] = 0.05 * float32(r.NormFloat64())
+	}
+	var batch []workspace.NewImage
+	for i := from; i < to; i++ {
+		ri := rand.New(rand.NewPCG(uint64(i), 1))
+		c := centres[ri.IntN(len(centres))]
+		img, txt := make([]float32, dim), make([]float32, dim)
+		for k := range img {
+			img[k] = c[k] + 0.6*float32(ri.NormFloat64())/float32(math.Sqrt(float64(dim)))
+			txt[k] = img[k] + shift[k] + 0.3*float32(ri.NormFloat64())/float32(math.Sqrt(float64(dim)))
+		}
+		nn.Normalize(img)
+		nn.Normalize(txt)
+		key := fmt.Sprintf("img%06d.png", i)
+		batch = append(batch, workspace.NewImage{Key: key, Path: key, SHA256: key, Split: []string{"train", "test"}[i%2],
+			Vector: img, Captions: []string{"caption of " + key}, CaptionVectors: [][]float32{txt}})
+		if len(batch) == 1000 || i == to-1 {
+			if err := w.Add(context.Background(), batch, nil); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+	}
+	return nil
+}
+
+// tinyEncoder is model-a, whose vectors the synthetic workspaces pretend
+// to hold: the engine needs an encoder of the right dimension, and these
+// tests search by vector.
+func tinyEncoder(t *testing.T) model.Encoder {
+	t.Helper()
+	m, err := clip.Load(filepath.Join(fixtures, "model-a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return model.NewCLIP(m)
+}
+
+// compareEngines searches a graph engine and an exact one with the
+// workspace's caption vectors (text→image) and image vectors
+// (image→image), and checks recall and that every hit is live.
+func compareEngines(t *testing.T, dir string, enc model.Encoder, wantGraph bool) {
+	t.Helper()
+	ctx := context.Background()
+	ws, err := workspace.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	approx, err := NewWithConfig(ctx, enc, ws, Config{Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer approx.Close()
+	exact, err := NewWithConfig(ctx, enc, ws, Config{Exact: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer exact.Close()
+	_, isGraph := approx.snapshot().indexes[workspace.Images].(*annIndex)
+	if isGraph != wantGraph {
+		t.Fatalf("image index is a graph: %v, want %v", isGraph, wantGraph)
+	}
+	rep, err := approx.MeasureGraphs(ctx, "", 10, 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range rep.Results {
+		t.Logf("%s: recall@10 %.4f over %d vectors", m.Queries, m.Recall, m.Indexed)
+		if m.Recall < 0.95 {
+			t.Errorf("%s: recall@10 = %.3f, want ≥ 0.95", m.Queries, m.Recall)
+		}
+	}
+	if wantGraph && len(rep.Results) == 0 {
+		t.Error("no graph measured")
+	}
+	// The engines agree on documents, and deleted ones never come back.
+	s := exact.snapshot()
+	q := [][]float32{s.indexes[workspace.Captions].Vector(0), s.indexes[workspace.Captions].Vector(7)}
+	a, err := approx.SearchVectors(ctx, q, workspace.Images, 10, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := exact.SearchVectors(ctx, q, workspace.Images, 10, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range a {
+		if len(a[i]) != len(b[i]) {
+			t.Fatalf("query %d: %d hits from the graph, %d exact", i, len(a[i]), len(b[i]))
+		}
+		if a[i][0].ID != b[i][0].ID || a[i][0].Key != b[i][0].Key {
+			t.Errorf("query %d: graph's best %+v, exact best %+v", i, a[i][0], b[i][0])
+		}
+	}
+}
+
+func TestEngineGraph(t *testing.T) {
+	const n, dim = 6000, 48
+	enc := tinyEncoder(t)
+	if enc.Dim() != dim {
+		t.Fatalf("model-a has %d dims, the test assumes %d", enc.Dim(), dim)
+	}
+	dir, ident := synthWorkspace(t, n, dim)
+	ctx := context.Background()
+
+	// Small: searched exactly until a graph is asked for.
+	compareEngines(t, dir, enc, false)
+	w, err := workspace.Create(dir, ident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inserted, err := UpdateGraphs(ctx, w, GraphOptions{Force: true, Checkpoint: 2500})
+	if err != nil || inserted != 2*n {
+		t.Fatalf("UpdateGraphs = %d, %v; want %d", inserted, err, 2*n)
+	}
+	if !w.HasGraph(workspace.Images) || !w.HasGraph(workspace.Captions) {
+		t.Fatal("no graph files")
+	}
+	// Deletions, and images added after the graph: the engine inserts the
+	// new rows itself and passes over the deleted ones.
+	var gone []string
+	for i := 0; i < n; i += 3 {
+		gone = append(gone, fmt.Sprintf("img%06d.png", i))
+	}
+	if _, err := w.Delete(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	if err := addSynth(w, n, n+500, dim); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	compareEngines(t, dir, enc, true)
+
+	// A damaged graph file is rebuilt, by the engine in memory and by
+	// UpdateGraphs on disk.
+	path := filepath.Join(dir, "vectors", "image.graph")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 1
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := func() (*index.Graph, error) {
+		ws, _ := workspace.Open(dir)
+		defer ws.Close()
+		return ws.LoadGraph(workspace.Images)
+	}(); !errors.Is(err, index.ErrCorrupt) {
+		t.Fatalf("LoadGraph of a damaged file = %v, want ErrCorrupt", err)
+	}
+	compareEngines(t, dir, enc, true)
+	w, err = workspace.Create(dir, ident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := UpdateGraphs(ctx, w, GraphOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	g, err := w.LoadGraph(workspace.Images)
+	if err != nil || g.Len() != n+500 {
+		t.Fatalf("rebuilt graph: %v, %v", g, err)
+	}
+	w.Close()
+}
+
+// TestGraphBuildKilled kills a process building a graph (SIGKILL, between
+// and during checkpoints): the workspace still opens and searches
+// correctly, and the next build resumes from the last checkpoint.
+func TestGraphBuildKilled(t *testing.T) {
+	if dir := os.Getenv("XMODAL_GRAPH_BUILD"); dir != "" {
+		// The child: build, slowly enough to be killed part way.
+		w, err := workspace.Create(dir, workspace.Model{ID: "synthetic", Name: "model-a", Dim: 48})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		_, err = UpdateGraphs(context.Background(), w, GraphOptions{Force: true, Checkpoint: 3000})
+		fmt.Fprintln(os.Stderr, "finished", err)
+		os.Exit(0)
+	}
+	if testing.Short() {
+		t.Skip("runs a child process")
+	}
+	const n, dim = 20000, 48
+	enc := tinyEncoder(t)
+	dir, _ := synthWorkspace(t, n, dim)
+	graph := filepath.Join(dir, "vectors", "image.graph")
+	for round, delay := range []time.Duration{0, 37 * time.Millisecond, 700 * time.Millisecond} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestGraphBuildKilled$")
+		cmd.Env = append(os.Environ(), "XMODAL_GRAPH_BUILD="+dir)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Kill once a checkpoint exists (or at once in round 0), plus
+		// a delay that lands inside the next stretch of inserts.
+		deadline := time.Now().Add(60 * time.Second)
+		for round > 0 && time.Now().Before(deadline) {
+			if _, err := os.Stat(graph); err == nil {
+				break
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		time.Sleep(delay)
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+
+		ws, err := workspace.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		have := 0
+		if g, err := ws.LoadGraph(workspace.Images); err == nil {
+			have = g.Len()
+		} else if !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("round %d: the graph left by a killed build: %v", round, err)
+		}
+		ws.Close()
+		t.Logf("round %d: killed after %s with %d image rows saved", round, delay, have)
+		compareEngines(t, dir, enc, have > 0)
+	}
+	ws, err := workspace.Create(dir, workspace.Model{ID: "synthetic", Name: "model-a", Dim: dim})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	inserted, err := UpdateGraphs(context.Background(), ws, GraphOptions{Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := ws.LoadGraph(workspace.Images)
+	if err != nil || g.Len() != n {
+		t.Fatalf("after resuming: %v, %v", g, err)
+	}
+	if inserted >= 2*n {
+		t.Errorf("resuming inserted %d vectors: nothing was kept from the killed builds", inserted)
+	}
+	t.Logf("resumed with %d of %d vectors still to insert", inserted, 2*n)
+}
