@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +23,7 @@ import (
 // annResult is what `bench ann --json` prints.
 type annResult struct {
 	Base          int     `json:"base"`
+	QueriesFile   string  `json:"queries_file"`
 	Queries       int     `json:"queries"`
 	Dim           int     `json:"dim"`
 	K             int     `json:"k"`
@@ -47,12 +51,12 @@ const tuningQueries = 500
 func runBenchANN(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench ann", "--base BASE.f32 --queries Q.f32 --dim D [--k 10] [--recall 0.95] [--threads N] [--out NEIGHBORS.i32] [--json]", stderr)
 	basePath := fs.String("base", "", "vectors to index: row-major little-endian float32, unit length")
-	queryPath := fs.String("queries", "", "query vectors, in the same format")
+	queryPath := fs.String("queries", "", "query vectors, in the same format; several files, comma-separated, are measured in turn on one build")
 	dim := fs.Int("dim", 0, "dimension of the vectors")
 	k := fs.Int("k", 10, "neighbours per query")
-	target := fs.Float64("recall", 0.95, "recall@k, against exact search on a sample of the queries, that the search effort is tuned to")
+	targetList := fs.String("recall", "0.95", "recall@k, against exact search on a sample of the queries, that the search effort is tuned to; several (0.9,0.95,0.99) measure each on one build, one JSON object each")
 	threads := fs.Int("threads", runtime.GOMAXPROCS(0), "threads building the index and answering queries")
-	outPath := fs.String("out", "", "write the k neighbour row numbers of every query here, as little-endian int32")
+	outPath := fs.String("out", "", "write the k neighbour row numbers of every query here, as little-endian int32 (with several query files or --recall values, to OUT.QUERYFILE.RECALL)")
 	degree := fs.Int("degree", 0, "graph degree (0: the default, 32)")
 	buildEffort := fs.Int("build-effort", 0, "candidate list size while building (0: the default, 96)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
@@ -66,30 +70,27 @@ func runBenchANN(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return usagef("--dim must be at least 1")
 	case *k < 1:
 		return usagef("--k must be at least 1")
-	case *target <= 0 || *target > 1:
-		return usagef("--recall %g: want a fraction in (0, 1]", *target)
 	case *threads < 1:
 		return usagef("--threads must be at least 1")
+	}
+	var targets []float64
+	for _, f := range strings.Split(*targetList, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || v <= 0 || v > 1 {
+			return usagef("--recall %q: want fractions in (0, 1], comma-separated", *targetList)
+		}
+		targets = append(targets, v)
 	}
 	base, unmapBase, err := mapVectors(*basePath, *dim)
 	if err != nil {
 		return err
 	}
 	defer unmapBase()
-	qm, unmapQ, err := mapVectors(*queryPath, *dim)
-	if err != nil {
-		return err
-	}
-	defer unmapQ()
-	queries := make([][]float32, qm.Len())
-	for i := range queries {
-		queries[i] = qm.Row(i)
-	}
 	prev := runtime.GOMAXPROCS(*threads)
 	defer runtime.GOMAXPROCS(prev)
 
-	res := annResult{Base: base.Len(), Queries: len(queries), Dim: *dim, K: *k, Threads: *threads,
-		RecallTarget: *target, Quantised: "int8 per vector", Rerank: "float32, mapped", CPU: nn.CPUFeatures()}
+	res := annResult{Base: base.Len(), Dim: *dim, K: *k, Threads: *threads,
+		Quantised: "int8 per vector", Rerank: "float32, mapped", CPU: nn.CPUFeatures()}
 	fmt.Fprintf(stderr, "building a graph over %d vectors of %d dims with %d threads\n", base.Len(), *dim, *threads)
 	g := index.NewGraph(*dim, index.GraphConfig{Degree: *degree, BuildEffort: *buildEffort, Threads: *threads})
 	start := time.Now()
@@ -104,26 +105,66 @@ func runBenchANN(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	res.Degree, res.BuildEffort, res.Alpha = cfg.Degree, cfg.BuildEffort, cfg.Alpha
 	fmt.Fprintf(stderr, "built in %.1fs, %.0f bytes per vector beyond the float32 rows\n", res.BuildS, res.BytesPerVec)
 
-	sample := spread(queries, tuningQueries)
-	res.TuningQueries = len(sample)
-	truth, err := index.Exact(base, sample, *k, nil)
-	if err != nil {
-		return err
+	paths := strings.Split(*queryPath, ",")
+	for _, path := range paths {
+		qm, unmapQ, err := mapVectors(path, *dim)
+		if err != nil {
+			return err
+		}
+		queries := make([][]float32, qm.Len())
+		for i := range queries {
+			queries[i] = qm.Row(i)
+		}
+		res.QueriesFile, res.Queries = path, len(queries)
+		sample := spread(queries, tuningQueries)
+		res.TuningQueries = len(sample)
+		truth, err := index.Exact(base, sample, *k, nil)
+		if err != nil {
+			unmapQ()
+			return err
+		}
+		for _, target := range targets {
+			res.RecallTarget = target
+			out := *outPath
+			if out != "" && len(paths) > 1 {
+				out += "." + filepath.Base(path)
+			}
+			if out != "" && len(targets) > 1 {
+				out += "." + strconv.FormatFloat(target, 'f', -1, 64)
+			}
+			if err == nil {
+				err = answerANN(ctx, g, base, queries, sample, truth, *k, *threads, out, &res, stderr)
+			}
+			if err == nil {
+				err = printANN(res, *asJSON, stdout)
+			}
+		}
+		unmapQ()
+		if err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// answerANN tunes the effort to res.RecallTarget, answers every query and
+// records the speed in res.
+func answerANN(ctx context.Context, g *index.Graph, base index.Matrix, queries, sample [][]float32, truth [][]index.Hit, k, threads int, outPath string, res *annResult, stderr io.Writer) error {
 	opts := index.SearchOptions{Rerank: base}
-	res.Effort, res.RecallTuned, err = g.TuneEffort(sample, truth, *k, *target, opts)
+	var err error
+	res.Effort, res.RecallTuned, err = g.TuneEffort(sample, truth, k, res.RecallTarget, opts)
 	if err != nil {
 		return err
 	}
 	opts.Effort = res.Effort
-	fmt.Fprintf(stderr, "effort %d gives recall@%d %.4f on %d tuning queries\n", res.Effort, *k, res.RecallTuned, len(sample))
+	fmt.Fprintf(stderr, "effort %d gives recall@%d %.4f on %d tuning queries\n", res.Effort, k, res.RecallTuned, len(sample))
 
 	out := make([][]index.Hit, len(queries))
-	start = time.Now()
+	start := time.Now()
 	var wg sync.WaitGroup
 	var firstErr error
 	var errOnce sync.Once
-	chunk := (len(queries) + *threads - 1) / *threads
+	chunk := (len(queries) + threads - 1) / threads
 	for lo := 0; lo < len(queries); lo += chunk {
 		hi := min(len(queries), lo+chunk)
 		wg.Add(1)
@@ -132,7 +173,7 @@ func runBenchANN(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			// Searched a few at a time so that cancelling stops soon.
 			for at := lo; at < hi && ctx.Err() == nil; at += 64 {
 				end := min(hi, at+64)
-				hits, err := g.Search(queries[at:end], *k, nil, opts)
+				hits, err := g.Search(queries[at:end], k, nil, opts)
 				if err != nil {
 					errOnce.Do(func() { firstErr = err })
 					return
@@ -151,12 +192,17 @@ func runBenchANN(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	res.QPS = float64(len(queries)) / time.Since(start).Seconds()
 	fmt.Fprintf(stderr, "answered %d queries: %.0f queries/s\n", len(queries), res.QPS)
 
-	if *outPath != "" {
-		if err := writeNeighbours(*outPath, out, *k); err != nil {
+	if outPath != "" {
+		if err := writeNeighbours(outPath, out, k); err != nil {
 			return err
 		}
 	}
-	if *asJSON {
+	return nil
+}
+
+// printANN prints one result of bench ann.
+func printANN(res annResult, asJSON bool, stdout io.Writer) error {
+	if asJSON {
 		return json.NewEncoder(stdout).Encode(res)
 	}
 	fmt.Fprintf(stdout, "vectors    %d × %d, %d queries, k %d, %d threads, %s\n", res.Base, res.Dim, res.Queries, res.K, res.Threads, res.CPU)
