@@ -301,3 +301,11 @@ func spreadInts(xs []int, n int) []int {
 	}
 	return out
 }
+
+// IndexKind names how a kind of document is searched: "graph" or "exact".
+func (e *Engine) IndexKind(k workspace.Kind) string {
+	if _, ok := e.snapshot().indexes[k].(*annIndex); ok {
+		return "graph"
+	}
+	return "exact"
+}

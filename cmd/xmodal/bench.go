@@ -18,8 +18,13 @@ import (
 )
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "ann" {
-		return runBenchANN(ctx, args[1:], stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "ann":
+			return runBenchANN(ctx, args[1:], stdout, stderr)
+		case "query":
+			return runBenchQuery(ctx, args[1:], stdout, stderr)
+		}
 	}
 	fs := newFlags("bench", "(--model DIR | --arch ViT-B/32|ViT-B/16|ViT-L/14|vsepp-resnet152|vsepp-vgg19) [--batch N] [--tokens 16,77] [--json]", stderr)
 	var mf modelFlags
