@@ -73,6 +73,13 @@ func (f *Flat) AddRows(rows []float32) error {
 	return nil
 }
 
+// Row returns row i itself, which the caller must not modify.
+func (f *Flat) Row(i int) []float32 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.rows[i*f.dim : (i+1)*f.dim : (i+1)*f.dim]
+}
+
 // Vector returns a copy of row i.
 func (f *Flat) Vector(i int) []float32 {
 	f.mu.RLock()

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -64,7 +65,7 @@ func addSynth(w *workspace.Workspace, from, to, dim int) error {
 		}
 		nn.Normalize(img)
 		nn.Normalize(txt)
-		key := fmt.Sprintf("img%06d.png", i)
+		key := fmt.Sprintf("d%02d/img%06d.png", i%100, i)
 		batch = append(batch, workspace.NewImage{Key: key, Path: key, SHA256: key, Split: []string{"train", "test"}[i%2],
 			Vector: img, Captions: []string{"caption of " + key}, CaptionVectors: [][]float32{txt}})
 		if len(batch) == 1000 || i == to-1 {
@@ -175,7 +176,7 @@ func TestEngineGraph(t *testing.T) {
 	// new rows itself and passes over the deleted ones.
 	var gone []string
 	for i := 0; i < n; i += 3 {
-		gone = append(gone, fmt.Sprintf("img%06d.png", i))
+		gone = append(gone, fmt.Sprintf("d%02d/img%06d.png", i%100, i))
 	}
 	if _, err := w.Delete(ctx, gone); err != nil {
 		t.Fatal(err)
@@ -291,4 +292,78 @@ func TestGraphBuildKilled(t *testing.T) {
 		t.Errorf("resuming inserted %d vectors: nothing was kept from the killed builds", inserted)
 	}
 	t.Logf("resumed with %d of %d vectors still to insert", inserted, 2*n)
+}
+
+// TestFilteredSearch filters by split (half the rows: walked in the graph)
+// and by folder (1 %: scored row by row), on a graph and exactly: every
+// hit passes, and the two agree.
+func TestFilteredSearch(t *testing.T) {
+	const n, dim = 6000, 48
+	enc := tinyEncoder(t)
+	dir, ident := synthWorkspace(t, n, dim)
+	ctx := context.Background()
+	w, err := workspace.Create(dir, ident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := UpdateGraphs(ctx, w, GraphOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	ws, err := workspace.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	approx, err := New(ctx, enc, ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exact, err := NewWithConfig(ctx, enc, ws, Config{Exact: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if approx.IndexKind(workspace.Images) != "graph" || exact.IndexKind(workspace.Images) != "exact" {
+		t.Fatal("the engines do not search as configured")
+	}
+	for _, c := range []struct {
+		f    workspace.Filter
+		want int
+	}{{workspace.Filter{Split: "test"}, n / 2}, {workspace.Filter{Under: "d07"}, n / 100}, {workspace.Filter{Under: "d0"}, 0}, {workspace.Filter{Split: "test", Under: "d07/"}, n / 100}} {
+		rows, err := ws.FilterRows(ctx, workspace.Captions, c.f)
+		if err != nil || len(rows) != c.want {
+			t.Fatalf("FilterRows(%+v) = %d rows, %v; want %d", c.f, len(rows), err, c.want)
+		}
+	}
+	s := exact.snapshot()
+	for _, f := range []workspace.Filter{{Split: "test"}, {Under: "d07"}, {Under: "d07/"}, {Split: "train", Under: "d07"}, {Under: "nowhere"}} {
+		for _, target := range []workspace.Kind{workspace.Images, workspace.Captions} {
+			q := [][]float32{s.indexes[workspace.Captions].Vector(3), s.indexes[workspace.Images].Vector(11)}
+			a, err := approx.searchVectors(ctx, q, target, 10, nil, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := exact.searchVectors(ctx, q, target, 10, nil, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range q {
+				if len(a[i]) != len(b[i]) {
+					t.Fatalf("%+v %s query %d: %d hits on the graph, %d exact", f, target, i, len(a[i]), len(b[i]))
+				}
+				for j, h := range a[i] {
+					key := h.Key
+					if target == workspace.Captions {
+						key = h.Image.Key
+					}
+					if f.Under != "" && !strings.HasPrefix(key, strings.TrimSuffix(f.Under, "/")+"/") {
+						t.Fatalf("%+v: hit %s is not under the folder", f, key)
+					}
+					if h.ID != b[i][j].ID && h.Score != b[i][j].Score {
+						t.Errorf("%+v %s query %d rank %d: graph %d (%g), exact %d (%g)", f, target, i, j, h.ID, h.Score, b[i][j].ID, b[i][j].Score)
+					}
+				}
+			}
+		}
+	}
 }

@@ -288,6 +288,11 @@ var ErrBadQuery = errors.New("bad query")
 // SearchVectors finds the k best documents of the target kind for each
 // query vector; exclude, if not nil, drops documents from the results.
 func (e *Engine) SearchVectors(ctx context.Context, queries [][]float32, target workspace.Kind, k int, exclude func(workspace.Kind, int64) bool) ([][]Hit, error) {
+	return e.searchVectors(ctx, queries, target, k, exclude, workspace.Filter{})
+}
+
+// searchVectors is SearchVectors among the documents filter selects.
+func (e *Engine) searchVectors(ctx context.Context, queries [][]float32, target workspace.Kind, k int, exclude func(workspace.Kind, int64) bool, filter workspace.Filter) ([][]Hit, error) {
 	if target != workspace.Images && target != workspace.Captions {
 		return nil, fmt.Errorf("%w: target %q (want image or caption)", ErrBadQuery, target)
 	}
@@ -306,7 +311,13 @@ func (e *Engine) SearchVectors(ctx context.Context, queries [][]float32, target 
 		id := ids[row]
 		return id != 0 && (exclude == nil || !exclude(target, id))
 	}
-	rows, err := s.indexes[target].Search(queries, k, keep)
+	var rows [][]index.Hit
+	var err error
+	if filter.IsZero() {
+		rows, err = s.indexes[target].Search(queries, k, keep)
+	} else {
+		rows, err = e.searchFiltered(ctx, s, queries, target, k, keep, filter)
+	}
 	if err != nil {
 		return nil, err
 	}

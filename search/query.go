@@ -59,6 +59,8 @@ type Query struct {
 	Targets []workspace.Kind
 	// TopK is the number of hits per target; 0 means Limits.DefaultTopK.
 	TopK int
+	// Filter keeps only documents of some images: a split, a folder.
+	Filter workspace.Filter
 }
 
 // Kind names what a query looks for: "text", "image", "image_id" or
@@ -238,7 +240,7 @@ func (e *Engine) answer(ctx context.Context, q Query, vec []float32, r *Result) 
 	for _, t := range r.Targets {
 		// SearchVectors normalises the vector in place: harmless to repeat,
 		// but a stored row must not be written, so it gets a copy.
-		hits, err := e.SearchVectors(ctx, [][]float32{slices.Clone(vec)}, t, r.TopK, exclude)
+		hits, err := e.searchVectors(ctx, [][]float32{slices.Clone(vec)}, t, r.TopK, exclude, q.Filter)
 		if err != nil {
 			return err
 		}

@@ -67,6 +67,8 @@ type searchRequest struct {
 	CaptionID int64  `json:"caption_id,omitempty"`
 	Target    string `json:"target,omitempty"`
 	TopK      int    `json:"top_k,omitempty"`
+	Split     string `json:"split,omitempty"`
+	Under     string `json:"under,omitempty"`
 
 	upload *upload // a multipart file, or Image decoded
 }
@@ -123,7 +125,8 @@ func (s *Server) apiSearch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q := search.Query{Text: req.Text, ImageID: req.ID, CaptionID: req.CaptionID, Targets: targets, TopK: req.TopK}
+	q := search.Query{Text: req.Text, ImageID: req.ID, CaptionID: req.CaptionID, Targets: targets, TopK: req.TopK,
+		Filter: workspace.Filter{Split: req.Split, Under: req.Under}}
 	info := queryInfo{Text: req.Text, ID: req.ID + req.CaptionID}
 	if up := req.upload; up != nil {
 		q.Image = up.data
@@ -187,6 +190,8 @@ type searchJSON struct {
 	CaptionID *int64  `json:"caption_id"`
 	Target    *string `json:"target"`
 	TopK      *int    `json:"top_k"`
+	Split     *string `json:"split"`
+	Under     *string `json:"under"`
 }
 
 func (b searchJSON) into(req *searchRequest) error {
@@ -207,6 +212,12 @@ func (b searchJSON) into(req *searchRequest) error {
 		return err
 	}
 	if req.Target, err = str(b.Target, "target"); err != nil {
+		return err
+	}
+	if req.Split, err = str(b.Split, "split"); err != nil {
+		return err
+	}
+	if req.Under, err = str(b.Under, "under"); err != nil {
 		return err
 	}
 	for _, id := range []struct {
@@ -262,6 +273,10 @@ func formFields(v url.Values, req *searchRequest, allowImage bool) error {
 			req.CaptionID, err = parseID(name, val)
 		case "target":
 			req.Target = val
+		case "split":
+			req.Split = val
+		case "under":
+			req.Under = val
 		case "top_k":
 			if req.TopK, err = strconv.Atoi(val); err != nil {
 				err = badRequest("top_k %q is not a whole number", val)
@@ -274,7 +289,7 @@ func formFields(v url.Values, req *searchRequest, allowImage bool) error {
 			}
 			req.Image = val
 		default:
-			return badRequest("unknown parameter %q (want text, id, caption_id, target, top_k)", name)
+			return badRequest("unknown parameter %q (want text, id, caption_id, target, top_k, split, under)", name)
 		}
 		if err != nil {
 			return err

@@ -412,3 +412,53 @@ func (w *Workspace) Caption(ctx context.Context, id int64) (*Caption, error) {
 	}
 	return &c, err
 }
+
+// Filter selects documents by their image: its split and the folder its
+// key is in. The zero Filter selects everything.
+type Filter struct {
+	Split string `json:"split,omitempty"`
+	// Under is a folder of keys, "2019/summer" or "2019/summer/": it
+	// selects the images whose key is under it, at any depth.
+	Under string `json:"under,omitempty"`
+}
+
+// IsZero reports whether f selects everything.
+func (f Filter) IsZero() bool { return f.Split == "" && f.Under == "" }
+
+// FilterRows returns the vector rows of the live documents of kind k that
+// f selects (a caption by its image), in increasing order.
+func (w *Workspace) FilterRows(ctx context.Context, k Kind, f Filter) ([]int, error) {
+	var where []string
+	var args []any
+	if f.Split != "" {
+		where, args = append(where, "i.split = ?"), append(args, f.Split)
+	}
+	if u := strings.Trim(f.Under, "/"); u != "" {
+		// LIKE would treat % and _ in folder names as wildcards: compare
+		// the prefix itself.
+		// On a blob, substr counts bytes, as len does.
+		where = append(where, "substr(CAST(i.key AS BLOB), 1, ?) = CAST(? AS BLOB)")
+		args = append(args, len(u)+1, u+"/")
+	}
+	q := `SELECT i.row FROM images i`
+	if k == Captions {
+		q = `SELECT c.row FROM captions c JOIN images i ON i.id = c.image_id`
+	}
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	rows, err := w.db.QueryContext(ctx, q+" ORDER BY 1", args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int
+	for rows.Next() {
+		var r int
+		if err := rows.Scan(&r); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

@@ -15,7 +15,7 @@ import (
 )
 
 func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("search", "--workspace WS (--text T | --image FILE | --id N | --caption-id N) [--to images|captions|both] [--top-k K] [--exact] [--json]", stderr)
+	fs := newFlags("search", "--workspace WS (--text T | --image FILE | --id N | --caption-id N) [--to images|captions|both] [--top-k K] [--split S] [--under FOLDER] [--exact] [--json]", stderr)
 	wsDir := fs.String("workspace", "", "workspace folder")
 	var mf modelFlags
 	mf.add(fs, false)
@@ -27,13 +27,16 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	topK := fs.Int("top-k", search.DefaultTopK, "number of results")
 	asJSON := fs.Bool("json", false, "print one JSON object per hit")
 	exact := fs.Bool("exact", false, exactUsage)
+	split := fs.String("split", "", "find only images of this split (and their captions)")
+	under := fs.String("under", "", "find only images whose key is under this folder (and their captions)")
 	if err := parse(fs, args, false); err != nil {
 		return err
 	}
 	if *wsDir == "" {
 		return usagef("--workspace is required")
 	}
-	q := search.Query{Text: *text, ImageID: *id, CaptionID: *captionID, TopK: *topK}
+	q := search.Query{Text: *text, ImageID: *id, CaptionID: *captionID, TopK: *topK,
+		Filter: workspace.Filter{Split: *split, Under: *under}}
 	if *image != "" {
 		q.Image = []byte{} // read below, once the flags are known to be right
 	}
