@@ -63,6 +63,9 @@ type GraphConfig struct {
 	Alpha float32 `json:"alpha"`
 	// Threads inserting in parallel (default GOMAXPROCS).
 	Threads int `json:"threads"`
+	// Entries is the number of entry nodes searches start from (default
+	// and at most 256).
+	Entries int `json:"entries"`
 }
 
 // maxEntries bounds the entry nodes; they are taken every n/maxEntries
@@ -81,6 +84,9 @@ func (c GraphConfig) withDefaults() GraphConfig {
 	}
 	if c.Threads <= 0 {
 		c.Threads = runtime.GOMAXPROCS(0)
+	}
+	if c.Entries <= 0 || c.Entries > maxEntries {
+		c.Entries = maxEntries
 	}
 	return c
 }
@@ -243,8 +249,8 @@ func (g *Graph) truncate(n int) {
 // n/maxEntries-th.
 func (g *Graph) setEntries(n int) {
 	g.entries = g.entries[:0]
-	step := max(1, n/maxEntries)
-	for r := 0; r < n && len(g.entries) < maxEntries; r += step {
+	step := max(1, n/g.cfg.Entries)
+	for r := 0; r < n && len(g.entries) < g.cfg.Entries; r += step {
 		g.entries = append(g.entries, uint32(r))
 	}
 }

@@ -83,7 +83,7 @@ func ReadGraph(r io.Reader) (*Graph, error) {
 	if h.Dim == 0 || h.Dim > 1<<16 || h.Degree == 0 || h.Degree > math.MaxUint16 || h.Rows > 1<<40 || h.Entries > maxEntries || h.Alpha < 1 || h.Alpha > 10 {
 		return nil, fmt.Errorf("%w: header %+v out of range", ErrCorrupt, h)
 	}
-	g := NewGraph(int(h.Dim), GraphConfig{Degree: int(h.Degree), BuildEffort: int(h.BuildEffort), Alpha: h.Alpha})
+	g := NewGraph(int(h.Dim), GraphConfig{Degree: int(h.Degree), BuildEffort: int(h.BuildEffort), Alpha: h.Alpha, Entries: int(h.Entries)})
 	n := int(h.Rows)
 	g.grow(n)
 	g.n = n

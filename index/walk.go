@@ -42,8 +42,12 @@ type walker struct {
 	ids    []uint32
 	dots   []int32
 	scores []float32
+	seeds  []candidate
 	nbuf   []uint32
 }
+
+// seeds is how many of the best-scoring entry nodes a walk starts from.
+const seeds = 4
 
 func (g *Graph) newWalker(locks *stripes) *walker {
 	return &walker{g: g, locks: locks, qu: make([]uint8, g.dim), q8: make([]int8, g.dim)}
@@ -120,12 +124,32 @@ func (w *walker) walk(ef int, keep func(row int) bool, skip uint32) {
 			}
 		}
 	}
-	w.ids = w.ids[:0]
-	for _, e := range g.entries {
-		if int(e) < len(vis.mark) {
-			vis.mark[e] = vis.epoch
-			w.ids = append(w.ids, e)
+	// Score every entry node, then start from the best few only: the
+	// others would crowd the candidate lists for nothing.
+	if cap(w.scores) < len(g.entries) {
+		w.scores = make([]float32, len(g.entries))
+	}
+	es := w.scores[:len(g.entries)]
+	w.score(g.entries, es)
+	top := w.seeds[:0] // best first, insertion-sorted: a handful
+	for i, e := range g.entries {
+		if len(top) == seeds && es[i] <= top[seeds-1].score {
+			continue
 		}
+		if len(top) < seeds {
+			top = append(top, candidate{})
+		}
+		j := len(top) - 1
+		for ; j > 0 && top[j-1].score < es[i]; j-- {
+			top[j] = top[j-1]
+		}
+		top[j] = candidate{e, es[i]}
+	}
+	w.seeds = top
+	w.ids = w.ids[:0]
+	for _, c := range top {
+		vis.mark[c.row] = vis.epoch
+		w.ids = append(w.ids, c.row)
 	}
 	consider(w.ids)
 	for len(w.open) > 0 {
