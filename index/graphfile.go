@@ -65,10 +65,12 @@ func (g *Graph) WriteTo(w io.Writer) (int64, error) {
 	return cw.n + int64(n), err
 }
 
-// ReadGraph reads a graph written by WriteTo. Inserting threads default
-// to GOMAXPROCS. A short or damaged file gives an error wrapping
+// ReadGraph reads a graph written by WriteTo from r, which holds size
+// bytes: the header must account for exactly that many, so that a damaged
+// header cannot make it allocate more than the file. Inserting threads
+// default to GOMAXPROCS. A short or damaged file gives an error wrapping
 // ErrCorrupt.
-func ReadGraph(r io.Reader) (*Graph, error) {
+func ReadGraph(r io.Reader, size int64) (*Graph, error) {
 	crc := crc32.New(castagnoli)
 	raw := bufio.NewReaderSize(r, 1<<20)
 	br := io.TeeReader(raw, crc) // everything but the checksum
@@ -80,8 +82,13 @@ func ReadGraph(r io.Reader) (*Graph, error) {
 	if err := binary.Read(br, binary.LittleEndian, &h); err != nil {
 		return nil, corrupt(err)
 	}
-	if h.Dim == 0 || h.Dim > 1<<16 || h.Degree == 0 || h.Degree > math.MaxUint16 || h.Rows > 1<<40 || h.Entries > maxEntries || h.Alpha < 1 || h.Alpha > 10 {
+	if h.Dim == 0 || h.Dim > 1<<16 || h.Degree == 0 || h.Degree > math.MaxUint16 || h.Rows > 1<<40 || h.Entries > maxEntries || !(h.Alpha >= 1 && h.Alpha <= 10) {
 		return nil, fmt.Errorf("%w: header %+v out of range", ErrCorrupt, h)
+	}
+	rows := int64(h.Rows)
+	wantSize := int64(8+binary.Size(h)) + rows*(4+int64(h.Dim)+2+4*int64(h.Degree)) + 4*int64(h.Entries) + 4
+	if wantSize != size {
+		return nil, fmt.Errorf("%w: %d bytes, the header implies %d", ErrCorrupt, size, wantSize)
 	}
 	g := NewGraph(int(h.Dim), GraphConfig{Degree: int(h.Degree), BuildEffort: int(h.BuildEffort), Alpha: h.Alpha, Entries: int(h.Entries)})
 	n := int(h.Rows)

@@ -16,7 +16,7 @@ func TestGraphFileRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	file := buf.Bytes()
-	h, err := ReadGraph(bytes.NewReader(file))
+	h, err := ReadGraph(bytes.NewReader(file), int64(len(file)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestGraphFileRoundTrip(t *testing.T) {
 		{"flipped byte", flip(file, len(file)/3)},
 		{"flipped checksum", flip(file, len(file)-1)},
 	} {
-		if _, err := ReadGraph(bytes.NewReader(c.data)); !errors.Is(err, ErrCorrupt) {
+		if _, err := ReadGraph(bytes.NewReader(c.data), int64(len(c.data))); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("%s: ReadGraph = %v, want ErrCorrupt", c.name, err)
 		}
 	}

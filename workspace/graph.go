@@ -39,7 +39,11 @@ func (w *Workspace) LoadGraph(k Kind) (*index.Graph, error) {
 		return nil, err
 	}
 	defer f.Close()
-	g, err := index.ReadGraph(f)
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	g, err := index.ReadGraph(f, st.Size())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -63,18 +67,6 @@ func (w *Workspace) SaveGraph(k Kind, g *index.Graph) error {
 		_, err := g.WriteTo(out)
 		return err
 	})
-}
-
-// RemoveGraph deletes a kind's graph, if any. Only the writer may.
-func (w *Workspace) RemoveGraph(k Kind) error {
-	if w.unlock == nil {
-		return errors.New("workspace: RemoveGraph needs the workspace opened for writing")
-	}
-	err := os.Remove(w.graphPath(k))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	return err
 }
 
 // MapVectors maps a kind's vector file read-only, with room for at least

@@ -8,6 +8,7 @@
 //	docs.db             documents, in SQLite (WAL mode)
 //	vectors/image.f32   one row of Dim little-endian float32 per image row
 //	vectors/caption.f32 the same for captions
+//	vectors/*.graph     graph indexes of the vectors, where built (graph.go)
 //	lock                held by the one process that writes
 //
 // SQLite was chosen for the documents because its write-ahead log lets

@@ -203,13 +203,13 @@ def main():
         idx.add(base)
         lib = {"build_s": time.perf_counter() - t, "index_bytes": rss_bytes() - r0,
                "memory_note": "resident growth while building, float32 vectors for the re-ranking included",
-               "params": {"factory": f"IVF{nlist},PQ{m},RFlat", "k_factor": 4}}
+               "params": {"factory": f"IVF{nlist},PQ{m},RFlat", "k_factor": 32}}
         print(f"faiss IVF-PQ built in {lib['build_s']:.1f}s", file=sys.stderr)
         ivf = faiss.extract_index_ivf(faiss.downcast_index(idx.base_index))
         for kind, (q, _) in qsets.items():
             def search(nprobe):
                 ivf.nprobe = nprobe
-                idx.k_factor = 4
+                idx.k_factor = 32
                 _, labels = idx.search(q, a.k)
                 return labels
             pts = sweep(f"faiss-ivfpq {kind}", search, [1, 2, 4, 8, 16, 32, 64, 128, 256, 512], base, q, truth[kind], a.k)

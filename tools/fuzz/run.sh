@@ -24,6 +24,7 @@ targets=(
   ./tokenize:FuzzTreebank
   ./pickle:FuzzUnpickle
   ./torchfile:FuzzRead
+  ./index:FuzzReadGraph
 )
 for t in "${targets[@]}"; do
   pkg=${t%%:*} name=${t##*:}
