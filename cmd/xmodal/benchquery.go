@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"sync"
 	"time"
 
-	"github.com/xmodal/xmodal/eval"
 	"github.com/xmodal/xmodal/model"
 	"github.com/xmodal/xmodal/search"
 	"github.com/xmodal/xmodal/workspace"
@@ -53,12 +51,7 @@ func runBenchQuery(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	texts := everydayQueries
 	if *file != "" {
-		f, err := os.Open(*file)
-		if err != nil {
-			return err
-		}
-		cases, err := eval.ReadQueries(f, *file)
-		f.Close()
+		cases, err := readQueryFile(*file)
 		if err != nil {
 			return err
 		}

@@ -116,12 +116,7 @@ func runEvalQueries(ctx context.Context, wsDir, file string, k int, mf *modelFla
 	if k < 1 {
 		return usagef("--k must be 1 or more")
 	}
-	f, err := os.Open(file)
-	if err != nil {
-		return err
-	}
-	cases, err := eval.ReadQueries(f, file)
-	f.Close()
+	cases, err := readQueryFile(file)
 	if err != nil {
 		return err
 	}
@@ -178,4 +173,14 @@ func runEvalANN(ctx context.Context, wsDir, split string, k int, mf *modelFlags,
 		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%.4f\t%.3f\t%.3f\t\n", r.Queries, r.N, r.Indexed, r.Effort, r.Recall, r.GraphMS, r.ExactMS)
 	}
 	return w.Flush()
+}
+
+// readQueryFile reads a query file (eval.ReadQueries).
+func readQueryFile(path string) ([]eval.QueryCase, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return eval.ReadQueries(f, path)
 }

@@ -23,18 +23,7 @@ func File(path string) ([]byte, func() error, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	size := st.Size()
-	if size == 0 {
-		return []byte{}, func() error { return nil }, nil
-	}
-	if int64(int(size)) != size {
-		return nil, nil, fmt.Errorf("%s: %d bytes is too large to map", path, size)
-	}
-	data, err := syscall.Mmap(int(fd.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
-	if err != nil {
-		return nil, nil, fmt.Errorf("mmap %s: %w", path, err)
-	}
-	return data, func() error { return syscall.Munmap(data) }, nil
+	return Region(path, st.Size())
 }
 
 // Region maps the first size bytes of path read-only, size may exceed the
