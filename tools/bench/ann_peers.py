@@ -98,7 +98,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--queries", type=int, default=2000, help="queries of each kind")
-    ap.add_argument("--only", default="xmodal,hnswlib,faiss-hnsw,faiss-ivfpq")
+    ap.add_argument("--only", default="xmodal,hnswlib,hnswlib-native,faiss-hnsw,faiss-ivfpq")
+    ap.add_argument("--hnswlib-native", default="",
+                    help="tools/bench/hnswlib_native.cpp built with -march=native (hnswlib-native is skipped without it)")
     ap.add_argument("--out", default="", help="write the results here as JSON")
     a = ap.parse_args()
     only = a.only.split(",")
@@ -149,6 +151,26 @@ def main():
         results["libraries"]["xmodal"] = lib
 
     efforts = [10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024]
+    if "hnswlib-native" in only and a.hnswlib_native:
+        # One build per kind of query: the program builds, then sweeps.
+        lib = {"memory_note": "resident growth while building, float32 vectors included",
+               "params": {"M": 16, "ef_construction": 200, "compiled": "g++ -O3 -march=native"}}
+        for kind, (q, path) in qsets.items():
+            outp = os.path.join(a.dir, f"hnswlib_native_{kind}")
+            cmd = [a.hnswlib_native, os.path.join(a.dir, "base.f32"), str(dim), path, str(a.k), str(a.threads),
+                   outp, ",".join(str(e) for e in efforts[:10])]
+            print(" ".join(cmd), file=sys.stderr)
+            proc = subprocess.run(cmd, stdout=subprocess.PIPE, check=True)
+            pts = []
+            for l in proc.stdout.decode().splitlines():
+                p = json.loads(l)
+                lib["build_s"], lib["index_bytes"] = p["build_s"], p["index_bytes"]
+                nb = np.fromfile(f"{outp}.{p['effort']}", dtype="<i4").reshape(-1, a.k)
+                r = recall(base, q, truth[kind][0], truth[kind][1], nb, a.k)
+                pts.append({"effort": p["effort"], "recall": r, "qps": p["qps"]})
+                print(f"  hnswlib-native {kind} effort {p['effort']}: recall {r:.4f}, {p['qps']:.0f} q/s", file=sys.stderr)
+            lib[kind] = {"points": pts, "at": at_targets(pts)}
+        results["libraries"]["hnswlib-native"] = lib
     if "hnswlib" in only:
         import hnswlib
         r0 = rss_bytes()
