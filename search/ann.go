@@ -20,6 +20,10 @@ import (
 // --ann); a workspace that has a graph uses it whatever its size.
 const GraphThreshold = 100_000
 
+// reloadGap is how many rows an engine's graph must lack before it reads
+// the saved graph again rather than inserting them.
+const reloadGap = 1000
+
 // DefaultGraphCheckpoint is how many vectors UpdateGraphs inserts between
 // saves of a graph, so that an interrupted build resumes: about a minute
 // of work on two cores.
@@ -78,6 +82,14 @@ func openGraph(ctx context.Context, ws *workspace.Workspace, k workspace.Kind, r
 	a := &annIndex{rows: rows}
 	if prev != nil {
 		a.g, a.vecs = prev.g, prev.vecs
+		// Many new rows usually come from `xmodal index`, which saves
+		// them in the graph file: reading it is quicker than inserting,
+		// and searches on the old graph do not wait for the inserts.
+		if rows-prev.g.Len() >= reloadGap {
+			if g, err := ws.LoadGraph(k); err == nil && g.Len() > prev.g.Len() {
+				a.g = g
+			}
+		}
 	} else {
 		g, err := ws.LoadGraph(k)
 		switch {

@@ -187,6 +187,39 @@ func TestEngineGraph(t *testing.T) {
 	w.Close()
 	compareEngines(t, dir, enc, true)
 
+	// An engine that runs while `index` adds and saves many rows takes
+	// the saved graph rather than inserting them itself.
+	ro, err := workspace.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	running, err := New(ctx, enc, ro)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := running.snapshot().indexes[workspace.Images].(*annIndex).g
+	w, err = workspace.Create(dir, ident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := addSynth(w, n+500, n+500+reloadGap, dim); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := UpdateGraphs(ctx, w, GraphOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if err := running.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after := running.snapshot().indexes[workspace.Images].(*annIndex)
+	if after.g == before || after.g.Len() != n+500+reloadGap || before.Len() != n+500 {
+		t.Errorf("after index saved %d more rows: graph replaced %v, %d rows (the old one %d)", reloadGap, after.g != before, after.g.Len(), before.Len())
+	}
+	running.Close()
+	ro.Close()
+	compareEngines(t, dir, enc, true)
+
 	// A damaged graph file is rebuilt, by the engine in memory and by
 	// UpdateGraphs on disk.
 	path := filepath.Join(dir, "vectors", "image.graph")
@@ -214,8 +247,11 @@ func TestEngineGraph(t *testing.T) {
 		t.Fatal(err)
 	}
 	g, err := w.LoadGraph(workspace.Images)
-	if err != nil || g.Len() != n+500 {
-		t.Fatalf("rebuilt graph: %v, %v", g, err)
+	if err != nil {
+		t.Fatalf("rebuilt graph: %v", err)
+	}
+	if g.Len() != n+500+reloadGap {
+		t.Fatalf("rebuilt graph has %d rows, want %d", g.Len(), n+500+reloadGap)
 	}
 	w.Close()
 }
@@ -285,8 +321,11 @@ func TestGraphBuildKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	g, err := ws.LoadGraph(workspace.Images)
-	if err != nil || g.Len() != n {
-		t.Fatalf("after resuming: %v, %v", g, err)
+	if err != nil {
+		t.Fatalf("after resuming: %v", err)
+	}
+	if g.Len() != n {
+		t.Fatalf("after resuming the graph has %d rows, want %d", g.Len(), n)
 	}
 	if inserted >= 2*n {
 		t.Errorf("resuming inserted %d vectors: nothing was kept from the killed builds", inserted)
