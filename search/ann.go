@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sync"
 	"time"
 
@@ -34,8 +35,7 @@ const DefaultGraphCheckpoint = 100_000
 type vectorIndex interface {
 	Len() int
 	Search(queries [][]float32, k int, keep func(row int) bool) ([][]index.Hit, error)
-	Vector(row int) []float32 // a copy
-	Row(row int) []float32    // the stored row itself: not to be written
+	Row(row int) []float32 // the stored row itself: not to be written
 }
 
 // annIndex is a graph over a mapped vector file. Rows keep rising: the
@@ -50,10 +50,6 @@ type annIndex struct {
 func (a *annIndex) Len() int { return a.rows }
 
 func (a *annIndex) Row(row int) []float32 { return a.vecs.Row(row) }
-
-func (a *annIndex) Vector(row int) []float32 {
-	return append([]float32(nil), a.vecs.Row(row)...)
-}
 
 func (a *annIndex) Search(queries [][]float32, k int, keep func(row int) bool) ([][]index.Hit, error) {
 	rows := a.rows
@@ -91,16 +87,9 @@ func openGraph(ctx context.Context, ws *workspace.Workspace, k workspace.Kind, r
 			}
 		}
 	} else {
-		g, err := ws.LoadGraph(k)
-		switch {
-		case err == nil:
-			a.g = g
-		case errors.Is(err, fs.ErrNotExist):
-		default:
+		var err error
+		if a.g, err = loadGraph(ws, k); err != nil {
 			logf("%v; rebuilding it in memory", err)
-		}
-		if a.g == nil {
-			a.g = index.NewGraph(ws.Manifest().Model.Dim, index.GraphConfig{})
 		}
 	}
 	if a.vecs == nil || a.vecs.Capacity < rows {
@@ -120,6 +109,20 @@ func openGraph(ctx context.Context, ws *workspace.Workspace, k workspace.Kind, r
 		}
 	}
 	return a, nil
+}
+
+// loadGraph returns a kind's saved graph or, failing that, a new empty
+// one, with the reason the saved one could not be used (nil if there was
+// none).
+func loadGraph(ws *workspace.Workspace, k workspace.Kind) (*index.Graph, error) {
+	g, err := ws.LoadGraph(k)
+	if err == nil {
+		return g, nil
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		err = nil
+	}
+	return index.NewGraph(ws.Manifest().Model.Dim, index.GraphConfig{}), err
 }
 
 // mappings are the vector files an engine mapped. Old snapshots may still
@@ -183,15 +186,10 @@ func UpdateGraphs(ctx context.Context, ws *workspace.Workspace, o GraphOptions) 
 		if rows == 0 || !o.Force && !wantGraph(ws, k, rows) {
 			continue
 		}
-		g, err := ws.LoadGraph(k)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			if !errors.Is(err, index.ErrCorrupt) {
-				return total, err
-			}
-			g = nil // rebuilt below: the error said why
-		}
-		if g == nil {
-			g = index.NewGraph(ws.Manifest().Model.Dim, index.GraphConfig{})
+		// A damaged graph is rebuilt: loadGraph then returns a new one.
+		g, err := loadGraph(ws, k)
+		if err != nil && !errors.Is(err, index.ErrCorrupt) {
+			return total, err
 		}
 		have := g.Len()
 		if have == rows {
@@ -271,7 +269,7 @@ func (e *Engine) MeasureGraphs(ctx context.Context, split string, k, maxQueries 
 		rows = spreadInts(rows, maxQueries)
 		out := make([][]float32, len(rows))
 		for i, r := range rows {
-			out[i] = s.indexes[kind].Vector(r)
+			out[i] = slices.Clone(s.indexes[kind].Row(r))
 		}
 		return out
 	}

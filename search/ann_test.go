@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -131,7 +132,7 @@ func compareEngines(t *testing.T, dir string, enc model.Encoder, wantGraph bool)
 	}
 	// The engines agree on documents, and deleted ones never come back.
 	s := exact.snapshot()
-	q := [][]float32{s.indexes[workspace.Captions].Vector(0), s.indexes[workspace.Captions].Vector(7)}
+	q := [][]float32{slices.Clone(s.indexes[workspace.Captions].Row(0)), slices.Clone(s.indexes[workspace.Captions].Row(7))}
 	a, err := approx.SearchVectors(ctx, q, workspace.Images, 10, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -377,7 +378,7 @@ func TestFilteredSearch(t *testing.T) {
 	s := exact.snapshot()
 	for _, f := range []workspace.Filter{{Split: "test"}, {Under: "d07"}, {Under: "d07/"}, {Split: "train", Under: "d07"}, {Under: "nowhere"}} {
 		for _, target := range []workspace.Kind{workspace.Images, workspace.Captions} {
-			q := [][]float32{s.indexes[workspace.Captions].Vector(3), s.indexes[workspace.Images].Vector(11)}
+			q := [][]float32{slices.Clone(s.indexes[workspace.Captions].Row(3)), slices.Clone(s.indexes[workspace.Images].Row(11))}
 			a, err := approx.searchVectors(ctx, q, target, 10, nil, f)
 			if err != nil {
 				t.Fatal(err)

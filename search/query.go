@@ -257,7 +257,7 @@ func (e *Engine) storedVector(ctx context.Context, kind workspace.Kind, id int64
 	s := e.snapshot()
 	for row, rid := range s.ids[kind] {
 		if rid == id {
-			return s.indexes[kind].Vector(row), nil
+			return slices.Clone(s.indexes[kind].Row(row)), nil
 		}
 	}
 	return nil, fmt.Errorf("%w: no %s with id %d", ErrNotFound, kind, id)

@@ -283,32 +283,3 @@ func writeNeighbours(path string, hits [][]index.Hit, k int) error {
 	}
 	return f.Close()
 }
-
-// rateReporter prints "inserted 1234/5678 (21%), 950/s, ETA 4s" to stderr
-// at most once a second.
-type rateReporter struct {
-	w     io.Writer
-	what  string
-	total int
-	start time.Time
-	last  time.Time
-	mu    sync.Mutex
-}
-
-func newRateReporter(w io.Writer, what string, total int) *rateReporter {
-	now := time.Now()
-	return &rateReporter{w: w, what: what, total: total, start: now, last: now}
-}
-
-func (r *rateReporter) update(done int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if time.Since(r.last) < time.Second {
-		return
-	}
-	r.last = time.Now()
-	el := time.Since(r.start).Seconds()
-	rate := float64(done) / el
-	eta := time.Duration(float64(r.total-done)/max(rate, 1e-9)) * time.Second
-	fmt.Fprintf(r.w, "%s %d/%d (%.0f%%), %.0f/s, ETA %s\n", r.what, done, r.total, 100*float64(done)/float64(max(1, r.total)), rate, eta.Round(time.Second))
-}

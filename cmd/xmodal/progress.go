@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/xmodal/xmodal/indexer"
@@ -123,4 +124,31 @@ func etaString(remaining, rate float64) string {
 		return "--"
 	}
 	return time.Duration(remaining / rate * float64(time.Second)).Round(time.Second).String()
+}
+
+// rateReporter prints "inserted 1234/5678 (21%), 950/s, ETA 4s" to stderr
+// at most once a second.
+type rateReporter struct {
+	w     io.Writer
+	what  string
+	total int
+	start time.Time
+	last  time.Time
+	mu    sync.Mutex
+}
+
+func newRateReporter(w io.Writer, what string, total int) *rateReporter {
+	now := time.Now()
+	return &rateReporter{w: w, what: what, total: total, start: now, last: now}
+}
+
+func (r *rateReporter) update(done int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if time.Since(r.last) < time.Second {
+		return
+	}
+	r.last = time.Now()
+	rate := float64(done) / time.Since(r.start).Seconds()
+	fmt.Fprintf(r.w, "%s %d/%d (%.0f%%), %.0f/s, ETA %s\n", r.what, done, r.total, 100*float64(done)/float64(max(1, r.total)), rate, etaString(float64(r.total-done), rate))
 }
