@@ -50,7 +50,7 @@ type annResult struct {
 const tuningQueries = 500
 
 func runBenchANN(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench ann", "--base BASE.f32 --queries Q.f32 --dim D [--k 10] [--recall 0.95] [--threads N] [--out NEIGHBORS.i32] [--json]", stderr)
+	fs := newFlags("bench ann", "--base BASE.f32 --queries Q.f32 --dim D [--k 10] [--recall 0.95] [--threads N] [--out NEIGHBORS.i32] [--degree 32] [--build-effort 96] [--entries 256] [--json]", stderr)
 	basePath := fs.String("base", "", "vectors to index: row-major little-endian float32, unit length")
 	queryPath := fs.String("queries", "", "query vectors, in the same format; several files, comma-separated, are measured in turn on one build")
 	dim := fs.Int("dim", 0, "dimension of the vectors")
