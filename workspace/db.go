@@ -76,7 +76,7 @@ func (w *Workspace) meta(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
 }, key string) (int64, error) {
 	var v int64
-	err := q.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	err := q.QueryRowContext(ctx, w.sql(`SELECT value FROM meta WHERE key = ?`), key).Scan(&v)
 	return v, err
 }
 
@@ -232,7 +232,12 @@ func (w *Workspace) Stats(ctx context.Context) (Stats, error) {
 // RowIDs maps every committed vector row of a kind to its live document's
 // id, or 0 for a row whose document was deleted or replaced.
 func (w *Workspace) RowIDs(ctx context.Context, k Kind) ([]int64, error) {
-	tx, err := w.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	opts := &sql.TxOptions{ReadOnly: true}
+	if w.pg != nil {
+		// One snapshot for the count and the rows, as SQLite gives.
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	tx, err := w.db.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -301,7 +306,7 @@ func (w *Workspace) ImagesInSplit(ctx context.Context, split string) ([]Image, e
 }
 
 func (w *Workspace) images(ctx context.Context, where string, args ...any) ([]Image, error) {
-	rows, err := w.db.QueryContext(ctx, `SELECT id, key, path, sha256, size, mtime, split, row, added FROM images `+where, args...)
+	rows, err := w.db.QueryContext(ctx, w.sql(`SELECT id, key, path, sha256, size, mtime, split, row, added FROM images `+where), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -331,7 +336,7 @@ func (w *Workspace) images(ctx context.Context, where string, args ...any) ([]Im
 			capArgs = append(capArgs, im.ID)
 		}
 	}
-	caps, err := w.db.QueryContext(ctx, capQuery, capArgs...)
+	caps, err := w.db.QueryContext(ctx, w.sql(capQuery), capArgs...)
 	if err != nil {
 		return nil, err
 	}
@@ -370,7 +375,7 @@ func (w *Workspace) CaptionsByID(ctx context.Context, ids []int64) (map[int64]*C
 	out := map[int64]*Caption{}
 	for lo := 0; lo < len(ids); lo += 500 {
 		chunk := ids[lo:min(lo+500, len(ids))]
-		rows, err := w.db.QueryContext(ctx, `SELECT id, image_id, ord, text, row FROM captions WHERE id IN (`+placeholders(len(chunk))+`)`, anys(chunk)...)
+		rows, err := w.db.QueryContext(ctx, w.sql(`SELECT id, image_id, ord, text, row FROM captions WHERE id IN (`+placeholders(len(chunk))+`)`), anys(chunk)...)
 		if err != nil {
 			return nil, err
 		}
@@ -390,6 +395,26 @@ func (w *Workspace) CaptionsByID(ctx context.Context, ids []int64) (map[int64]*C
 	return out, nil
 }
 
+// sql adapts a query written with ? placeholders, as SQLite takes them,
+// to the workspace's database: PostgreSQL numbers them ($1, $2…). The
+// queries never hold a literal question mark.
+func (w *Workspace) sql(q string) string {
+	if w.pg == nil {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
 }
@@ -405,7 +430,7 @@ func anys(ids []int64) []any {
 // Caption returns a caption document.
 func (w *Workspace) Caption(ctx context.Context, id int64) (*Caption, error) {
 	var c Caption
-	err := w.db.QueryRowContext(ctx, `SELECT id, image_id, ord, text, row FROM captions WHERE id = ?`, id).
+	err := w.db.QueryRowContext(ctx, w.sql(`SELECT id, image_id, ord, text, row FROM captions WHERE id = ?`), id).
 		Scan(&c.ID, &c.ImageID, &c.Ord, &c.Text, &c.Row)
 	if err == sql.ErrNoRows {
 		return nil, fmt.Errorf("caption %d: %w", id, os.ErrNotExist)
@@ -435,10 +460,14 @@ func (w *Workspace) FilterRows(ctx context.Context, k Kind, f Filter) ([]int, er
 	}
 	if u := strings.Trim(f.Under, "/"); u != "" {
 		// LIKE would treat % and _ in folder names as wildcards: compare
-		// the prefix itself.
-		// On a blob, substr counts bytes, as len does.
-		where = append(where, "substr(CAST(i.key AS BLOB), 1, ?) = CAST(? AS BLOB)")
-		args = append(args, len(u)+1, u+"/")
+		// the prefix itself, byte for byte.
+		if w.pg != nil {
+			where, args = append(where, "starts_with(i.key, ?)"), append(args, u+"/")
+		} else {
+			// On a blob, substr counts bytes, as len does.
+			where = append(where, "substr(CAST(i.key AS BLOB), 1, ?) = CAST(? AS BLOB)")
+			args = append(args, len(u)+1, u+"/")
+		}
 	}
 	q := `SELECT i.row FROM images i`
 	if k == Captions {
@@ -447,7 +476,7 @@ func (w *Workspace) FilterRows(ctx context.Context, k Kind, f Filter) ([]int, er
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	rows, err := w.db.QueryContext(ctx, q+" ORDER BY 1", args...)
+	rows, err := w.db.QueryContext(ctx, w.sql(q+" ORDER BY 1"), args...)
 	if err != nil {
 		return nil, err
 	}

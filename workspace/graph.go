@@ -24,6 +24,9 @@ func (w *Workspace) graphPath(k Kind) string {
 
 // HasGraph reports whether a kind has a saved graph.
 func (w *Workspace) HasGraph(k Kind) bool {
+	if w.dir == "" {
+		return false
+	}
 	_, err := os.Stat(w.graphPath(k))
 	return err == nil
 }
@@ -33,6 +36,9 @@ func (w *Workspace) HasGraph(k Kind) bool {
 // does not fit the workspace (other dimension, more rows than committed),
 // gives an error wrapping index.ErrCorrupt.
 func (w *Workspace) LoadGraph(k Kind) (*index.Graph, error) {
+	if w.dir == "" {
+		return nil, fmt.Errorf("workspace %s: graph files: %w", w.loc, os.ErrNotExist)
+	}
 	path := w.graphPath(k)
 	f, err := os.Open(path)
 	if err != nil {
@@ -61,7 +67,7 @@ func (w *Workspace) LoadGraph(k Kind) (*index.Graph, error) {
 // SaveGraph replaces a kind's graph atomically. Only the writer may.
 func (w *Workspace) SaveGraph(k Kind, g *index.Graph) error {
 	if w.unlock == nil {
-		return errors.New("workspace: SaveGraph needs the workspace opened for writing")
+		return errors.New("workspace: SaveGraph needs a folder workspace opened for writing")
 	}
 	return atomicfile.Write(w.graphPath(k), 0o644, func(out io.Writer) error {
 		_, err := g.WriteTo(out)
@@ -74,6 +80,9 @@ func (w *Workspace) SaveGraph(k Kind, g *index.Graph) error {
 // through it without mapping again. Close the Mapping when no reader uses
 // it.
 func (w *Workspace) MapVectors(k Kind, rows int) (*Mapping, error) {
+	if w.dir == "" {
+		return nil, fmt.Errorf("workspace %s: vectors live in the database, not in a file to map", w.loc)
+	}
 	dim := w.manifest.Model.Dim
 	room := max(rows+rows/2, rows+(64<<20)/(4*dim))
 	b, unmap, err := mmap.Region(w.vectorPath(k), int64(room)*int64(dim)*4)

@@ -40,7 +40,7 @@ func TestCreateWait(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	calls := 0
-	_, err = CreateWait(ctx, dir, testModel, func(*LockedError) { calls++ })
+	_, err = CreateWait(ctx, dir, testModel, Options{}, func(*LockedError) { calls++ })
 	if !errors.Is(err, ErrLocked) || !errors.Is(err, context.DeadlineExceeded) || calls != 1 {
 		t.Fatalf("CreateWait with the lock held: %v (waiting called %d times)", err, calls)
 	}
@@ -50,7 +50,7 @@ func TestCreateWait(t *testing.T) {
 		w.Close()
 	}()
 	calls = 0
-	w2, err := CreateWait(context.Background(), dir, testModel, func(*LockedError) { calls++ })
+	w2, err := CreateWait(context.Background(), dir, testModel, Options{}, func(*LockedError) { calls++ })
 	if err != nil || calls != 1 {
 		t.Fatalf("CreateWait: %v (waiting called %d times)", err, calls)
 	}

@@ -17,6 +17,10 @@
 // pebble lock their files against a second process. The pure-Go driver
 // (modernc.org/sqlite) keeps xmodal free of cgo.
 //
+// A workspace can also live in PostgreSQL (postgres.go): the same tables,
+// with the vectors in them, shared by any number of processes on any
+// number of machines.
+//
 // Vectors are append-only files of fixed-size rows, which a reader can map
 // or read in one go. Crash safety comes from ordering: a batch's vectors are
 // appended and synced first, then one transaction records the documents and
@@ -33,6 +37,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/xmodal/xmodal/internal/atomicfile"
@@ -73,10 +78,27 @@ const (
 
 // Workspace is an open workspace. Its methods are safe for concurrent use.
 type Workspace struct {
-	dir      string
+	dir      string // "" for a database
+	loc      string // dir, or the database's URL without its password
 	manifest Manifest
 	db       *sql.DB
-	unlock   func() error // non-nil when opened for writing
+	pg       *pgStore // nil for a folder
+	writable bool
+	unlock   func() error // a folder's write lock, while held
+}
+
+// Options adjust how a workspace is created.
+type Options struct {
+	// Vectors says how a PostgreSQL workspace stores its vectors (see
+	// VectorStorage); it is ignored for a folder, and for a database
+	// workspace that exists.
+	Vectors string
+}
+
+// IsDatabase reports whether a workspace location is a PostgreSQL URL
+// (postgres://… or postgresql://…) rather than a folder.
+func IsDatabase(loc string) bool {
+	return strings.HasPrefix(loc, "postgres://") || strings.HasPrefix(loc, "postgresql://")
 }
 
 // ErrNotExist is returned by Open when dir holds no workspace.
@@ -106,10 +128,10 @@ func (e *LockedError) Is(target error) bool { return target == ErrLocked }
 // CreateWait is Create that waits while another process holds the write
 // lock, until ctx is done. waiting, if not nil, is called when the wait
 // begins and whenever the holder changes.
-func CreateWait(ctx context.Context, dir string, model Model, waiting func(holder *LockedError)) (*Workspace, error) {
+func CreateWait(ctx context.Context, dir string, model Model, o Options, waiting func(holder *LockedError)) (*Workspace, error) {
 	var told *LockedError
 	for {
-		w, err := Create(dir, model)
+		w, err := CreateWith(ctx, dir, model, o)
 		var locked *LockedError
 		if !errors.As(err, &locked) {
 			return w, err
@@ -128,8 +150,17 @@ func CreateWait(ctx context.Context, dir string, model Model, waiting func(holde
 
 // Create opens the workspace in dir for writing, creating it for model if it
 // does not exist. An existing workspace made with another model is refused.
-// Only one process may write at a time.
+// Only one process may write to a folder at a time; a database takes
+// writes from any number, one transaction after the other.
 func Create(dir string, model Model) (*Workspace, error) {
+	return CreateWith(context.Background(), dir, model, Options{})
+}
+
+// CreateWith is Create with options; dir may be a database URL.
+func CreateWith(ctx context.Context, dir string, model Model, o Options) (*Workspace, error) {
+	if IsDatabase(dir) {
+		return openPostgres(ctx, dir, &model, o)
+	}
 	if err := os.MkdirAll(filepath.Join(dir, "vectors"), 0o755); err != nil {
 		return nil, err
 	}
@@ -142,7 +173,7 @@ func Create(dir string, model Model) (*Workspace, error) {
 		unlock()
 		return nil, err
 	}
-	w.unlock = unlock
+	w.unlock, w.writable = unlock, true
 	if err := w.trimVectors(); err != nil {
 		w.Close()
 		return nil, err
@@ -151,8 +182,11 @@ func Create(dir string, model Model) (*Workspace, error) {
 }
 
 // Open opens an existing workspace for reading, while another process may
-// be writing to it.
+// be writing to it. dir may be a database URL.
 func Open(dir string) (*Workspace, error) {
+	if IsDatabase(dir) {
+		return openPostgres(context.Background(), dir, nil, Options{})
+	}
 	return open(dir, false, nil)
 }
 
@@ -187,7 +221,7 @@ func open(dir string, create bool, model *Model) (*Workspace, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Workspace{dir: dir, manifest: m, db: db}, nil
+	return &Workspace{dir: dir, loc: dir, manifest: m, db: db}, nil
 }
 
 // Close releases the database and, for a writer, the lock.
@@ -200,8 +234,12 @@ func (w *Workspace) Close() error {
 	return err
 }
 
-// Dir is the workspace's directory.
+// Dir is the workspace's directory, "" for a database.
 func (w *Workspace) Dir() string { return w.dir }
+
+// Location names the workspace for messages: its directory, or its
+// database URL without the password.
+func (w *Workspace) Location() string { return w.loc }
 
 // Manifest returns the workspace's manifest.
 func (w *Workspace) Manifest() Manifest { return w.manifest }
@@ -210,7 +248,7 @@ func (w *Workspace) Manifest() Manifest { return w.manifest }
 func (w *Workspace) CheckModel(model Model) error {
 	if w.manifest.Model.ID != model.ID {
 		return fmt.Errorf("workspace %s was built with %s, not %s: search it with the model that built it",
-			w.dir, describeModel(w.manifest.Model), describeModel(model))
+			w.loc, describeModel(w.manifest.Model), describeModel(model))
 	}
 	return nil
 }

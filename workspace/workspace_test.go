@@ -3,13 +3,39 @@ package workspace
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/xmodal/xmodal/internal/pgtest"
 )
 
 var testModel = Model{ID: "abc123", Name: "test", Dim: 3}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	pgtest.StopShared()
+	os.Exit(code)
+}
+
+// stores runs a test on each kind of workspace: a folder, and a database
+// of Debian's PostgreSQL (without pgvector, so with vectors kept local).
+// Each run gets its own empty location.
+func stores(t *testing.T, test func(t *testing.T, loc string, create func(model Model) (*Workspace, error))) {
+	t.Run("folder", func(t *testing.T) {
+		dir := t.TempDir()
+		test(t, dir, func(m Model) (*Workspace, error) { return Create(dir, m) })
+	})
+	t.Run("postgres", func(t *testing.T) {
+		url := pgtest.Shared(t).NewDatabase(t)
+		test(t, url, func(m Model) (*Workspace, error) {
+			return CreateWith(context.Background(), url, m, Options{Vectors: VectorsLocal})
+		})
+	})
+}
 
 func newImage(key string, v float32, captions ...string) NewImage {
 	im := NewImage{Key: key, Path: "/data/" + key, SHA256: "h-" + key, Size: 10, MTime: 1, Split: "test", Vector: []float32{v, 0, 0}, Captions: captions}
@@ -19,10 +45,11 @@ func newImage(key string, v float32, captions ...string) NewImage {
 	return im
 }
 
-func TestAddReopenAndReplace(t *testing.T) {
+func TestAddReopenAndReplace(t *testing.T) { stores(t, testAddReopenAndReplace) }
+
+func testAddReopenAndReplace(t *testing.T, dir string, create func(Model) (*Workspace, error)) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	w, err := Create(dir, testModel)
+	w, err := create(testModel)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,15 +101,16 @@ func TestAddReopenAndReplace(t *testing.T) {
 	}
 }
 
-func TestModelMismatchRefused(t *testing.T) {
-	dir := t.TempDir()
-	w, err := Create(dir, testModel)
+func TestModelMismatchRefused(t *testing.T) { stores(t, testModelMismatchRefused) }
+
+func testModelMismatchRefused(t *testing.T, dir string, create func(Model) (*Workspace, error)) {
+	w, err := create(testModel)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.Close()
 	other := Model{ID: "zzz999", Name: "other", Dim: 3}
-	if _, err := Create(dir, other); err == nil || !strings.Contains(err.Error(), "built with model test") {
+	if _, err := create(other); err == nil || !strings.Contains(err.Error(), "built with model test") {
 		t.Errorf("Create with another model: %v", err)
 	}
 	r, err := Open(dir)
@@ -93,8 +121,23 @@ func TestModelMismatchRefused(t *testing.T) {
 	if err := r.CheckModel(other); err == nil {
 		t.Error("CheckModel accepted another model")
 	}
-	if _, err := Open(t.TempDir()); err == nil {
-		t.Error("Open of an empty directory: no error")
+	if _, err := Open(t.TempDir()); !errors.Is(err, ErrNotExist) {
+		t.Errorf("Open of an empty directory: %v", err)
+	}
+}
+
+func TestOpenEmptyDatabase(t *testing.T) {
+	url := pgtest.Shared(t).NewDatabase(t)
+	if _, err := Open(url); !errors.Is(err, ErrNotExist) {
+		t.Errorf("Open of an empty database: %v", err)
+	}
+	// Without pgvector, the default storage is refused with what to do.
+	_, err := CreateWith(context.Background(), url, testModel, Options{})
+	if err != nil && !errors.Is(err, ErrNoPgvector) {
+		t.Fatalf("Create without pgvector: %v", err)
+	}
+	if err != nil && !strings.Contains(err.Error(), "--vectors local") {
+		t.Errorf("the error does not say what to do: %v", err)
 	}
 }
 
@@ -151,9 +194,11 @@ func TestLeftoverRowsAreTrimmed(t *testing.T) {
 	}
 }
 
-func TestDelete(t *testing.T) {
+func TestDelete(t *testing.T) { stores(t, testDelete) }
+
+func testDelete(t *testing.T, _ string, create func(Model) (*Workspace, error)) {
 	ctx := context.Background()
-	w, err := Create(t.TempDir(), testModel)
+	w, err := create(testModel)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,9 +218,11 @@ func TestDelete(t *testing.T) {
 	}
 }
 
-func TestIDsAreNeverReused(t *testing.T) {
+func TestIDsAreNeverReused(t *testing.T) { stores(t, testIDsAreNeverReused) }
+
+func testIDsAreNeverReused(t *testing.T, _ string, create func(Model) (*Workspace, error)) {
 	ctx := context.Background()
-	w, err := Create(t.TempDir(), testModel)
+	w, err := create(testModel)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,5 +261,77 @@ func TestWriteErrorsNameTheWorkspace(t *testing.T) {
 	_, err = r.Delete(context.Background(), []string{"a.jpg", "b.jpg"})
 	if err == nil || strings.Count(err.Error(), dir) != 1 || !strings.Contains(err.Error(), "delete 2 images") {
 		t.Errorf("error %q", err)
+	}
+}
+
+// Writers of a database workspace run at once, each with its own
+// connections: their batches get gap-free rows, every document has the
+// vector it was given, and filters see them all.
+func TestConcurrentDatabaseWriters(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.Shared(t).NewDatabase(t)
+	const writers, batches, perBatch = 4, 5, 20
+	errs := make(chan error, writers)
+	for wr := range writers {
+		go func() {
+			w, err := CreateWith(ctx, url, testModel, Options{Vectors: VectorsLocal})
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer w.Close()
+			for b := range batches {
+				var batch []NewImage
+				for i := range perBatch {
+					n := (wr*batches+b)*perBatch + i
+					im := newImage(fmt.Sprintf("w%d/%d.jpg", wr, n), float32(n), "caption")
+					batch = append(batch, im)
+				}
+				if err := w.Add(ctx, batch, nil); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range writers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := Open(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	const total = writers * batches * perBatch
+	for _, k := range []Kind{Images, Captions} {
+		ids, err := r.RowIDs(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ids) != total || slices.Contains(ids, 0) {
+			t.Errorf("%s rows: %d, with a gap: %v; want %d without", k, len(ids), slices.Contains(ids, 0), total)
+		}
+	}
+	imgs, err := r.ImagesInSplit(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vecs, err := r.ReadVectors(Images, 0, total)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, im := range imgs {
+		var n int
+		fmt.Sscanf(im.Key[strings.Index(im.Key, "/")+1:], "%d.jpg", &n)
+		if got := vecs[im.Row*3]; got != float32(n) {
+			t.Errorf("%s: row %d holds %v, want %d", im.Key, im.Row, got, n)
+		}
+	}
+	rows, err := r.FilterRows(ctx, Captions, Filter{Under: "w2"})
+	if err != nil || len(rows) != batches*perBatch {
+		t.Errorf("captions under w2: %d rows, %v; want %d", len(rows), err, batches*perBatch)
 	}
 }

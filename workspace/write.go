@@ -27,7 +27,7 @@ type NewImage struct {
 // either all of it is there or none.
 func (w *Workspace) Add(ctx context.Context, batch []NewImage, skipped []Skip) (err error) {
 	defer w.fail(&err, "add %s", count(len(batch), "image"))
-	if w.unlock == nil {
+	if !w.writable {
 		return errReadOnly
 	}
 	dim := w.manifest.Model.Dim
@@ -46,6 +46,9 @@ func (w *Workspace) Add(ctx context.Context, batch []NewImage, skipped []Skip) (
 			}
 			capVecs = append(capVecs, v...)
 		}
+	}
+	if w.pg != nil {
+		return w.pg.add(ctx, w.db, batch, skipped)
 	}
 	imgRows, err := w.Rows(Images)
 	if err != nil {
@@ -121,7 +124,10 @@ func setCounts(ctx context.Context, tx *sql.Tx, imgRows, capRows int) error {
 // content did not change, so that the next run need not hash it again.
 func (w *Workspace) Touch(ctx context.Context, key string, size, mtime int64, path string) (err error) {
 	defer w.fail(&err, "update image %s", key)
-	_, err = w.db.ExecContext(ctx, `UPDATE images SET size = ?, mtime = ?, path = ? WHERE key = ?`, size, mtime, path, key)
+	if !w.writable {
+		return errReadOnly
+	}
+	_, err = w.db.ExecContext(ctx, w.sql(`UPDATE images SET size = ?, mtime = ?, path = ? WHERE key = ?`), size, mtime, path, key)
 	return err
 }
 
@@ -129,7 +135,7 @@ func (w *Workspace) Touch(ctx context.Context, key string, size, mtime int64, pa
 // were removed.
 func (w *Workspace) Delete(ctx context.Context, keys []string) (n int, err error) {
 	defer w.fail(&err, "delete %s", count(len(keys), "image"))
-	if w.unlock == nil {
+	if !w.writable {
 		return 0, errReadOnly
 	}
 	tx, err := w.db.BeginTx(ctx, nil)
@@ -137,14 +143,19 @@ func (w *Workspace) Delete(ctx context.Context, keys []string) (n int, err error
 		return 0, err
 	}
 	defer tx.Rollback()
+	if w.pg != nil {
+		if _, err := lockMeta(ctx, tx); err != nil {
+			return 0, err
+		}
+	}
 	for _, k := range keys {
-		res, err := tx.ExecContext(ctx, `DELETE FROM images WHERE key = ?`, k)
+		res, err := tx.ExecContext(ctx, w.sql(`DELETE FROM images WHERE key = ?`), k)
 		if err != nil {
 			return 0, err
 		}
 		d, _ := res.RowsAffected()
 		n += int(d)
-		if _, err := tx.ExecContext(ctx, `DELETE FROM skipped WHERE key = ?`, k); err != nil {
+		if _, err := tx.ExecContext(ctx, w.sql(`DELETE FROM skipped WHERE key = ?`), k); err != nil {
 			return 0, err
 		}
 	}
@@ -162,7 +173,7 @@ var errReadOnly = errors.New("opened read-only")
 // "no space left on device") name neither.
 func (w *Workspace) fail(err *error, op string, args ...any) {
 	if *err != nil {
-		*err = fmt.Errorf("workspace %s: %s: %w", w.dir, fmt.Sprintf(op, args...), *err)
+		*err = fmt.Errorf("workspace %s: %s: %w", w.loc, fmt.Sprintf(op, args...), *err)
 	}
 }
 
@@ -202,6 +213,9 @@ func (w *Workspace) writeRows(k Kind, from int, vecs []float32) error {
 // trimVectors cuts rows left past the committed count by an interrupted
 // batch, so that the files hold exactly the rows the database knows.
 func (w *Workspace) trimVectors() error {
+	if w.pg != nil {
+		return nil
+	}
 	for _, k := range []Kind{Images, Captions} {
 		rows, err := w.Rows(k)
 		if err != nil {
@@ -234,6 +248,9 @@ func (w *Workspace) trimVectors() error {
 func (w *Workspace) ReadVectors(k Kind, from, to int) ([]float32, error) {
 	if to <= from {
 		return nil, nil
+	}
+	if w.pg != nil {
+		return w.pg.readVectors(context.Background(), w.db, k, from, to)
 	}
 	dim := w.manifest.Model.Dim
 	f, err := os.Open(w.vectorPath(k))

@@ -123,7 +123,7 @@ func openForWriting(ctx context.Context, dir string, model workspace.Model, noWa
 	if noWait {
 		return workspace.Create(dir, model)
 	}
-	return workspace.CreateWait(ctx, dir, model, func(l *workspace.LockedError) {
+	return workspace.CreateWait(ctx, dir, model, workspace.Options{}, func(l *workspace.LockedError) {
 		holder := l.Holder
 		if holder == "" {
 			holder = "another process"
