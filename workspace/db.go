@@ -402,12 +402,17 @@ func (w *Workspace) sql(q string) string {
 	if w.pg == nil {
 		return q
 	}
+	return numbered(q, 1)
+}
+
+// numbered replaces the ? placeholders of q with $first, $first+1…
+func numbered(q string, first int) string {
 	var b strings.Builder
-	n := 0
+	n := first
 	for _, r := range q {
 		if r == '?' {
-			n++
 			fmt.Fprintf(&b, "$%d", n)
+			n++
 			continue
 		}
 		b.WriteRune(r)
@@ -453,6 +458,30 @@ func (f Filter) IsZero() bool { return f.Split == "" && f.Under == "" }
 // FilterRows returns the vector rows of the live documents of kind k that
 // f selects (a caption by its image), in increasing order.
 func (w *Workspace) FilterRows(ctx context.Context, k Kind, f Filter) ([]int, error) {
+	q := `SELECT i.row FROM images i`
+	if k == Captions {
+		q = `SELECT c.row FROM captions c JOIN images i ON i.id = c.image_id`
+	}
+	where, args := w.filterSQL(f)
+	rows, err := w.db.QueryContext(ctx, w.sql(q+where+" ORDER BY 1"), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int
+	for rows.Next() {
+		var r int
+		if err := rows.Scan(&r); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// filterSQL is the WHERE clause (with ? placeholders, on images aliased
+// i) that selects what f selects, or "".
+func (w *Workspace) filterSQL(f Filter) (string, []any) {
 	var where []string
 	var args []any
 	if f.Split != "" {
@@ -469,25 +498,8 @@ func (w *Workspace) FilterRows(ctx context.Context, k Kind, f Filter) ([]int, er
 			args = append(args, len(u)+1, u+"/")
 		}
 	}
-	q := `SELECT i.row FROM images i`
-	if k == Captions {
-		q = `SELECT c.row FROM captions c JOIN images i ON i.id = c.image_id`
+	if len(where) == 0 {
+		return "", nil
 	}
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	rows, err := w.db.QueryContext(ctx, w.sql(q+" ORDER BY 1"), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []int
-	for rows.Next() {
-		var r int
-		if err := rows.Scan(&r); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return " WHERE " + strings.Join(where, " AND "), args
 }

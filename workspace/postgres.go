@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/binary"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -62,6 +64,9 @@ func EfSearch(n int) int {
 type pgStore struct {
 	vectors string
 	dim     int
+	// iterative says that pgvector (0.8 or later) can go on walking the
+	// index until a filtered search has its n results.
+	iterative bool
 }
 
 // migrations are applied in order, each once; the position is the schema
@@ -232,6 +237,13 @@ func (w *Workspace) readManifest(ctx context.Context) (bool, error) {
 	}
 	m.Created = m.Created.UTC()
 	w.manifest, w.pg.dim = m, m.Model.Dim
+	if w.SearchesInDatabase() {
+		var version string
+		if err := w.db.QueryRowContext(ctx, `SELECT extversion FROM pg_extension WHERE extname = 'vector'`).Scan(&version); err != nil {
+			return false, fmt.Errorf("the workspace stores vectors with pgvector, which the database lacks: %w", err)
+		}
+		w.pg.iterative = versionAtLeast(version, 0, 8)
+	}
 	return true, nil
 }
 
@@ -299,8 +311,15 @@ func (w *Workspace) createManifest(ctx context.Context, model Model, vectors str
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	w.manifest, w.pg.vectors, w.pg.dim = m, vectors, model.Dim
-	return nil
+	_, err = w.readManifest(ctx)
+	return err
+}
+
+// versionAtLeast compares a "major.minor.patch" version.
+func versionAtLeast(v string, major, minor int) bool {
+	var a, b int
+	fmt.Sscanf(v, "%d.%d", &a, &b)
+	return a > major || a == major && b >= minor
 }
 
 // ErrNoPgvector is returned when a workspace should store its vectors with
@@ -588,4 +607,81 @@ func halfToFloat(h uint16) float32 {
 		return math.Float32frombits(sign | e<<23 | (frac&0x3ff)<<13)
 	}
 	return math.Float32frombits(sign | (exp+127-15)<<23 | frac<<13)
+}
+
+// SearchesInDatabase reports whether the workspace's vectors are searched
+// by the database (pgvector) rather than loaded by each process.
+func (w *Workspace) SearchesInDatabase() bool {
+	return w.pg != nil && (w.pg.vectors == VectorsPgvector || w.pg.vectors == VectorsHalfvec)
+}
+
+// Match is a document found by Nearest.
+type Match struct {
+	ID    int64
+	Row   int
+	Score float32 // inner product with the query
+}
+
+// Nearest finds the n documents of kind k whose vectors have the largest
+// inner product with query, among those f selects, best first; the
+// database searches them (see SearchesInDatabase). Unless exact, it walks
+// the HNSW index with ef_search EfSearch(n), which may miss some; exact
+// scans every row, as a folder's flat index does.
+func (w *Workspace) Nearest(ctx context.Context, k Kind, query []float32, n int, f Filter, exact bool) ([]Match, error) {
+	if !w.SearchesInDatabase() {
+		return nil, fmt.Errorf("workspace %s: vectors are not searched in the database", w.loc)
+	}
+	if len(query) != w.pg.dim {
+		return nil, fmt.Errorf("query vector has %d values, want %d", len(query), w.pg.dim)
+	}
+	tx, err := w.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	settings := []string{fmt.Sprintf("SET LOCAL hnsw.ef_search = %d", EfSearch(n))}
+	if exact {
+		settings = append(settings, "SET LOCAL enable_indexscan = off")
+	} else if !f.IsZero() && w.pg.iterative {
+		// Without it, a filter applies to the ef_search rows the index
+		// returns and a selective one leaves fewer than n.
+		settings = append(settings, "SET LOCAL hnsw.iterative_scan = relaxed_order")
+	}
+	for _, s := range settings {
+		if _, err := tx.ExecContext(ctx, s); err != nil {
+			return nil, fmt.Errorf("%s: %w", s, err)
+		}
+	}
+	_, cast, _ := w.pg.vectorColumn()
+	cols, vec, from := `i.id, i.row`, `i.embedding`, `images i`
+	if k == Captions {
+		cols, vec, from = `c.id, c.row`, `c.embedding`, `captions c JOIN images i ON i.id = c.image_id`
+	}
+	where, fargs := w.filterSQL(f)
+	// The SELECT orders by the distance as written, so that the planner
+	// matches it with the index; <#> is the negated inner product.
+	dist := vec + ` <#> $1` + cast
+	q := `SELECT ` + cols + `, ` + dist + ` FROM ` + from + numbered(where, 3) + ` ORDER BY ` + dist + ` LIMIT $2`
+	args := append([]any{w.pg.encode([][]float32{query}).([]string)[0], n}, fargs...)
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Match
+	for rows.Next() {
+		var m Match
+		var d float64
+		if err := rows.Scan(&m.ID, &m.Row, &d); err != nil {
+			return nil, err
+		}
+		m.Score = float32(-d)
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// relaxed_order may return neighbours slightly out of order.
+	slices.SortStableFunc(out, func(a, b Match) int { return cmp.Compare(b.Score, a.Score) })
+	return out, nil
 }
