@@ -21,6 +21,10 @@ import (
 // `xmodal index`) is writing to the workspace; the error names it.
 var ErrBusy = errors.New("workspace is busy")
 
+// ErrUnsupported is returned for what a kind of workspace cannot do, such
+// as storing uploads in a database workspace.
+var ErrUnsupported = errors.New("not supported")
+
 // UploadsDir is where Add stores uploaded images, inside the workspace.
 const UploadsDir = "uploads"
 
@@ -37,6 +41,11 @@ const UploadsDir = "uploads"
 // and before the rename leaves a document whose file is still under its
 // temporary name until then.
 func (e *Engine) Add(ctx context.Context, data []byte, captions []string) (*workspace.Image, error) {
+	if e.ws.Dir() == "" {
+		// The files would be on one replica's disk and missing on the
+		// others'.
+		return nil, fmt.Errorf("%w: uploads are stored in a folder workspace; index images into a database workspace with xmodal index", ErrUnsupported)
+	}
 	pixels, err := imageio.PreprocessBytes(data, e.enc.ImageOptions())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadQuery, err)
@@ -131,6 +140,9 @@ func (e *Engine) Delete(ctx context.Context, id int64) error {
 // one; any other temporary file, and any file that no document names, is
 // removed. It takes the write lock like Add; it reports what it did.
 func (e *Engine) CleanUploads(ctx context.Context) (recovered, removed int, err error) {
+	if e.ws.Dir() == "" {
+		return 0, 0, nil // a database workspace takes no uploads
+	}
 	dir := filepath.Join(e.ws.Dir(), UploadsDir)
 	err = e.write(ctx, func(w *workspace.Workspace) error {
 		entries, err := os.ReadDir(dir)
@@ -206,6 +218,9 @@ func (e *Engine) write(ctx context.Context, fn func(*workspace.Workspace) error)
 		return ctx.Err()
 	}
 	defer func() { <-e.writer }()
+	if e.ws.Dir() == "" {
+		return fn(e.ws) // a database takes writes from every connection
+	}
 	w, err := workspace.Create(e.ws.Dir(), e.ws.Manifest().Model)
 	if err != nil {
 		var locked *workspace.LockedError

@@ -67,8 +67,10 @@ func effortFor(k int) int {
 }
 
 // wantGraph says whether a kind of rows is searched with a graph.
+// Graphs are files beside a folder's vectors: a database workspace with
+// local vectors is searched exactly.
 func wantGraph(ws *workspace.Workspace, k workspace.Kind, rows int) bool {
-	return rows > 0 && (rows >= GraphThreshold || ws.HasGraph(k))
+	return ws.Dir() != "" && rows > 0 && (rows >= GraphThreshold || ws.HasGraph(k))
 }
 
 // openGraph returns the graph of a kind covering rows rows: the one given
@@ -174,6 +176,9 @@ type GraphOptions struct {
 // damaged graph file is rebuilt. It returns the number of vectors
 // inserted. ws must be open for writing.
 func UpdateGraphs(ctx context.Context, ws *workspace.Workspace, o GraphOptions) (int, error) {
+	if ws.Dir() == "" {
+		return 0, nil // graphs are files beside a folder's vectors
+	}
 	if o.Checkpoint <= 0 {
 		o.Checkpoint = DefaultGraphCheckpoint
 	}
@@ -265,13 +270,21 @@ func (e *Engine) MeasureGraphs(ctx context.Context, split string, k, maxQueries 
 			capRows = append(capRows, c.Row)
 		}
 	}
-	vectors := func(kind workspace.Kind, rows []int) [][]float32 {
+	vectors := func(kind workspace.Kind, rows []int) ([][]float32, error) {
 		rows = spreadInts(rows, maxQueries)
 		out := make([][]float32, len(rows))
 		for i, r := range rows {
+			if s.inDB {
+				v, err := e.ws.ReadVectors(kind, r, r+1)
+				if err != nil {
+					return nil, err
+				}
+				out[i] = v
+				continue
+			}
 			out[i] = slices.Clone(s.indexes[kind].Row(r))
 		}
-		return out
+		return out, nil
 	}
 	rep := &GraphReport{K: k}
 	for _, c := range []struct {
@@ -284,11 +297,26 @@ func (e *Engine) MeasureGraphs(ctx context.Context, split string, k, maxQueries 
 		{"image→image", workspace.Images, imgRows, workspace.Images},
 		{"text→text", workspace.Captions, capRows, workspace.Captions},
 	} {
+		if s.inDB && len(c.rows) > 0 {
+			queries, err := vectors(c.from, c.rows)
+			if err != nil {
+				return nil, err
+			}
+			m, err := e.measureDB(ctx, c.name, queries, c.target, k, c.from == c.target)
+			if err != nil {
+				return nil, err
+			}
+			rep.Results = append(rep.Results, m)
+			continue
+		}
 		a, ok := s.indexes[c.target].(*annIndex)
 		if !ok || len(c.rows) == 0 {
 			continue
 		}
-		queries := vectors(c.from, c.rows)
+		queries, err := vectors(c.from, c.rows)
+		if err != nil {
+			return nil, err
+		}
 		ids := s.ids[c.target]
 		keep := func(r int) bool { return ids[r] != 0 }
 		t0 := time.Now()
@@ -323,8 +351,15 @@ func spreadInts(xs []int, n int) []int {
 	return out
 }
 
-// IndexKind names how a kind of document is searched: "graph" or "exact".
+// IndexKind names how a kind of document is searched: "graph", "exact",
+// or "pgvector" (HNSW, or "pgvector exact") in the database.
 func (e *Engine) IndexKind(k workspace.Kind) string {
+	if e.snapshot().inDB {
+		if e.cfg.Exact {
+			return "pgvector exact"
+		}
+		return "pgvector"
+	}
 	if _, ok := e.snapshot().indexes[k].(*annIndex); ok {
 		return "graph"
 	}

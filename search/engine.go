@@ -45,6 +45,7 @@ type Engine struct {
 // snapshot is the engine's view of the workspace at one generation.
 type snapshot struct {
 	gen     int64
+	inDB    bool // searched in the database: no indexes, no ids
 	indexes map[workspace.Kind]vectorIndex
 	ids     map[workspace.Kind][]int64 // row → live document id, 0 if dead
 	live    map[workspace.Kind]int
@@ -68,7 +69,7 @@ func New(ctx context.Context, enc model.Encoder, ws *workspace.Workspace) (*Engi
 // NewWithConfig is New with adjustments.
 func NewWithConfig(ctx context.Context, enc model.Encoder, ws *workspace.Workspace, cfg Config) (*Engine, error) {
 	if d := ws.Manifest().Model.Dim; d != enc.Dim() {
-		return nil, fmt.Errorf("workspace %s holds %d-dimensional vectors, the model makes %d", ws.Dir(), d, enc.Dim())
+		return nil, fmt.Errorf("workspace %s holds %d-dimensional vectors, the model makes %d", ws.Location(), d, enc.Dim())
 	}
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
@@ -173,13 +174,24 @@ func (e *Engine) Refresh(ctx context.Context) error {
 	e.lastCheck = time.Now()
 	gen, err := e.ws.Generation()
 	if err != nil {
-		return fmt.Errorf("workspace %s: %w", e.ws.Dir(), err)
+		return fmt.Errorf("workspace %s: %w", e.ws.Location(), err)
 	}
 	old := e.snapshot()
 	if old != nil && old.gen == gen {
 		return nil
 	}
 	next := &snapshot{gen: gen, indexes: map[workspace.Kind]vectorIndex{}, ids: map[workspace.Kind][]int64{}, live: map[workspace.Kind]int{}}
+	if e.ws.SearchesInDatabase() {
+		st, err := e.ws.Stats(ctx)
+		if err != nil {
+			return err
+		}
+		next.inDB, next.live[workspace.Images], next.live[workspace.Captions] = true, st.Images, st.Captions
+		e.stateMu.Lock()
+		e.state = next
+		e.stateMu.Unlock()
+		return nil
+	}
 	for _, k := range []workspace.Kind{workspace.Images, workspace.Captions} {
 		ids, err := e.ws.RowIDs(ctx, k)
 		if err != nil {
@@ -189,7 +201,7 @@ func (e *Engine) Refresh(ctx context.Context) error {
 		if old != nil {
 			prev = old.indexes[k]
 			if prev.Len() > len(ids) {
-				return fmt.Errorf("workspace %s: %s rows went from %d to %d", e.ws.Dir(), k, prev.Len(), len(ids))
+				return fmt.Errorf("workspace %s: %s rows went from %d to %d", e.ws.Location(), k, prev.Len(), len(ids))
 			}
 		}
 		var idx vectorIndex
@@ -306,6 +318,9 @@ func (e *Engine) searchVectors(ctx context.Context, queries [][]float32, target 
 		nn.Normalize(q)
 	}
 	s := e.snapshot()
+	if s.inDB {
+		return e.searchDB(ctx, queries, target, k, exclude, filter)
+	}
 	ids := s.ids[target]
 	keep := func(row int) bool {
 		id := ids[row]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -255,6 +256,13 @@ func (e *Engine) storedVector(ctx context.Context, kind workspace.Kind, id int64
 		return nil, err
 	}
 	s := e.snapshot()
+	if s.inDB {
+		v, err := e.ws.Vector(ctx, kind, id)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: no %s with id %d", ErrNotFound, kind, id)
+		}
+		return v, err
+	}
 	for row, rid := range s.ids[kind] {
 		if rid == id {
 			return slices.Clone(s.indexes[kind].Row(row)), nil

@@ -503,3 +503,16 @@ func (w *Workspace) filterSQL(f Filter) (string, []any) {
 	}
 	return " WHERE " + strings.Join(where, " AND "), args
 }
+
+// Vector returns the vector of a document of kind k.
+func (w *Workspace) Vector(ctx context.Context, k Kind, id int64) ([]float32, error) {
+	var row int
+	err := w.db.QueryRowContext(ctx, w.sql(`SELECT row FROM `+table(k)+` WHERE id = ?`), id).Scan(&row)
+	if err == sql.ErrNoRows {
+		return nil, fmt.Errorf("%s %d: %w", k, id, os.ErrNotExist)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return w.ReadVectors(k, row, row+1)
+}

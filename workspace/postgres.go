@@ -199,7 +199,9 @@ func openPostgres(ctx context.Context, dbURL string, model *Model, o Options) (_
 	if _, _, err := migrate(ctx, db); err != nil {
 		return nil, err
 	}
-	w := &Workspace{loc: loc, db: db, pg: &pgStore{}, writable: model != nil}
+	// Writers take turns in transactions, not with a lock held while the
+	// workspace is open: every connection may write.
+	w := &Workspace{loc: loc, db: db, pg: &pgStore{}, writable: true}
 	found, err := w.readManifest(ctx)
 	if err != nil {
 		return nil, err

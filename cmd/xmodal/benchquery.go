@@ -32,7 +32,7 @@ type queryBench struct {
 
 func runBenchQuery(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench query", "--workspace WS [--queries FILE.tsv] [--rounds 5] [--top-k 10] [--exact] [--json]", stderr)
-	wsDir := fs.String("workspace", "", "workspace folder")
+	wsDir := fs.String("workspace", "", "workspace folder or postgres:// URL")
 	file := fs.String("queries", "", "text queries, one a line (a query file of eval --queries works: the part before a tab is the query); default: 40 everyday queries")
 	rounds := fs.Int("rounds", 5, "times each query is run")
 	topK := fs.Int("top-k", 10, "results per query")

@@ -17,7 +17,7 @@ import (
 
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("eval", "--workspace WS [--split test] [--folds N] [--json] | --workspace WS --queries FILE.tsv [--k 5] [--model M] [--exact] [--json] | --workspace WS --ann-recall [--split S] [--k 10] [--json]", stderr)
-	wsDir := fs.String("workspace", "", "workspace folder")
+	wsDir := fs.String("workspace", "", "workspace folder or postgres:// URL")
 	split := fs.String("split", "", "evaluate only this split (default: every image)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	folds := fs.Int("folds", 0, "split the images into N equal folds and average them (COCO 1K: 5); default: all at once, plus COCO 1K for a COCO 5K test split")

@@ -15,10 +15,10 @@ import (
 )
 
 func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("index", "--data DIR --workspace WS [--model M] [--format F] [--split S] [--limit N] [--batch-size N] [--prune] [--ann] [--no-wait] [--json]", stderr)
+	fs := newFlags("index", "--data DIR --workspace WS [--model M] [--format F] [--split S] [--limit N] [--batch-size N] [--prune] [--ann] [--vectors V] [--no-wait] [--json]", stderr)
 	data := fs.String("data", "", "dataset folder")
 	format := fs.String("format", "auto", "dataset format: auto, flickr8k-kaggle, flickr8k, flickr30k-kaggle, karpathy, coco or folder")
-	wsDir := fs.String("workspace", "", "workspace folder (created if missing)")
+	wsDir := fs.String("workspace", "", "workspace folder or postgres:// URL (created if missing)")
 	var mf modelFlags
 	mf.add(fs, true)
 	split := fs.String("split", "", "index only this split (train, val, test...)")
@@ -27,12 +27,16 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	prune := fs.Bool("prune", false, "remove indexed images that are no longer in the dataset")
 	asJSON := fs.Bool("json", false, "print the summary as JSON on the last line of stdout")
 	ann := fs.Bool("ann", false, fmt.Sprintf("build the graph index for approximate search whatever the size (by default it is built once a kind has %d vectors)", search.GraphThreshold))
+	vectors := fs.String("vectors", "", "how a new database workspace stores vectors: pgvector (the default), halfvec, or local (no extension needed; each process loads them)")
 	noWait := fs.Bool("no-wait", false, "fail at once if another process is writing to the workspace, instead of waiting for it")
 	if err := parse(fs, args, false); err != nil {
 		return err
 	}
 	if *data == "" || *wsDir == "" {
 		return usagef("--data and --workspace are required")
+	}
+	if *ann && workspace.IsDatabase(*wsDir) {
+		return usagef("--ann builds graph files beside a folder's vectors; a database workspace is searched with pgvector's HNSW index (--vectors pgvector)")
 	}
 	if *batch < 1 || *limit < 0 {
 		return usagef("--batch-size must be at least 1 and --limit at least 0")
@@ -59,7 +63,7 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	ws, err := openForWriting(ctx, *wsDir, ident, *noWait, stderr)
+	ws, err := openForWriting(ctx, *wsDir, ident, workspace.Options{Vectors: *vectors}, *noWait, stderr)
 	if err != nil {
 		return err
 	}
@@ -77,7 +81,7 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	t := sum.Timing
 	fmt.Fprintf(stderr, "workspace %s: %d images, %d captions (this run: %d added, %d unchanged, %d pruned, %d skipped in all) in %s\n",
-		*wsDir, sum.ImagesIndexed, sum.CaptionsIndexed, sum.Added, sum.Unchanged, sum.Pruned, len(sum.Skipped), t.Wall.Round(time.Millisecond))
+		ws.Location(), sum.ImagesIndexed, sum.CaptionsIndexed, sum.Added, sum.Unchanged, sum.Pruned, len(sum.Skipped), t.Wall.Round(time.Millisecond))
 	if sum.Added > 0 {
 		fmt.Fprintf(stderr, "stages: read %s, decode %s (summed over workers), encode %s, commit %s, encoder waited %s\n",
 			t.Read.Round(time.Millisecond), t.Decode.Round(time.Millisecond), t.Encode.Round(time.Millisecond), t.Commit.Round(time.Millisecond), t.Waiting.Round(time.Millisecond))
@@ -119,11 +123,11 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // openForWriting opens a workspace for writing. While another process
 // (a server adding an upload, another index run) holds it, it waits and
 // says for whom, unless noWait.
-func openForWriting(ctx context.Context, dir string, model workspace.Model, noWait bool, stderr io.Writer) (*workspace.Workspace, error) {
-	if noWait {
-		return workspace.Create(dir, model)
+func openForWriting(ctx context.Context, dir string, model workspace.Model, o workspace.Options, noWait bool, stderr io.Writer) (*workspace.Workspace, error) {
+	if noWait || workspace.IsDatabase(dir) { // a database has no writer's lock
+		return workspace.CreateWith(ctx, dir, model, o)
 	}
-	return workspace.CreateWait(ctx, dir, model, workspace.Options{}, func(l *workspace.LockedError) {
+	return workspace.CreateWait(ctx, dir, model, o, func(l *workspace.LockedError) {
 		holder := l.Holder
 		if holder == "" {
 			holder = "another process"

@@ -40,6 +40,7 @@ func commands() map[string]command {
 		"eval":        {"measure a workspace's retrieval quality (Recall@K, median rank, MRR), or the hit rate of a query file", runEval},
 		"serve":       {"serve the REST API and web UI", runServe},
 		"bench":       {"measure encoding speed (images/s, texts/s, GFLOP/s)", runBench},
+		"db":          {"run a database workspace's schema migrations (db migrate)", runDB},
 		"demo":        {"index the bundled sample set with the bundled model and serve it", runDemo},
 		"version":     {"print the version of this binary", runVersion},
 		"healthcheck": {"exit 0 if a running server is ready (for container health checks)", runHealthcheck},

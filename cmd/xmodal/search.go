@@ -16,7 +16,7 @@ import (
 
 func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("search", "--workspace WS (--text T | --image FILE | --id N | --caption-id N) [--to images|captions|both] [--top-k K] [--split S] [--under FOLDER] [--exact] [--json]", stderr)
-	wsDir := fs.String("workspace", "", "workspace folder")
+	wsDir := fs.String("workspace", "", "workspace folder or postgres:// URL")
 	var mf modelFlags
 	mf.add(fs, false)
 	text := fs.String("text", "", "search by this text")

@@ -18,7 +18,7 @@ import (
 // when they are loaded. A failure to load ends the command.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("serve", "--workspace WS [--addr :45678] [--model DIR] [--exact] [--read-only]", stderr)
-	wsDir := fs.String("workspace", "", "workspace folder")
+	wsDir := fs.String("workspace", "", "workspace folder or postgres:// URL")
 	addr := fs.String("addr", ":45678", "address to listen on (host:port)")
 	var mf modelFlags
 	mf.add(fs, false)
