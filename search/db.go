@@ -35,20 +35,13 @@ func (e *Engine) searchDB(ctx context.Context, queries [][]float32, target works
 			}
 		}
 		kept = kept[:min(k, len(kept))]
-		ids := make([]int64, len(kept))
+		ids, scores := make([]int64, len(kept)), make([]float32, len(kept))
 		for i, m := range kept {
-			ids[i] = m.ID
+			ids[i], scores[i] = m.ID, m.Score
 		}
-		described, err := e.describe(ctx, target, ids)
-		if err != nil {
+		var err error
+		if out[q], err = e.ranked(ctx, target, ids, scores); err != nil {
 			return nil, err
-		}
-		out[q] = make([]Hit, 0, len(kept))
-		for i, m := range kept {
-			if hit := described[i]; hit.ID != 0 {
-				hit.Rank, hit.Score = len(out[q])+1, m.Score
-				out[q] = append(out[q], hit)
-			}
 		}
 	}
 	return out, nil

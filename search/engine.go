@@ -339,21 +339,30 @@ func (e *Engine) searchVectors(ctx context.Context, queries [][]float32, target 
 	out := make([][]Hit, len(rows))
 	for q, hits := range rows {
 		docIDs := make([]int64, len(hits))
+		scores := make([]float32, len(hits))
 		for i, h := range hits {
-			docIDs[i] = ids[h.Row]
+			docIDs[i], scores[i] = ids[h.Row], h.Score
 		}
-		described, err := e.describe(ctx, target, docIDs)
-		if err != nil {
+		if out[q], err = e.ranked(ctx, target, docIDs, scores); err != nil {
 			return nil, err
 		}
-		out[q] = make([]Hit, 0, len(hits))
-		for i, h := range hits {
-			// A document deleted by another process since the last
-			// refresh is passed over.
-			if hit := described[i]; hit.ID != 0 {
-				hit.Rank, hit.Score = len(out[q])+1, h.Score
-				out[q] = append(out[q], hit)
-			}
+	}
+	return out, nil
+}
+
+// ranked describes the documents found, best first, and ranks them. A
+// document deleted by another process since the last refresh is passed
+// over.
+func (e *Engine) ranked(ctx context.Context, target workspace.Kind, ids []int64, scores []float32) ([]Hit, error) {
+	described, err := e.describe(ctx, target, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Hit, 0, len(ids))
+	for i, hit := range described {
+		if hit.ID != 0 {
+			hit.Rank, hit.Score = len(out)+1, scores[i]
+			out = append(out, hit)
 		}
 	}
 	return out, nil
