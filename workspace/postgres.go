@@ -113,10 +113,30 @@ var migrations = []string{
 		mtime  bigint NOT NULL,
 		reason text NOT NULL
 	);`,
+	// 2: the job queue of distributed encoding (queue.go).
+	`CREATE TABLE jobs (
+		id          bigserial PRIMARY KEY,
+		root        text NOT NULL,      -- the dataset folder, as the enqueuer saw it
+		items       text NOT NULL,      -- the images, as JSON
+		n           int NOT NULL,       -- how many
+		state       text NOT NULL DEFAULT 'todo' CHECK (state IN ('todo', 'done', 'failed')),
+		attempts    int NOT NULL DEFAULT 0,
+		worker      text,               -- who holds or held the lease
+		lease_until timestamptz,
+		enqueued    timestamptz NOT NULL DEFAULT now(),
+		finished    timestamptz,
+		error       text
+	);
+	CREATE INDEX jobs_todo ON jobs (id) WHERE state = 'todo';
+	CREATE TABLE workers (
+		name       text PRIMARY KEY,
+		started    timestamptz NOT NULL,
+		last_seen  timestamptz NOT NULL,
+		jobs       bigint NOT NULL DEFAULT 0,
+		images     bigint NOT NULL DEFAULT 0
+	);`,
 }
 
-// SchemaVersion is the PostgreSQL schema this xmodal writes.
-var SchemaVersion = len(migrations)
 
 // migrationLock is the advisory lock key under which migrations and
 // workspace creation run, so that processes starting together take turns.
@@ -415,7 +435,8 @@ func (p *pgStore) encode(vecs [][]float32) any {
 }
 
 // add commits a batch (see Workspace.Add) in one transaction.
-func (p *pgStore) add(ctx context.Context, db *sql.DB, batch []NewImage, skipped []Skip) error {
+// also, if not nil, runs in the same transaction before the commit.
+func (p *pgStore) add(ctx context.Context, db *sql.DB, batch []NewImage, skipped []Skip, also func(*sql.Tx) error) error {
 	// A key given twice counts once, the last time, as in a folder.
 	last := map[string]int{}
 	for i, im := range batch {
@@ -524,6 +545,11 @@ func (p *pgStore) add(ctx context.Context, db *sql.DB, batch []NewImage, skipped
 	if _, err := tx.ExecContext(ctx, `UPDATE meta SET value = CASE key WHEN 'image_rows' THEN $1 WHEN 'caption_rows' THEN $2 ELSE value + 1 END
 		WHERE key IN ('image_rows', 'caption_rows', 'generation')`, row, crow); err != nil {
 		return err
+	}
+	if also != nil {
+		if err := also(tx); err != nil {
+			return err
+		}
 	}
 	return tx.Commit()
 }

@@ -30,25 +30,18 @@ func (w *Workspace) Add(ctx context.Context, batch []NewImage, skipped []Skip) (
 	if !w.writable {
 		return errReadOnly
 	}
-	dim := w.manifest.Model.Dim
-	var imgVecs, capVecs []float32
-	for _, im := range batch {
-		if len(im.Vector) != dim {
-			return fmt.Errorf("image %s: vector has %d values, want %d", im.Key, len(im.Vector), dim)
-		}
-		if len(im.CaptionVectors) != len(im.Captions) {
-			return fmt.Errorf("image %s: %d caption vectors for %d captions", im.Key, len(im.CaptionVectors), len(im.Captions))
-		}
-		imgVecs = append(imgVecs, im.Vector...)
-		for i, v := range im.CaptionVectors {
-			if len(v) != dim {
-				return fmt.Errorf("image %s: caption %d vector has %d values, want %d", im.Key, i, len(v), dim)
-			}
-			capVecs = append(capVecs, v...)
-		}
+	if err := w.validate(batch); err != nil {
+		return err
 	}
 	if w.pg != nil {
-		return w.pg.add(ctx, w.db, batch, skipped)
+		return w.pg.add(ctx, w.db, batch, skipped, nil)
+	}
+	var imgVecs, capVecs []float32
+	for _, im := range batch {
+		imgVecs = append(imgVecs, im.Vector...)
+		for _, v := range im.CaptionVectors {
+			capVecs = append(capVecs, v...)
+		}
 	}
 	imgRows, err := w.Rows(Images)
 	if err != nil {
@@ -105,6 +98,25 @@ func (w *Workspace) Add(ctx context.Context, batch []NewImage, skipped []Skip) (
 		return err
 	}
 	return tx.Commit()
+}
+
+// validate checks that a batch's vectors fit the workspace.
+func (w *Workspace) validate(batch []NewImage) error {
+	dim := w.manifest.Model.Dim
+	for _, im := range batch {
+		if len(im.Vector) != dim {
+			return fmt.Errorf("image %s: vector has %d values, want %d", im.Key, len(im.Vector), dim)
+		}
+		if len(im.CaptionVectors) != len(im.Captions) {
+			return fmt.Errorf("image %s: %d caption vectors for %d captions", im.Key, len(im.CaptionVectors), len(im.Captions))
+		}
+		for i, v := range im.CaptionVectors {
+			if len(v) != dim {
+				return fmt.Errorf("image %s: caption %d vector has %d values, want %d", im.Key, i, len(v), dim)
+			}
+		}
+	}
+	return nil
 }
 
 func setCounts(ctx context.Context, tx *sql.Tx, imgRows, capRows int) error {

@@ -9,6 +9,8 @@ import (
 	"database/sql"
 	"fmt"
 	"net"
+	"math/rand/v2"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -23,6 +25,12 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 )
+
+// ServerEnv, when set, is the URL of a PostgreSQL server (as a superuser)
+// that tests use instead of starting their own: to run them against
+// another version, or to benchmark a server configured for production
+// (the throwaway one runs with fsync off).
+const ServerEnv = "XMODAL_TEST_POSTGRES"
 
 // RequireEnv, when set to 1, makes a missing PostgreSQL fail tests instead
 // of skipping them (CI sets it once it has installed postgresql).
@@ -51,7 +59,13 @@ var (
 // when PostgreSQL is not installed.
 func Shared(t testing.TB) *Server {
 	t.Helper()
-	sharedOnce.Do(func() { shared, sharedErr = Start() })
+	sharedOnce.Do(func() {
+		if url := os.Getenv(ServerEnv); url != "" {
+			shared = &Server{URL: url}
+			return
+		}
+		shared, sharedErr = Start()
+	})
 	if sharedErr != nil {
 		if os.Getenv(RequireEnv) == "1" {
 			t.Fatalf("PostgreSQL: %v", sharedErr)
@@ -63,7 +77,7 @@ func Shared(t testing.TB) *Server {
 
 // StopShared stops the server Shared started, if any.
 func StopShared() {
-	if shared != nil {
+	if shared != nil && shared.dir != "" {
 		shared.Stop()
 	}
 }
@@ -172,7 +186,8 @@ func (s *Server) NewDatabase(t testing.TB) string {
 	t.Helper()
 	s.mu.Lock()
 	s.dbs++
-	name := fmt.Sprintf("t%d_%s", s.dbs, strings.Map(func(r rune) rune {
+	// The random part keeps names apart on a server that outlives runs.
+	name := fmt.Sprintf("t%d_%x_%s", s.dbs, rand.Uint32(), strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
 			return r
 		}
@@ -195,7 +210,12 @@ func (s *Server) NewDatabase(t testing.TB) string {
 	if _, err := db.ExecContext(ctx, `CREATE DATABASE `+name); err != nil {
 		t.Fatalf("create database %s: %v", name, err)
 	}
-	return strings.Replace(s.URL, "/postgres?", "/"+name+"?", 1)
+	u, err := url.Parse(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
 }
 
 // Stop stops the server and removes its folder.
