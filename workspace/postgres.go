@@ -137,7 +137,6 @@ var migrations = []string{
 	);`,
 }
 
-
 // migrationLock is the advisory lock key under which migrations and
 // workspace creation run, so that processes starting together take turns.
 const migrationLock = 0x786d6f64616c // "xmodal"
