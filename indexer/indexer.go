@@ -115,6 +115,36 @@ func Run(ctx context.Context, ds *dataset.Dataset, enc model.Encoder, ws *worksp
 	if err != nil {
 		return nil, err
 	}
+	todo, err := plan(ctx, ds, root, ws, states, opts, sum)
+	if err != nil {
+		return nil, err
+	}
+	if err := run(ctx, root, todo, states, enc, ws, ws.Add, opts, sum, start); err != nil {
+		return nil, err
+	}
+
+	st, err := ws.Stats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sum.ImagesIndexed, sum.CaptionsIndexed = st.Images, st.Captions
+	all, err := ws.Skipped(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sum.Skipped = make([]workspace.Skip, 0, len(all))
+	for _, s := range all {
+		sum.Skipped = append(sum.Skipped, s)
+	}
+	slices.SortFunc(sum.Skipped, func(a, b workspace.Skip) int { return strings.Compare(a.Key, b.Key) })
+	sum.Timing.Wall = time.Since(start)
+	return sum, nil
+}
+
+// plan stats every image of ds and returns those that are new or changed
+// since ws recorded them; with opts.Prune it deletes from ws the images
+// that left the dataset.
+func plan(ctx context.Context, ds *dataset.Dataset, root *os.Root, ws *workspace.Workspace, states map[string]workspace.State, opts Options, sum *Summary) ([]item, error) {
 	skipped, err := ws.Skipped(ctx)
 	if err != nil {
 		return nil, err
@@ -162,26 +192,7 @@ func Run(ctx context.Context, ds *dataset.Dataset, enc model.Encoder, ws *worksp
 		}
 	}
 
-	if err := run(ctx, root, todo, states, enc, ws, opts, sum, start); err != nil {
-		return nil, err
-	}
-
-	st, err := ws.Stats(ctx)
-	if err != nil {
-		return nil, err
-	}
-	sum.ImagesIndexed, sum.CaptionsIndexed = st.Images, st.Captions
-	all, err := ws.Skipped(ctx)
-	if err != nil {
-		return nil, err
-	}
-	sum.Skipped = make([]workspace.Skip, 0, len(all))
-	for _, s := range all {
-		sum.Skipped = append(sum.Skipped, s)
-	}
-	slices.SortFunc(sum.Skipped, func(a, b workspace.Skip) int { return strings.Compare(a.Key, b.Key) })
-	sum.Timing.Wall = time.Since(start)
-	return sum, nil
+	return todo, nil
 }
 
 // sameDoc reports whether an indexed image has the dataset's split and
@@ -190,9 +201,12 @@ func sameDoc(s workspace.State, img dataset.Image) bool {
 	return s.Split == img.Split && slices.Equal(s.Captions, img.Captions)
 }
 
+// add commits the documents of a batch and records its skipped images.
+type add func(ctx context.Context, docs []workspace.NewImage, skipped []workspace.Skip) error
+
 // run pushes the planned items through decoding workers into the encoder,
-// which commits a batch at a time.
-func run(ctx context.Context, root *os.Root, todo []item, states map[string]workspace.State, enc model.Encoder, ws *workspace.Workspace, opts Options, sum *Summary, start time.Time) error {
+// which commits a batch at a time with add.
+func run(ctx context.Context, root *os.Root, todo []item, states map[string]workspace.State, enc model.Encoder, ws *workspace.Workspace, add add, opts Options, sum *Summary, start time.Time) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobs := make(chan item)
@@ -241,7 +255,7 @@ func run(ctx context.Context, root *os.Root, todo []item, states map[string]work
 		if len(batch) == 0 {
 			return nil
 		}
-		if err := commit(ctx, batch, enc, ws, sum); err != nil {
+		if err := commit(ctx, batch, enc, ws, add, sum); err != nil {
 			return err
 		}
 		for _, it := range batch {
@@ -355,7 +369,7 @@ func errText(err error) string {
 
 // commit encodes a batch's images and captions and adds them to the
 // workspace in one transaction.
-func commit(ctx context.Context, batch []item, enc model.Encoder, ws *workspace.Workspace, sum *Summary) error {
+func commit(ctx context.Context, batch []item, enc model.Encoder, ws *workspace.Workspace, add add, sum *Summary) error {
 	t0 := time.Now()
 	var pixels [][]float32
 	var texts []string
@@ -398,7 +412,7 @@ func commit(ctx context.Context, batch []item, enc model.Encoder, ws *workspace.
 			Split: it.img.Split, Vector: v, Captions: it.img.Captions, CaptionVectors: cv,
 		})
 	}
-	if err := ws.Add(ctx, docs, skips); err != nil {
+	if err := add(ctx, docs, skips); err != nil {
 		return err
 	}
 	sum.Added += len(docs)

@@ -161,6 +161,16 @@ func (w *Workspace) claim(ctx context.Context, worker string, lease time.Duratio
 	return &j, false, tx.Commit()
 }
 
+// Unfinished counts the jobs not yet done or failed, leased or not.
+func (w *Workspace) Unfinished(ctx context.Context) (int, error) {
+	if err := w.needQueue(); err != nil {
+		return 0, err
+	}
+	var n int
+	err := w.db.QueryRowContext(ctx, `SELECT count(*) FROM jobs WHERE state = 'todo'`).Scan(&n)
+	return n, err
+}
+
 // Renew extends a job's lease, for work that takes longer than one.
 func (w *Workspace) Renew(ctx context.Context, j *Job, worker string, lease time.Duration) error {
 	res, err := w.db.ExecContext(ctx, `UPDATE jobs SET lease_until = now() + $3 * interval '1 millisecond'
@@ -211,21 +221,37 @@ func (w *Workspace) Release(ctx context.Context, j *Job, worker string, reason e
 
 // QueueStatus is the state of a workspace's job queue.
 type QueueStatus struct {
-	Jobs, JobsDone, JobsFailed, JobsLeased int
-	Images, ImagesDone, ImagesFailed       int
-	// First and Last bound the finished jobs' completion times, for a
-	// rate; zero without any.
-	First, Last time.Time
-	Workers     []WorkerStatus
-	Failures    []string // the errors of failed jobs, a few
+	Jobs         int `json:"jobs"`
+	JobsDone     int `json:"jobs_done"`
+	JobsFailed   int `json:"jobs_failed"`
+	JobsLeased   int `json:"jobs_leased"` // being worked on
+	Images       int `json:"images"`
+	ImagesDone   int `json:"images_done"`
+	ImagesFailed int `json:"images_failed"`
+	// First and Last bound the finished jobs' completion times; zero
+	// without any.
+	First    time.Time      `json:"first_done"`
+	Last     time.Time      `json:"last_done"`
+	Workers  []WorkerStatus `json:"workers"`
+	Failures []string       `json:"failures,omitempty"` // the errors of failed jobs, a few
 }
 
 // WorkerStatus is one worker's share of the work.
 type WorkerStatus struct {
-	Name          string
-	Started, Seen time.Time
-	Jobs, Images  int
-	Leased        int // jobs it holds now
+	Name    string    `json:"name"`
+	Started time.Time `json:"started"`
+	Seen    time.Time `json:"last_seen"`
+	Jobs    int       `json:"jobs"`
+	Images  int       `json:"images"`
+	Leased  int       `json:"leased"` // jobs it holds now
+}
+
+// Rate is the worker's images per second from its start to its last news.
+func (s WorkerStatus) Rate() float64 {
+	if d := s.Seen.Sub(s.Started).Seconds(); d > 0 {
+		return float64(s.Images) / d
+	}
+	return 0
 }
 
 // Queue reports the job queue's state.

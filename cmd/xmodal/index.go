@@ -15,7 +15,7 @@ import (
 )
 
 func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("index", "--data DIR --workspace WS [--model M] [--format F] [--split S] [--limit N] [--batch-size N] [--prune] [--ann] [--vectors V] [--no-wait] [--json]", stderr)
+	fs := newFlags("index", "--data DIR --workspace WS [--model M] [--format F] [--split S] [--limit N] [--batch-size N] [--prune] [--ann] [--vectors V] [--enqueue] [--no-wait] [--json]\n       xmodal index --workspace postgres://… --status [--json]", stderr)
 	data := fs.String("data", "", "dataset folder")
 	format := fs.String("format", "auto", "dataset format: auto, flickr8k-kaggle, flickr8k, flickr30k-kaggle, karpathy, coco or folder")
 	wsDir := fs.String("workspace", "", "workspace folder or postgres:// URL (created if missing)")
@@ -23,23 +23,31 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	mf.add(fs, true)
 	split := fs.String("split", "", "index only this split (train, val, test...)")
 	limit := fs.Int("limit", 0, "index at most N images (0: all)")
-	batch := fs.Int("batch-size", 32, "images encoded and committed together")
+	batch := fs.Int("batch-size", 0, "images encoded and committed together (default 32; with --enqueue, images a job: 256)")
 	prune := fs.Bool("prune", false, "remove indexed images that are no longer in the dataset")
 	asJSON := fs.Bool("json", false, "print the summary as JSON on the last line of stdout")
 	ann := fs.Bool("ann", false, fmt.Sprintf("build the graph index for approximate search whatever the size (by default it is built once a kind has %d vectors)", search.GraphThreshold))
 	vectors := fs.String("vectors", "", "how a new database workspace stores vectors: pgvector (the default), halfvec, or local (no extension needed; each process loads them)")
+	enqueue := fs.Bool("enqueue", false, "queue the work in the database workspace for `xmodal worker` processes instead of doing it (--batch-size images a job, default 256)")
+	status := fs.Bool("status", false, "show the progress of the queued work and of each worker, then exit")
 	noWait := fs.Bool("no-wait", false, "fail at once if another process is writing to the workspace, instead of waiting for it")
 	if err := parse(fs, args, false); err != nil {
 		return err
 	}
+	if *status {
+		return runIndexStatus(ctx, *wsDir, *asJSON, stdout)
+	}
 	if *data == "" || *wsDir == "" {
 		return usagef("--data and --workspace are required")
+	}
+	if *enqueue && !workspace.IsDatabase(*wsDir) {
+		return usagef("--enqueue needs a database workspace (postgres://…), which workers on other machines can reach")
 	}
 	if *ann && workspace.IsDatabase(*wsDir) {
 		return usagef("--ann builds graph files beside a folder's vectors; a database workspace is searched with pgvector's HNSW index (--vectors pgvector)")
 	}
-	if *batch < 1 || *limit < 0 {
-		return usagef("--batch-size must be at least 1 and --limit at least 0")
+	if *batch < 0 || *limit < 0 {
+		return usagef("--batch-size and --limit must be at least 0")
 	}
 	root, err := filepath.Abs(*data)
 	if err != nil {
@@ -68,6 +76,19 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer ws.Close()
+
+	if *enqueue {
+		es, err := indexer.Enqueue(ctx, ds, ws, indexer.Options{Split: *split, Limit: *limit, BatchSize: *batch, Prune: *prune})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "workspace %s: queued %d images in %d jobs (%d unchanged, %d already queued, %d pruned); start workers with\n  xmodal worker --workspace URL\n",
+			ws.Location(), es.Images, es.Jobs, es.Unchanged, es.Pending, es.Pruned)
+		if *asJSON {
+			return json.NewEncoder(stdout).Encode(es)
+		}
+		return nil
+	}
 
 	pp := newProgressPrinter(stderr)
 	sum, err := indexer.Run(ctx, ds, m, ws, indexer.Options{
@@ -117,6 +138,30 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			Skipped         []workspace.Skip `json:"skipped"`
 		}{sum.ImagesIndexed, sum.CaptionsIndexed, inserted, sum.Skipped})
 	}
+	return nil
+}
+
+// runIndexStatus prints the state of a database workspace's job queue.
+func runIndexStatus(ctx context.Context, loc string, asJSON bool, stdout io.Writer) error {
+	if !workspace.IsDatabase(loc) {
+		return usagef("--status needs a database workspace (postgres://…): its job queue is what it shows")
+	}
+	ws, err := workspace.Open(loc)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	q, err := ws.Queue(ctx)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return json.NewEncoder(stdout).Encode(struct {
+			*workspace.QueueStatus
+			Rate float64 `json:"images_per_s"`
+		}{q, queueRate(q)})
+	}
+	printQueue(stdout, ws.Location(), q)
 	return nil
 }
 

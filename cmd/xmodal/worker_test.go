@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xmodal/xmodal/internal/pgtest"
+	"github.com/xmodal/xmodal/workspace"
+)
+
+// TestDistributedIndexing queues a dataset in a database workspace and
+// lets worker processes index it while some of them, and a serve replica,
+// are killed with SIGKILL mid-job: in the end every image is indexed once
+// (no job committed twice, none lost), and searches answer as a folder
+// built in one run does.
+func TestDistributedIndexing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs worker processes")
+	}
+	url := pgtest.Shared(t).NewDatabase(t)
+	data := makeFlickrKaggle(t, 60)
+	code, out, errOut := xmodal(t, "index", "--data", data, "--workspace", url, "--model", modelA, "--vectors", "local", "--enqueue", "--batch-size", "3", "--json")
+	if code != 0 {
+		t.Fatalf("index --enqueue: exit %d: %s", code, errOut)
+	}
+	var queued struct{ Jobs, Images int }
+	json.Unmarshal([]byte(out), &queued)
+	if queued.Jobs != 21 || queued.Images != 62 {
+		t.Fatalf("queued %+v, want 62 images (2 of them broken) in 21 jobs", queued)
+	}
+	// Queuing again adds nothing: the images are queued already.
+	if code, out, _ := xmodal(t, "index", "--data", data, "--workspace", url, "--model", modelA, "--enqueue", "--json"); code != 0 || !strings.Contains(out, `"jobs":0`) {
+		t.Errorf("second --enqueue: exit %d: %s", code, out)
+	}
+	// A worker with another model is refused.
+	if code, _, errOut := xmodal(t, "worker", "--workspace", url, "--model", filepath.Join(fixtures, "model-b-gelu")); code != 1 || !strings.Contains(errOut, "cannot be used with") {
+		t.Errorf("worker with another model: exit %d: %s", code, errOut)
+	}
+
+	bin := buildBinary(t)
+	model, _ := filepath.Abs(modelA)
+	start := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(bin, args...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	replica := start("serve", "--workspace", url, "--model", model, "--addr", freeAddr(t))
+	rng := rand.New(rand.NewPCG(3, 4))
+	for round := range 4 {
+		var workers []*exec.Cmd
+		for range 2 {
+			workers = append(workers, start("worker", "--workspace", url, "--model", model, "--lease", "1s"))
+		}
+		time.Sleep(time.Duration(150+rng.IntN(300)) * time.Millisecond)
+		workers[0].Process.Kill() // SIGKILL: no chance to give its job back
+		if round == 1 {
+			replica.Process.Kill()
+		}
+		workers[0].Wait()
+		workers[1].Process.Kill()
+		workers[1].Wait()
+	}
+	replica.Wait()
+	// The last worker finishes, waiting for the dead workers' leases to
+	// run out.
+	if code, _, errOut := xmodal(t, "worker", "--workspace", url, "--lease", "1s", "--name", "last"); code != 0 {
+		t.Fatalf("last worker: exit %d: %s", code, errOut)
+	}
+
+	code, out, errOut = xmodal(t, "index", "--workspace", url, "--status", "--json")
+	if code != 0 {
+		t.Fatalf("index --status: exit %d: %s", code, errOut)
+	}
+	var st workspace.QueueStatus
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.ImagesDone != 62 || st.JobsDone != 21 || st.JobsFailed != 0 || len(st.Workers) < 2 {
+		t.Errorf("queue status %+v", st)
+	}
+	if code, out, _ := xmodal(t, "index", "--workspace", url, "--status"); code != 0 || !strings.Contains(out, "62 of 62 images done") || !strings.Contains(out, "WORKER") {
+		t.Errorf("index --status: exit %d:\n%s", code, out)
+	}
+
+	ws, err := workspace.Open(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	stats, _ := ws.Stats(context.Background())
+	imgRows, _ := ws.Rows(workspace.Images)
+	capRows, _ := ws.Rows(workspace.Captions)
+	if stats.Images != 60 || stats.Captions != 120 || stats.Skipped != 2 || imgRows != 60 || capRows != 120 {
+		t.Errorf("workspace has %+v in %d image and %d caption rows; want 60 images, 120 captions, 2 skipped, no dead rows", stats, imgRows, capRows)
+	}
+
+	folder := filepath.Join(t.TempDir(), "ws")
+	if code, _, errOut := xmodal(t, "index", "--data", data, "--workspace", folder, "--model", modelA); code != 0 {
+		t.Fatalf("index into a folder: exit %d: %s", code, errOut)
+	}
+	var outs []string
+	for _, w := range []string{folder, url} {
+		code, out, errOut := xmodal(t, "search", "--workspace", w, "--text", "picture 7", "--to", "captions", "--top-k", "10", "--json")
+		if code != 0 {
+			t.Fatalf("search %s: exit %d: %s", w, code, errOut)
+		}
+		outs = append(outs, regexp.MustCompile(`"id":\d+,?`).ReplaceAllString(out, ""))
+	}
+	if outs[0] != outs[1] {
+		t.Errorf("the folder finds\n%s\nthe workers' workspace\n%s", outs[0], outs[1])
+	}
+}
