@@ -207,6 +207,9 @@ func (s *Server) writeMetrics(ctx context.Context, w io.Writer) {
 		model := e.Workspace().Manifest().Model
 		header(w, "xmodal_model_info", "gauge", "The model the workspace was built with (always 1).")
 		fmt.Fprintf(w, "xmodal_model_info{name=%s,id=%s,dim=\"%d\"} 1\n", quote(model.Name), quote(model.ID), model.Dim)
+		if ws := e.Workspace(); ws.Dir() == "" {
+			writeQueueMetrics(ctx, w, ws)
+		}
 	}
 	header(w, "xmodal_ready", "gauge", "1 once the model and workspace are loaded.")
 	fmt.Fprintf(w, "xmodal_ready %d\n", ready)
@@ -218,6 +221,36 @@ func (s *Server) writeMetrics(ctx context.Context, w io.Writer) {
 	fmt.Fprintf(w, "go_goroutines %d\n", runtime.NumGoroutine())
 	header(w, "go_memstats_heap_alloc_bytes", "gauge", "Bytes of allocated heap objects.")
 	fmt.Fprintf(w, "go_memstats_heap_alloc_bytes %d\n", ms.HeapAlloc)
+}
+
+// writeQueueMetrics reports a database workspace's job queue, which every
+// replica sees alike: scrape one.
+func writeQueueMetrics(ctx context.Context, w io.Writer, ws *workspace.Workspace) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	q, err := ws.Queue(ctx)
+	if err != nil {
+		return // the scrape goes on without them; serving is unaffected
+	}
+	header(w, "xmodal_queue_jobs", "gauge", "Jobs of the workspace's encoding queue, by state.")
+	for _, st := range []struct {
+		state string
+		n     int
+	}{{"todo", q.Jobs - q.JobsDone - q.JobsFailed - q.JobsLeased}, {"leased", q.JobsLeased}, {"done", q.JobsDone}, {"failed", q.JobsFailed}} {
+		fmt.Fprintf(w, "xmodal_queue_jobs{state=%s} %d\n", quote(st.state), st.n)
+	}
+	header(w, "xmodal_queue_images", "gauge", "Images of the workspace's encoding queue, by state.")
+	fmt.Fprintf(w, "xmodal_queue_images{state=\"queued\"} %d\n", q.Images)
+	fmt.Fprintf(w, "xmodal_queue_images{state=\"done\"} %d\n", q.ImagesDone)
+	fmt.Fprintf(w, "xmodal_queue_images{state=\"failed\"} %d\n", q.ImagesFailed)
+	header(w, "xmodal_worker_images_total", "counter", "Images each worker has committed.")
+	for _, wk := range q.Workers {
+		fmt.Fprintf(w, "xmodal_worker_images_total{worker=%s} %d\n", quote(wk.Name), wk.Images)
+	}
+	header(w, "xmodal_worker_last_seen_seconds", "gauge", "When each worker last claimed or completed a job, since the Unix epoch.")
+	for _, wk := range q.Workers {
+		fmt.Fprintf(w, "xmodal_worker_last_seen_seconds{worker=%s} %d\n", quote(wk.Name), wk.Seen.Unix())
+	}
 }
 
 func header(w io.Writer, name, typ, help string) {

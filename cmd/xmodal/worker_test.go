@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -89,6 +91,20 @@ func TestDistributedIndexing(t *testing.T) {
 	}
 	if code, out, _ := xmodal(t, "index", "--workspace", url, "--status"); code != 0 || !strings.Contains(out, "62 of 62 images done") || !strings.Contains(out, "WORKER") {
 		t.Errorf("index --status: exit %d:\n%s", code, out)
+	}
+
+	// Any replica's /metrics shows the queue.
+	api := serveWorkspace(t, url, modelA)
+	resp, err := http.Get(api + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`xmodal_queue_images{state="done"} 62`, `xmodal_queue_jobs{state="failed"} 0`, `xmodal_worker_images_total{worker="last"}`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, metrics)
+		}
 	}
 
 	ws, err := workspace.Open(url)
