@@ -42,6 +42,7 @@ func commands() map[string]command {
 		"bench":       {"measure encoding speed (images/s, texts/s, GFLOP/s)", runBench},
 		"db":          {"run a database workspace's schema migrations (db migrate)", runDB},
 		"demo":        {"index the bundled sample set with the bundled model and serve it", runDemo},
+		"workspace":   {"copy a workspace between a folder and a database, either way (workspace copy SRC DST)", runWorkspace},
 		"worker":      {"encode the jobs `index --enqueue` queued in a database workspace", runWorker},
 		"version":     {"print the version of this binary", runVersion},
 		"healthcheck": {"exit 0 if a running server is ready (for container health checks)", runHealthcheck},

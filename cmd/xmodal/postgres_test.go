@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"math"
 	"net/http"
@@ -127,5 +128,47 @@ func TestPgvectorWorkspace(t *testing.T) {
 	code, out, errOut := xmodal(t, "eval", "--workspace", url, "--ann-recall", "--json")
 	if code != 0 || !strings.Contains(out, `"queries":"text→image"`) || !strings.Contains(out, `"recall":`) {
 		t.Errorf("eval --ann-recall: exit %d: %s%s", code, out, errOut)
+	}
+}
+
+// workspace copy moves a workspace from a folder to a database and back,
+// resumes where an earlier copy stopped, and the copies answer alike.
+func TestWorkspaceCopy(t *testing.T) {
+	url := pgtest.Shared(t).NewDatabase(t)
+	data := makeFlickrKaggle(t, 30)
+	folder := filepath.Join(t.TempDir(), "ws")
+	if code, _, errOut := xmodal(t, "index", "--data", data, "--workspace", folder, "--model", modelA); code != 0 {
+		t.Fatalf("index: exit %d: %s", code, errOut)
+	}
+	back := filepath.Join(t.TempDir(), "back")
+	type summary struct{ Images, Present, Captions, Skipped int }
+	for _, c := range []struct {
+		src, dst string
+		want     summary
+	}{
+		{folder, url, summary{30, 0, 60, 2}},
+		{folder, url, summary{0, 30, 0, 2}}, // nothing left to copy
+		{url, back, summary{30, 0, 60, 2}},
+	} {
+		code, out, errOut := xmodal(t, "workspace", "copy", "--vectors", "local", "--json", c.src, c.dst)
+		if code != 0 {
+			t.Fatalf("copy %s %s: exit %d: %s", c.src, c.dst, code, errOut)
+		}
+		var got summary
+		json.Unmarshal([]byte(out), &got)
+		if got != c.want {
+			t.Errorf("copy %s %s: %+v, want %+v", c.src, c.dst, got, c.want)
+		}
+	}
+	var outs []string
+	for _, ws := range []string{folder, url, back} {
+		code, out, errOut := xmodal(t, "search", "--workspace", ws, "--text", "another caption of 4", "--top-k", "5", "--json")
+		if code != 0 {
+			t.Fatalf("search %s: exit %d: %s", ws, code, errOut)
+		}
+		outs = append(outs, regexp.MustCompile(`"id":\d+,?`).ReplaceAllString(out, ""))
+	}
+	if outs[0] != outs[1] || outs[0] != outs[2] {
+		t.Errorf("the original finds\n%s\nthe database copy\n%s\nthe copy back\n%s", outs[0], outs[1], outs[2])
 	}
 }
