@@ -151,10 +151,16 @@ func Work(ctx context.Context, enc model.Encoder, ws *workspace.Workspace, o Wor
 			if left == 0 && !o.Follow {
 				return p, nil
 			}
+			// Held jobs usually finish in a moment: look again soon, so
+			// that the last workers do not linger.
+			wait := o.Poll
+			if left > 0 {
+				wait = min(wait, 250*time.Millisecond)
+			}
 			select {
 			case <-ctx.Done():
 				return p, ctx.Err()
-			case <-time.After(o.Poll):
+			case <-time.After(wait):
 			}
 			continue
 		}
