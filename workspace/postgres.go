@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/url"
 	"slices"
 	"strconv"
 	"time"
@@ -153,6 +152,20 @@ func Migrate(ctx context.Context, dbURL string) (from, to int, err error) {
 }
 
 func migrate(ctx context.Context, db *sql.DB) (from, to int, err error) {
+	// Up to date, the usual case, needs no lock and no right to create
+	// tables: a read-only user may serve.
+	var exists bool
+	if err := db.QueryRowContext(ctx, `SELECT to_regclass('xmodal_schema') IS NOT NULL`).Scan(&exists); err != nil {
+		return 0, 0, err
+	}
+	if exists {
+		if err := db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM xmodal_schema`).Scan(&from); err != nil {
+			return 0, 0, err
+		}
+		if from == len(migrations) {
+			return from, from, nil
+		}
+	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, 0, err
@@ -184,15 +197,17 @@ func migrate(ctx context.Context, db *sql.DB) (from, to int, err error) {
 // connect opens a database and checks that it answers. The returned
 // location is the URL without its password, for messages.
 func connect(ctx context.Context, dbURL string) (*sql.DB, string, error) {
-	loc := dbURL
-	if u, err := url.Parse(dbURL); err == nil {
-		loc = u.Redacted()
-	}
+	loc := Redacted(dbURL)
 	cfg, err := pgx.ParseConfig(dbURL)
 	if err != nil {
 		return nil, loc, fmt.Errorf("workspace %s: %w", loc, err)
 	}
 	db := stdlib.OpenDB(*cfg)
+	// A server's searches are short: a few connections serve many
+	// requests, and a fleet of replicas stays within the server's
+	// max_connections (100 by default).
+	db.SetMaxOpenConns(16)
+	db.SetMaxIdleConns(4)
 	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if err := db.PingContext(pctx); err != nil {

@@ -35,6 +35,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,6 +94,17 @@ type Options struct {
 	// VectorStorage); it is ignored for a folder, and for a database
 	// workspace that exists.
 	Vectors string
+}
+
+// Redacted is a workspace location fit for logs and messages: a database
+// URL loses its password.
+func Redacted(loc string) string {
+	if IsDatabase(loc) {
+		if u, err := url.Parse(loc); err == nil {
+			return u.Redacted()
+		}
+	}
+	return loc
 }
 
 // IsDatabase reports whether a workspace location is a PostgreSQL URL

@@ -75,7 +75,7 @@ func runBenchQuery(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	defer eng.Close()
 	images, _ := eng.Counts()
-	res := queryBench{Workspace: *wsDir, Images: images, Index: eng.IndexKind(workspace.Images), Queries: len(texts), Rounds: *rounds, TopK: *topK}
+	res := queryBench{Workspace: workspace.Redacted(*wsDir), Images: images, Index: eng.IndexKind(workspace.Images), Queries: len(texts), Rounds: *rounds, TopK: *topK}
 
 	// One warm-up pass, so that the first queries do not pay for page
 	// faults of the mapped files and the model's first allocations.

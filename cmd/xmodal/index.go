@@ -82,8 +82,8 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "workspace %s: queued %d images in %d jobs (%d unchanged, %d already queued, %d pruned); start workers with\n  xmodal worker --workspace URL\n",
-			ws.Location(), es.Images, es.Jobs, es.Unchanged, es.Pending, es.Pruned)
+		fmt.Fprintf(stderr, "workspace %s: queued %d images in %d jobs (%d unchanged, %d already queued, %d pruned); start workers with\n  xmodal worker --workspace %s\n",
+			ws.Location(), es.Images, es.Jobs, es.Unchanged, es.Pending, es.Pruned, ws.Location())
 		if *asJSON {
 			return json.NewEncoder(stdout).Encode(es)
 		}

@@ -67,7 +67,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	log.Info("listening", "url", "http://"+displayAddr(ln.Addr()), "workspace", *wsDir)
+	log.Info("listening", "url", "http://"+displayAddr(ln.Addr()), "workspace", workspace.Redacted(*wsDir))
 
 	opts, err := mf.options()
 	if err != nil {
