@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -333,5 +334,40 @@ func TestConcurrentDatabaseWriters(t *testing.T) {
 	rows, err := r.FilterRows(ctx, Captions, Filter{Under: "w2"})
 	if err != nil || len(rows) != batches*perBatch {
 		t.Errorf("captions under w2: %d rows, %v; want %d", len(rows), err, batches*perBatch)
+	}
+}
+
+// Migrations run once each, in order, from whatever version a database
+// is at; a database newer than this xmodal is refused.
+func TestMigrate(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.Shared(t).NewDatabase(t)
+	latest := len(migrations)
+	for _, want := range [][2]int{{0, latest}, {latest, latest}} {
+		from, to, err := Migrate(ctx, url)
+		if err != nil || from != want[0] || to != want[1] {
+			t.Fatalf("Migrate = %d → %d, %v; want %d → %d", from, to, err, want[0], want[1])
+		}
+	}
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// Back to version 1: the queue's tables come back.
+	if _, err := db.Exec(`DROP TABLE jobs, workers; DELETE FROM xmodal_schema WHERE version > 1`); err != nil {
+		t.Fatal(err)
+	}
+	if from, to, err := Migrate(ctx, url); err != nil || from != 1 || to != latest {
+		t.Fatalf("Migrate from 1 = %d → %d, %v", from, to, err)
+	}
+	if _, err := db.Exec(`SELECT count(*) FROM jobs`); err != nil {
+		t.Errorf("after migrating: %v", err)
+	}
+	if _, err := db.Exec(`INSERT INTO xmodal_schema (version) VALUES (99)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Migrate(ctx, url); err == nil || !strings.Contains(err.Error(), "upgrade xmodal") {
+		t.Errorf("Migrate of a newer database: %v", err)
 	}
 }
