@@ -21,15 +21,12 @@ import (
 // `xmodal index`) is writing to the workspace; the error names it.
 var ErrBusy = errors.New("workspace is busy")
 
-// ErrUnsupported is returned for what a kind of workspace cannot do, such
-// as storing uploads in a database workspace.
-var ErrUnsupported = errors.New("not supported")
-
 // UploadsDir is where Add stores uploaded images, inside the workspace.
 const UploadsDir = "uploads"
 
 // Add stores an uploaded image (JPEG, PNG, GIF, WebP or BMP bytes) in the
-// workspace's uploads folder and indexes it with its captions. The key is
+// workspace's uploads folder (a database workspace keeps the bytes
+// themselves, and the image has no path) and indexes it with its captions. The key is
 // "uploads/<sha256>.<ext>", so adding the same bytes twice replaces the
 // first document instead of duplicating it.
 //
@@ -41,11 +38,6 @@ const UploadsDir = "uploads"
 // and before the rename leaves a document whose file is still under its
 // temporary name until then.
 func (e *Engine) Add(ctx context.Context, data []byte, captions []string) (*workspace.Image, error) {
-	if e.ws.Dir() == "" {
-		// The files would be on one replica's disk and missing on the
-		// others'.
-		return nil, fmt.Errorf("%w: uploads are stored in a folder workspace; index images into a database workspace with xmodal index", ErrUnsupported)
-	}
 	pixels, err := imageio.PreprocessBytes(data, e.enc.ImageOptions())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadQuery, err)
@@ -73,6 +65,23 @@ func (e *Engine) Add(ctx context.Context, data []byte, captions []string) (*work
 	hash := hex.EncodeToString(sum[:])
 	name := hash + extension(data)
 	key := UploadsDir + "/" + name
+	if e.ws.Dir() == "" {
+		// A database workspace keeps the file itself, so that every
+		// replica serves it; the image has no path on any disk.
+		err := e.write(ctx, func(w *workspace.Workspace) error {
+			return w.Add(ctx, []workspace.NewImage{{
+				Key: key, SHA256: hash, Size: int64(len(data)), MTime: time.Now().UnixNano(),
+				Vector: imgVec[0], Captions: clean, CaptionVectors: capVecs, Data: data,
+			}}, nil)
+		})
+		if err != nil {
+			return nil, err
+		}
+		if err := e.Refresh(ctx); err != nil {
+			return nil, err
+		}
+		return e.ws.ImageByKey(ctx, key)
+	}
 	dir, err := filepath.Abs(filepath.Join(e.ws.Dir(), UploadsDir))
 	if err != nil {
 		return nil, err
@@ -121,7 +130,7 @@ func (e *Engine) Delete(ctx context.Context, id int64) error {
 		if _, err := w.Delete(ctx, []string{im.Key}); err != nil {
 			return err
 		}
-		if strings.HasPrefix(im.Key, UploadsDir+"/") {
+		if strings.HasPrefix(im.Key, UploadsDir+"/") && im.Path != "" {
 			// Another document may not share the file: keys are hashes.
 			if err := os.Remove(im.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return err

@@ -435,9 +435,12 @@ func imageETag(im *workspace.Image, fi os.FileInfo, suffix string) string {
 }
 
 func (s *Server) apiImageFile(w http.ResponseWriter, r *http.Request) error {
-	_, im, err := s.lookupImage(r.Context(), r)
+	eng, im, err := s.lookupImage(r.Context(), r)
 	if err != nil {
 		return err
+	}
+	if im.Path == "" {
+		return serveStored(w, r, eng, im)
 	}
 	f, err := os.Open(im.Path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -463,20 +466,50 @@ func (s *Server) apiImageFile(w http.ResponseWriter, r *http.Request) error {
 			return fmt.Errorf("image %d: %w", im.ID, err)
 		}
 	}
+	serveImage(w, r, im, ct, imageETag(im, fi, ""), fi.ModTime(), f)
+	return nil
+}
+
+// serveStored serves an image whose bytes the workspace keeps (an upload
+// to a database workspace).
+func serveStored(w http.ResponseWriter, r *http.Request, eng *search.Engine, im *workspace.Image) error {
+	data, err := storedFile(r.Context(), eng, im)
+	if err != nil {
+		return err
+	}
+	ct := mimeFromPath(im.Key)
+	if ct == "application/octet-stream" {
+		ct = http.DetectContentType(data)
+	}
+	serveImage(w, r, im, ct, `"`+im.SHA256+`"`, im.Added, bytes.NewReader(data))
+	return nil
+}
+
+func storedFile(ctx context.Context, eng *search.Engine, im *workspace.Image) ([]byte, error) {
+	data, err := eng.Workspace().File(ctx, im.Key)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, errorf(http.StatusNotFound, "image %d has no file: it has no path and the workspace keeps no bytes for it", im.ID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("image %d: %w", im.ID, err)
+	}
+	return data, nil
+}
+
+func serveImage(w http.ResponseWriter, r *http.Request, im *workspace.Image, ct, etag string, mod time.Time, content io.ReadSeeker) {
 	h := w.Header()
 	h.Set("Content-Type", ct)
-	h.Set("ETag", imageETag(im, fi, ""))
+	h.Set("ETag", etag)
 	h.Set("Cache-Control", "no-cache")
 	h.Set("Content-Disposition", mime.FormatMediaType("inline", map[string]string{"filename": path.Base(im.Key)}))
 	// ServeContent answers Range and If-None-Match requests.
-	http.ServeContent(w, r, "", fi.ModTime(), f)
-	return nil
+	http.ServeContent(w, r, "", mod, content)
 }
 
 func (s *Server) apiThumbnail(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := s.requestContext(r)
 	defer cancel()
-	_, im, err := s.lookupImage(ctx, r)
+	eng, im, err := s.lookupImage(ctx, r)
 	if err != nil {
 		return err
 	}
@@ -489,14 +522,22 @@ func (s *Server) apiThumbnail(w http.ResponseWriter, r *http.Request) error {
 			return badRequest("thumbnail size %q: want 128, 256 or 512", vals[0])
 		}
 	}
-	fi, err := os.Stat(im.Path)
-	if errors.Is(err, os.ErrNotExist) {
-		return errorf(http.StatusNotFound, "the file of image %d is no longer on disk (moved or deleted since it was indexed)", im.ID)
+	var etag string
+	read := func() ([]byte, error) { return os.ReadFile(im.Path) }
+	if im.Path == "" {
+		// Stored bytes never change: the hash tags them.
+		etag = `"` + im.SHA256 + "-t" + strconv.Itoa(size) + `"`
+		read = func() ([]byte, error) { return storedFile(ctx, eng, im) }
+	} else {
+		fi, err := os.Stat(im.Path)
+		if errors.Is(err, os.ErrNotExist) {
+			return errorf(http.StatusNotFound, "the file of image %d is no longer on disk (moved or deleted since it was indexed)", im.ID)
+		}
+		if err != nil {
+			return fmt.Errorf("image %d: %w", im.ID, err)
+		}
+		etag = imageETag(im, fi, "-t"+strconv.Itoa(size))
 	}
-	if err != nil {
-		return fmt.Errorf("image %d: %w", im.ID, err)
-	}
-	etag := imageETag(im, fi, "-t"+strconv.Itoa(size))
 	h := w.Header()
 	h.Set("ETag", etag)
 	h.Set("Cache-Control", "no-cache")
@@ -506,7 +547,7 @@ func (s *Server) apiThumbnail(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
-	jpg, err := s.thumbnail(ctx, etag, im.Path, size)
+	jpg, err := s.thumbnail(ctx, etag, read, size)
 	if err != nil {
 		return fmt.Errorf("thumbnail of image %d: %w", im.ID, err)
 	}

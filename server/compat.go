@@ -139,7 +139,7 @@ func (s *Server) compatSearch(w http.ResponseWriter, r *http.Request) error {
 			if err != nil {
 				return prefixError(fmt.Sprintf("data item %d", i+1), err)
 			}
-			items[i].mimeType = mimeFromPath(im.Path)
+			items[i].mimeType = mimeFromPath(im.Key) // the key ends as the file does
 		}
 		queries[i] = q
 	}
@@ -199,7 +199,7 @@ func compatError(msg string) compatResponse {
 func compatMatchOf(base string, h search.Hit) compatMatch {
 	m := compatMatch{ID: strconv.FormatInt(h.ID, 10), Score: compatScore{Value: score64(h.Score)}}
 	if h.Type == workspace.Images {
-		m.MimeType = mimeFromPath(h.Path)
+		m.MimeType = mimeFromPath(h.Key)
 		m.URI = base + fileURL(h.ID)
 		m.Tags = map[string]any{"type": "image", "key": h.Key, "thumbnail": base + thumbnailURL(h.ID)}
 		if len(h.Captions) > 0 {

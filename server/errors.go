@@ -57,8 +57,6 @@ func classify(err error) *httpError {
 		return &httpError{status: http.StatusBadRequest, msg: strings.Replace(err.Error(), search.ErrBadQuery.Error()+": ", "", 1)}
 	case errors.Is(err, search.ErrNotFound):
 		return &httpError{status: http.StatusNotFound, msg: strings.Replace(err.Error(), search.ErrNotFound.Error()+": ", "", 1)}
-	case errors.Is(err, search.ErrUnsupported):
-		return &httpError{status: http.StatusNotImplemented, msg: err.Error()}
 	case errors.Is(err, search.ErrBusy):
 		return &httpError{status: http.StatusConflict, msg: err.Error() + "; try again when it has finished", retryAfter: "5"}
 	case errors.Is(err, context.DeadlineExceeded):

@@ -8,7 +8,6 @@ import (
 	"image"
 	"image/jpeg"
 	"math"
-	"os"
 	"sync"
 
 	"github.com/xmodal/xmodal/imageio"
@@ -27,9 +26,9 @@ const DefaultThumbnailSize = 256
 // cache effective.
 var thumbnailSizes = map[int]bool{128: true, 256: true, 512: true}
 
-// thumbnail returns the JPEG thumbnail of the image file at path, from the
-// cache under key if it is there.
-func (s *Server) thumbnail(ctx context.Context, key, path string, size int) ([]byte, error) {
+// thumbnail returns the JPEG thumbnail of the image that read returns, from
+// the cache under key if it is there.
+func (s *Server) thumbnail(ctx context.Context, key string, read func() ([]byte, error), size int) ([]byte, error) {
 	if data, ok := s.thumbs.get(key); ok {
 		s.metrics.thumbHits.Add(1)
 		return data, nil
@@ -40,7 +39,7 @@ func (s *Server) thumbnail(ctx context.Context, key, path string, size int) ([]b
 		return nil, err
 	}
 	defer release()
-	data, err := os.ReadFile(path)
+	data, err := read()
 	if err != nil {
 		return nil, err
 	}

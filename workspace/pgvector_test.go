@@ -35,7 +35,7 @@ func resetDatabase(t *testing.T, url string) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.Exec(`DROP TABLE IF EXISTS xmodal_schema, xmodal_workspace, meta, captions, images, skipped, jobs, workers CASCADE`); err != nil {
+	if _, err := db.Exec(`DROP TABLE IF EXISTS xmodal_schema, xmodal_workspace, meta, captions, images, skipped, jobs, workers, files CASCADE`); err != nil {
 		t.Fatal(err)
 	}
 }

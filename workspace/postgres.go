@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"slices"
 	"strconv"
 	"time"
@@ -133,6 +134,13 @@ var migrations = []string{
 		last_seen  timestamptz NOT NULL,
 		jobs       bigint NOT NULL DEFAULT 0,
 		images     bigint NOT NULL DEFAULT 0
+	);`,
+	// 3: images uploaded through the API, kept in the database so that
+	// every replica serves them; replacing or deleting the image drops
+	// its file.
+	`CREATE TABLE files (
+		key   text PRIMARY KEY REFERENCES images(key) ON DELETE CASCADE,
+		data  bytea NOT NULL
 	);`,
 }
 
@@ -560,12 +568,34 @@ func (p *pgStore) add(ctx context.Context, db *sql.DB, batch []NewImage, skipped
 		WHERE key IN ('image_rows', 'caption_rows', 'generation')`, row, crow); err != nil {
 		return err
 	}
+	for i, im := range batch {
+		if im.Data != nil && last[im.Key] == i {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO files (key, data) VALUES ($1, $2)`, im.Key, im.Data); err != nil {
+				return fmt.Errorf("store the file of %s: %w", im.Key, err)
+			}
+		}
+	}
 	if also != nil {
 		if err := also(tx); err != nil {
 			return err
 		}
 	}
 	return tx.Commit()
+}
+
+// File returns the bytes of an image stored in a database workspace
+// (NewImage.Data); an error satisfying errors.Is(err, os.ErrNotExist) if
+// there are none.
+func (w *Workspace) File(ctx context.Context, key string) ([]byte, error) {
+	if w.pg == nil {
+		return nil, fmt.Errorf("file %s: %w (a folder workspace keeps files on disk)", key, os.ErrNotExist)
+	}
+	var data []byte
+	err := w.db.QueryRowContext(ctx, `SELECT data FROM files WHERE key = $1`, key).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("file %s: %w", key, os.ErrNotExist)
+	}
+	return data, err
 }
 
 // readVectors reads rows [from, to) of a kind. Rows whose document was

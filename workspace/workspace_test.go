@@ -355,7 +355,7 @@ func TestMigrate(t *testing.T) {
 	}
 	defer db.Close()
 	// Back to version 1: the queue's tables come back.
-	if _, err := db.Exec(`DROP TABLE jobs, workers; DELETE FROM xmodal_schema WHERE version > 1`); err != nil {
+	if _, err := db.Exec(`DROP TABLE jobs, workers, files; DELETE FROM xmodal_schema WHERE version > 1`); err != nil {
 		t.Fatal(err)
 	}
 	if from, to, err := Migrate(ctx, url); err != nil || from != 1 || to != latest {

@@ -19,6 +19,10 @@ type NewImage struct {
 	Vector            []float32
 	Captions          []string
 	CaptionVectors    [][]float32
+	// Data, if not nil, is the image file itself, which a database
+	// workspace stores (see File): uploads reach every replica that way.
+	// A folder keeps files on disk and refuses it.
+	Data []byte
 }
 
 // Add commits a batch of images with their captions, and records images
@@ -104,6 +108,9 @@ func (w *Workspace) Add(ctx context.Context, batch []NewImage, skipped []Skip) (
 func (w *Workspace) validate(batch []NewImage) error {
 	dim := w.manifest.Model.Dim
 	for _, im := range batch {
+		if im.Data != nil && w.pg == nil {
+			return fmt.Errorf("image %s: a folder workspace keeps files on disk, not in its database", im.Key)
+		}
 		if len(im.Vector) != dim {
 			return fmt.Errorf("image %s: vector has %d values, want %d", im.Key, len(im.Vector), dim)
 		}

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -10,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xmodal/xmodal/internal/pgtest"
 )
@@ -69,9 +73,10 @@ func TestDatabaseWorkspace(t *testing.T) {
 	}
 
 	// Two stateless replicas over one database answer alike.
-	var bodies []string
+	var bodies, apis []string
 	for range 2 {
 		api := serveWorkspace(t, url, modelA)
+		apis = append(apis, api)
 		resp, err := http.Post(api+"/search", "application/json", strings.NewReader(`{"top_k":5,"mode":"search","data":["picture 12"]}`))
 		if err != nil {
 			t.Fatal(err)
@@ -86,6 +91,55 @@ func TestDatabaseWorkspace(t *testing.T) {
 	// The tiny test model ranks at random; what matters is agreement.
 	if bodies[0] != bodies[1] || strings.Count(bodies[0], `"key":"Images/`) != 10 {
 		t.Errorf("replicas answer\n%s\nand\n%s", bodies[0], bodies[1])
+	}
+
+	// An image uploaded through one replica is kept in the database: the
+	// other serves its file and thumbnail, finds it, and deletes it.
+	png, err := os.ReadFile(filepath.Join(fixtures, "images", "03_tiny_17x9.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	upload, _ := json.Marshal(map[string]any{"image": "data:image/png;base64," + base64.StdEncoding.EncodeToString(png), "captions": []string{"an uploaded picture"}})
+	resp, err := http.Post(apis[0]+"/api/v1/images", "application/json", bytes.NewReader(upload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var added struct {
+		ID   int64  `json:"id"`
+		Key  string `json:"key"`
+		Path string `json:"path"`
+	}
+	json.NewDecoder(resp.Body).Decode(&added)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || !strings.HasPrefix(added.Key, "uploads/") || added.Path != "" {
+		t.Fatalf("upload: %d %+v", resp.StatusCode, added)
+	}
+	get := func(path string) (int, []byte) {
+		t.Helper()
+		resp, err := http.Get(apis[1] + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, body
+	}
+	if code, body := get(fmt.Sprintf("/api/v1/images/%d/file", added.ID)); code != 200 || !bytes.Equal(body, png) {
+		t.Errorf("file from the other replica: %d, %d bytes", code, len(body))
+	}
+	if code, body := get(fmt.Sprintf("/api/v1/images/%d/thumbnail", added.ID)); code != 200 || !bytes.HasPrefix(body, []byte("\xff\xd8")) {
+		t.Errorf("thumbnail from the other replica: %d, %q", code, body[:min(len(body), 20)])
+	}
+	time.Sleep(1100 * time.Millisecond) // the replicas' refresh interval
+	if code, body := get("/api/v1/search?q=an+uploaded+picture&target=captions&top_k=1"); code != 200 || !strings.Contains(string(body), added.Key) {
+		t.Errorf("search on the other replica: %d %s", code, body)
+	}
+	req, _ := http.NewRequest(http.MethodDelete, fmt.Sprintf("%s/api/v1/images/%d", apis[1], added.ID), nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode/100 != 2 {
+		t.Fatalf("delete: %v %v", resp, err)
+	}
+	if code, _ := get(fmt.Sprintf("/api/v1/images/%d/file", added.ID)); code != 404 {
+		t.Errorf("file after delete: %d", code)
 	}
 }
 
