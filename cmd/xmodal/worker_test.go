@@ -27,15 +27,15 @@ func TestDistributedIndexing(t *testing.T) {
 		t.Skip("runs worker processes")
 	}
 	url := pgtest.Shared(t).NewDatabase(t)
-	data := makeFlickrKaggle(t, 60)
-	code, out, errOut := xmodal(t, "index", "--data", data, "--workspace", url, "--model", modelA, "--vectors", "local", "--enqueue", "--batch-size", "3", "--json")
+	data := makeFlickrKaggle(t, 120)
+	code, out, errOut := xmodal(t, "index", "--data", data, "--workspace", url, "--model", modelA, "--vectors", "local", "--enqueue", "--batch-size", "2", "--json")
 	if code != 0 {
 		t.Fatalf("index --enqueue: exit %d: %s", code, errOut)
 	}
 	var queued struct{ Jobs, Images int }
 	json.Unmarshal([]byte(out), &queued)
-	if queued.Jobs != 21 || queued.Images != 62 {
-		t.Fatalf("queued %+v, want 62 images (2 of them broken) in 21 jobs", queued)
+	if queued.Jobs != 61 || queued.Images != 122 {
+		t.Fatalf("queued %+v, want 122 images (2 of them broken) in 61 jobs", queued)
 	}
 	// Queuing again adds nothing: the images are queued already.
 	if code, out, _ := xmodal(t, "index", "--data", data, "--workspace", url, "--model", modelA, "--enqueue", "--json"); code != 0 || !strings.Contains(out, `"jobs":0`) {
@@ -86,10 +86,10 @@ func TestDistributedIndexing(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
 		t.Fatal(err)
 	}
-	if st.ImagesDone != 62 || st.JobsDone != 21 || st.JobsFailed != 0 || len(st.Workers) < 2 {
+	if st.ImagesDone != 122 || st.JobsDone != 61 || st.JobsFailed != 0 || len(st.Workers) < 2 {
 		t.Errorf("queue status %+v", st)
 	}
-	if code, out, _ := xmodal(t, "index", "--workspace", url, "--status"); code != 0 || !strings.Contains(out, "62 of 62 images done") || !strings.Contains(out, "WORKER") {
+	if code, out, _ := xmodal(t, "index", "--workspace", url, "--status"); code != 0 || !strings.Contains(out, "122 of 122 images done") || !strings.Contains(out, "WORKER") {
 		t.Errorf("index --status: exit %d:\n%s", code, out)
 	}
 
@@ -101,7 +101,7 @@ func TestDistributedIndexing(t *testing.T) {
 	}
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`xmodal_queue_images{state="done"} 62`, `xmodal_queue_jobs{state="failed"} 0`, `xmodal_worker_images_total{worker="last"}`} {
+	for _, want := range []string{`xmodal_queue_images{state="done"} 122`, `xmodal_queue_jobs{state="failed"} 0`, `xmodal_worker_images_total{worker=`} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("/metrics lacks %s:\n%s", want, metrics)
 		}
@@ -115,8 +115,8 @@ func TestDistributedIndexing(t *testing.T) {
 	stats, _ := ws.Stats(context.Background())
 	imgRows, _ := ws.Rows(workspace.Images)
 	capRows, _ := ws.Rows(workspace.Captions)
-	if stats.Images != 60 || stats.Captions != 120 || stats.Skipped != 2 || imgRows != 60 || capRows != 120 {
-		t.Errorf("workspace has %+v in %d image and %d caption rows; want 60 images, 120 captions, 2 skipped, no dead rows", stats, imgRows, capRows)
+	if stats.Images != 120 || stats.Captions != 240 || stats.Skipped != 2 || imgRows != 120 || capRows != 240 {
+		t.Errorf("workspace has %+v in %d image and %d caption rows; want 120 images, 240 captions, 2 skipped, no dead rows", stats, imgRows, capRows)
 	}
 
 	folder := filepath.Join(t.TempDir(), "ws")

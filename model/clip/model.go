@@ -2,6 +2,7 @@ package clip
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"sync"
 
 	"github.com/xmodal/xmodal/imageio"
 	"github.com/xmodal/xmodal/nn"
@@ -264,14 +266,33 @@ func (m *Model) EncodeImageFiles(ctx context.Context, paths []string) ([][]float
 	return m.EncodePixels(ctx, pixels)
 }
 
+// batched encodes in batches of size. Each batch is split over the cores
+// that are free, a part per core, and each part runs its whole forward
+// pass on its core (its layers' own ParallelFor calls find no helper free
+// and run inline). Splitting layer by layer instead hands off at every
+// layer, which small models pay dearly for: the default model encoded
+// 20 % fewer images per second on two threads than on one. A part keeps
+// at least minPart inputs, so that its matrix products stay tall.
 func batched[T any](ctx context.Context, in []T, size int, encode func(context.Context, []T) ([][]float32, error)) ([][]float32, error) {
-	out := make([][]float32, 0, len(in))
+	const minPart = 4
+	out := make([][]float32, len(in))
 	for lo := 0; lo < len(in); lo += size {
-		emb, err := encode(ctx, in[lo:min(lo+size, len(in))])
-		if err != nil {
-			return nil, err
+		batch := in[lo:min(lo+size, len(in))]
+		var mu sync.Mutex
+		var firstErr error
+		nn.ParallelFor(len(batch), minPart, func(a, b int) {
+			emb, err := encode(ctx, batch[a:b])
+			if err != nil {
+				mu.Lock()
+				firstErr = cmp.Or(firstErr, err)
+				mu.Unlock()
+				return
+			}
+			copy(out[lo+a:lo+b], emb)
+		})
+		if firstErr != nil {
+			return nil, firstErr
 		}
-		out = append(out, emb...)
 	}
 	return out, nil
 }
