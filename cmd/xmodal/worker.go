@@ -79,25 +79,26 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		Progress: func(p indexer.WorkProgress) { rep.update(p.Images) },
 		Logf:     func(format string, args ...any) { fmt.Fprintf(stderr, "worker: "+format+"\n", args...) },
 	})
-	if err != nil && !(errors.Is(err, context.Canceled) && p != nil) {
+	// Stopping (Ctrl-C, SIGTERM from a scheduler) is how a --follow
+	// worker ends: Work has given back the job in hand, if any.
+	stopped := errors.Is(err, context.Canceled) && p != nil
+	if err != nil && !stopped {
 		return err
 	}
 	elapsed := time.Since(start)
 	rate := float64(p.Images) / elapsed.Seconds()
+	if stopped {
+		fmt.Fprintln(stderr, "worker: stopped; a job in hand was given back to the queue")
+	}
 	fmt.Fprintf(stderr, "worker: %d jobs, %d images (%d skipped) in %s, %.1f images/s\n", p.Jobs, p.Images, p.Skipped, elapsed.Round(time.Millisecond), rate)
 	if *asJSON {
-		if err := json.NewEncoder(stdout).Encode(struct {
+		return json.NewEncoder(stdout).Encode(struct {
 			Jobs    int     `json:"jobs"`
 			Images  int     `json:"images"`
 			Skipped int     `json:"skipped"`
 			Seconds float64 `json:"seconds"`
 			Rate    float64 `json:"images_per_s"`
-		}{p.Jobs, p.Images, p.Skipped, elapsed.Seconds(), rate}); err != nil {
-			return err
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("stopped; the job in hand was given back to the queue")
+		}{p.Jobs, p.Images, p.Skipped, elapsed.Seconds(), rate})
 	}
 	return nil
 }

@@ -135,3 +135,42 @@ func TestDistributedIndexing(t *testing.T) {
 		t.Errorf("the folder finds\n%s\nthe workers' workspace\n%s", outs[0], outs[1])
 	}
 }
+
+// A worker with --follow picks up work queued after it started, and a
+// stop (as Ctrl-C or SIGTERM give) ends it cleanly.
+func TestWorkerFollow(t *testing.T) {
+	url := pgtest.Shared(t).NewDatabase(t)
+	data := makeFlickrKaggle(t, 4)
+	enqueue := func() {
+		t.Helper()
+		if code, _, errOut := xmodal(t, "index", "--data", data, "--workspace", url, "--model", modelA, "--vectors", "local", "--enqueue"); code != 0 {
+			t.Fatalf("enqueue: exit %d: %s", code, errOut)
+		}
+	}
+	enqueue()
+	stderr, stop := background("worker", "--workspace", url, "--model", modelA, "--follow", "--lease", "2s")
+	waitDone := func(images int) {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		for {
+			code, out, _ := xmodal(t, "index", "--workspace", url, "--status", "--json")
+			var st workspace.QueueStatus
+			json.Unmarshal([]byte(out), &st)
+			if code == 0 && st.ImagesDone == images {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("queue status %s after a minute; the worker says:\n%s", out, stderr.String())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	waitDone(6) // 4 images and 2 broken files
+	// A changed image is queued again.
+	copyFile(t, filepath.Join(data, "Images", "0002.png"), filepath.Join(data, "Images", "0001.png"))
+	enqueue()
+	waitDone(7)
+	if code := stop(); code != 0 || !strings.Contains(stderr.String(), "worker: stopped") {
+		t.Errorf("stopped worker: exit %d:\n%s", code, stderr.String())
+	}
+}

@@ -33,6 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from clip_model import CLIPModel  # noqa: E402
 from clip_tokenizer import Tokenizer  # noqa: E402
 from resnet_tower import ResNetTower  # noqa: E402
+import synonyms  # noqa: E402
 
 MEAN = (0.48145466, 0.4578275, 0.40821073)
 STD = (0.26862954, 0.26130258, 0.27577711)
@@ -213,6 +214,9 @@ def main():
     ap.add_argument("--template-aug", type=float, default=0.0,
                     help="probability of rewriting a short caption with a template people type "
                          "('a photo of a dog', 'dogs')")
+    ap.add_argument("--synonym-aug", type=float, default=0.0,
+                    help="probability of swapping a caption (or its last two words) for a WordNet "
+                    "synonym of its most frequent sense, before the other caption augmentations")
     ap.add_argument("--resume", type=int, default=1, help="continue from OUT/last.pt if it exists")
     ap.add_argument("--stop-at-step", type=int, default=0,
                     help="checkpoint and exit after this step, as an interruption would (for testing resume)")
@@ -232,6 +236,7 @@ def main():
     ap.add_argument("--eval-every-minutes", type=float, default=0.0,
                     help="0 = once per epoch")
     a = ap.parse_args()
+    syn_table = synonyms.load() if a.synonym_aug > 0 else {}
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -386,13 +391,19 @@ def main():
         cj = [img_caps[i][srng.randrange(len(img_caps[i]))] for i in bi.tolist()]
         rows = []
         for j in cj:
+            raw = cap_raw[j]
+            # Drawn only when enabled, so that earlier recipes keep their
+            # random streams.
+            swapped = a.synonym_aug > 0 and srng.random() < a.synonym_aug
+            if swapped:
+                raw = synonyms.replace(raw, syn_table, srng)
             r = srng.random()
             if r < a.template_aug:
-                rows.append(ids_of(templated(cap_raw[j], srng)))
+                rows.append(ids_of(templated(raw, srng)))
             elif r < a.template_aug + a.article_aug:
-                rows.append(cap_art[j].tolist())
+                rows.append(ids_of(with_article(raw)) if swapped else cap_art[j].tolist())
             else:
-                rows.append(cap_ids[j].tolist())
+                rows.append(ids_of(raw) if swapped else cap_ids[j].tolist())
         ids = torch.tensor(rows, dtype=torch.long)
         x = normalize(augment(px[bi], a.aug, gen))
         if a.vision == "resnet":
