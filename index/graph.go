@@ -246,12 +246,20 @@ func (g *Graph) truncate(n int) {
 }
 
 // setEntries picks the entry nodes among the first n rows: every
-// n/maxEntries-th.
+// n/maxEntries-th, or the next row after it that has edges. Only the
+// first row of a graph, and rows Consolidate took out, have none: a walk
+// could not leave them.
 func (g *Graph) setEntries(n int) {
 	g.entries = g.entries[:0]
 	step := max(1, n/g.cfg.Entries)
 	for r := 0; r < n && len(g.entries) < g.cfg.Entries; r += step {
-		g.entries = append(g.entries, uint32(r))
+		e := r
+		for n > 1 && e < n-1 && g.deg[e] == 0 {
+			e++
+		}
+		if len(g.entries) == 0 || g.entries[len(g.entries)-1] != uint32(e) {
+			g.entries = append(g.entries, uint32(e))
+		}
 	}
 }
 

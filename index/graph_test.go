@@ -1,6 +1,7 @@
 package index
 
 import (
+	"bytes"
 	"context"
 	"math"
 	"math/rand/v2"
@@ -231,5 +232,70 @@ func TestTuneEffort(t *testing.T) {
 		if r := Recall(truth, got, k); r < target || r != rec {
 			t.Errorf("target %.2f: effort %d gives %.4f (tuning said %.4f)", target, ef, r, rec)
 		}
+	}
+}
+
+// TestGraphConsolidate deletes half the rows and consolidates: no live
+// row links to a deleted one, deleted rows have no edges and are no entry,
+// recall under the deletions stays high, and the graph still takes
+// inserts and round-trips through its file.
+func TestGraphConsolidate(t *testing.T) {
+	const n, more, dim, k = 16000, 2000, 48, 10
+	all, queries, r, _ := testSet(11, n+more, 100, dim)
+	base := all[:n*dim]
+	g := buildGraph(t, base, dim, 2)
+	deleted := make([]bool, n+more)
+	for i := range n {
+		deleted[i] = r.IntN(2) == 0
+	}
+	dead := func(row int) bool { return deleted[row] }
+	keep := func(row int) bool { return !deleted[row] }
+	if linked := g.Linked(dead); linked < n/3 {
+		t.Fatalf("Linked = %d before consolidating, want about %d", linked, n/2)
+	}
+	if changed := g.Consolidate(dead); changed < n/4 {
+		t.Errorf("Consolidate changed %d rows, want most of the %d live ones", changed, n/2)
+	}
+	if linked := g.Linked(dead); linked != 0 {
+		t.Errorf("Linked = %d after consolidating", linked)
+	}
+	for row := range n {
+		for _, v := range g.neighbours(uint32(row)) {
+			if deleted[v] {
+				t.Fatalf("row %d links to deleted row %d", row, v)
+			}
+		}
+	}
+	for _, e := range g.entries {
+		if deleted[e] {
+			t.Fatalf("entry %d is deleted", e)
+		}
+	}
+	check := func(what string, data []float32) {
+		t.Helper()
+		flat := NewFlat(dim)
+		flat.AddRows(data)
+		exact, _ := flat.Search(queries, k, keep)
+		approx, err := g.Search(queries, k, keep, SearchOptions{Rerank: Matrix{data, dim}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := Recall(exact, approx, k)
+		t.Logf("%s: recall@%d %.4f", what, k, rec)
+		if rec < 0.95 {
+			t.Errorf("%s: recall@%d = %.3f, want ≥ 0.95", what, k, rec)
+		}
+	}
+	check("consolidated", base)
+	if err := g.Add(context.Background(), all[n*dim:], nil); err != nil {
+		t.Fatal(err)
+	}
+	check("then inserts", all)
+	var buf bytes.Buffer
+	if _, err := g.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadGraph(bytes.NewReader(buf.Bytes()), int64(buf.Len())); err != nil {
+		t.Fatalf("reading the consolidated graph back: %v", err)
 	}
 }

@@ -170,7 +170,8 @@ type GraphOptions struct {
 
 // UpdateGraphs brings the saved graph of each kind up to the workspace's
 // rows, building one where the kind has GraphThreshold vectors or more (or
-// already has a graph, or always with Force). It saves every Checkpoint
+// already has a graph, or always with Force), and takes deleted rows out
+// of its edges once they are 5 % of it. It saves every Checkpoint
 // vectors, so that an interrupted build resumes where it stopped; on
 // cancellation it saves what was inserted and returns ctx's error. A
 // damaged graph file is rebuilt. It returns the number of vectors
@@ -194,6 +195,9 @@ func UpdateGraphs(ctx context.Context, ws *workspace.Workspace, o GraphOptions) 
 		// A damaged graph is rebuilt: loadGraph then returns a new one.
 		g, err := loadGraph(ws, k)
 		if err != nil && !errors.Is(err, index.ErrCorrupt) {
+			return total, err
+		}
+		if err := consolidate(ctx, ws, k, g); err != nil {
 			return total, err
 		}
 		have := g.Len()
@@ -228,6 +232,32 @@ func UpdateGraphs(ctx context.Context, ws *workspace.Workspace, o GraphOptions) 
 		}
 	}
 	return total, nil
+}
+
+// consolidateShare is the share of a graph's rows that must be deleted and
+// still linked before UpdateGraphs takes them out of its edges: below it,
+// walking through them costs less than a pass over the graph.
+const consolidateShare = 0.05
+
+// consolidate takes deleted rows out of a kind's graph once enough have
+// piled up (see index.Graph.Consolidate), and saves it.
+func consolidate(ctx context.Context, ws *workspace.Workspace, k workspace.Kind, g *index.Graph) error {
+	if g.Len() == 0 {
+		return nil
+	}
+	ids, err := ws.RowIDs(ctx, k)
+	if err != nil {
+		return err
+	}
+	dead := func(r int) bool { return r < len(ids) && ids[r] == 0 }
+	if float64(g.Linked(dead)) < consolidateShare*float64(g.Len()) {
+		return nil
+	}
+	g.Consolidate(dead)
+	if err := ws.SaveGraph(k, g); err != nil {
+		return fmt.Errorf("save the %s graph: %w", k, err)
+	}
+	return nil
 }
 
 // GraphReport measures an engine's graph indexes against exact search.

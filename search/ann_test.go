@@ -209,6 +209,16 @@ func TestEngineGraph(t *testing.T) {
 	if _, err := UpdateGraphs(ctx, w, GraphOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// That run also took the deleted third out of the graph's edges.
+	ids, err := w.RowIDs(ctx, workspace.Images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, err := w.LoadGraph(workspace.Images); err != nil {
+		t.Fatal(err)
+	} else if linked := g.Linked(func(r int) bool { return ids[r] == 0 }); linked != 0 {
+		t.Errorf("%d deleted rows still linked after UpdateGraphs", linked)
+	}
 	w.Close()
 	if err := running.Refresh(ctx); err != nil {
 		t.Fatal(err)
