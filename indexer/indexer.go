@@ -119,7 +119,7 @@ func Run(ctx context.Context, ds *dataset.Dataset, enc model.Encoder, ws *worksp
 	if err != nil {
 		return nil, err
 	}
-	if err := run(ctx, root, todo, states, enc, ws, ws.Add, opts, sum, start); err != nil {
+	if err := run(ctx, folder{root, ds.Root}, todo, states, enc, ws, ws.Add, opts, sum, start); err != nil {
 		return nil, err
 	}
 
@@ -206,7 +206,7 @@ type add func(ctx context.Context, docs []workspace.NewImage, skipped []workspac
 
 // run pushes the planned items through decoding workers into the encoder,
 // which commits a batch at a time with add.
-func run(ctx context.Context, root *os.Root, todo []item, states map[string]workspace.State, enc model.Encoder, ws *workspace.Workspace, add add, opts Options, sum *Summary, start time.Time) error {
+func run(ctx context.Context, src files, todo []item, states map[string]workspace.State, enc model.Encoder, ws *workspace.Workspace, add add, opts Options, sum *Summary, start time.Time) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobs := make(chan item)
@@ -220,7 +220,7 @@ func run(ctx context.Context, root *os.Root, todo []item, states map[string]work
 			defer wg.Done()
 			for it := range jobs {
 				if it.skip == "" {
-					read, decode := prepare(root, &it, states, imgOpts, opts.MaxFileSize)
+					read, decode := prepare(ctx, src, &it, states, imgOpts, opts.MaxFileSize)
 					timing.Lock()
 					sum.Timing.Read += read
 					sum.Timing.Decode += decode
@@ -298,8 +298,9 @@ func run(ctx context.Context, root *os.Root, todo []item, states map[string]work
 }
 
 // prepare reads, hashes and decodes one image, recording why it cannot be
-// used if so. It returns the time spent reading and decoding.
-func prepare(root *os.Root, it *item, states map[string]workspace.State, opts imageio.Options, maxSize int64) (read, decode time.Duration) {
+// used if so. An item not stat'ed (size −1, from a URL) takes its size and
+// time from the read. It returns the time spent reading and decoding.
+func prepare(ctx context.Context, src files, it *item, states map[string]workspace.State, opts imageio.Options, maxSize int64) (read, decode time.Duration) {
 	t0 := time.Now()
 	if it.size > maxSize {
 		it.skip = fmt.Sprintf("file too large (%d bytes, limit %d)", it.size, maxSize)
@@ -309,11 +310,18 @@ func prepare(root *os.Root, it *item, states map[string]workspace.State, opts im
 		it.skip = "empty file"
 		return
 	}
-	data, err := readFile(root, it.name, maxSize)
+	data, mtime, err := src.read(ctx, it.name, maxSize)
 	read = time.Since(t0)
 	if err != nil {
 		it.skip = "cannot read: " + errText(err)
 		return
+	}
+	if it.size < 0 {
+		it.size, it.mtime = int64(len(data)), mtime
+		if it.size == 0 {
+			it.skip = "empty file"
+			return
+		}
 	}
 	h := sha256.Sum256(data)
 	it.sha = hex.EncodeToString(h[:])

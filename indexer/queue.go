@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"time"
 
@@ -217,16 +216,30 @@ func workJob(ctx context.Context, enc model.Encoder, ws *workspace.Workspace, j 
 	if o.Root != "" {
 		rootDir = o.Root
 	}
-	root, err := os.OpenRoot(rootDir)
-	if err != nil {
-		return nil, fmt.Errorf("dataset folder %s: %w (mount it here, or pass --root)", rootDir, err)
+	var src files
+	if isURL(rootDir) {
+		w, err := newWeb(rootDir)
+		if err != nil {
+			return nil, err
+		}
+		src = w
+	} else {
+		root, err := os.OpenRoot(rootDir)
+		if err != nil {
+			return nil, fmt.Errorf("dataset folder %s: %w (mount it here, or pass --root)", rootDir, err)
+		}
+		defer root.Close()
+		src = folder{root, rootDir}
 	}
-	defer root.Close()
 	items := make([]item, len(j.Items))
 	for i, ji := range j.Items {
-		img := dataset.Image{Key: ji.Key, Path: filepath.Join(rootDir, filepath.FromSlash(ji.Name)), Split: ji.Split, Captions: ji.Captions}
-		items[i] = item{img: img, name: ji.Name}
-		st, err := root.Stat(ji.Name)
+		img := dataset.Image{Key: ji.Key, Path: src.path(ji.Name), Split: ji.Split, Captions: ji.Captions}
+		items[i] = item{img: img, name: ji.Name, size: -1}
+		f, ok := src.(folder)
+		if !ok {
+			continue // sized when read
+		}
+		st, err := f.root.Stat(ji.Name)
 		if err != nil {
 			items[i].skip = "cannot read: " + errText(err)
 			continue
@@ -244,7 +257,7 @@ func workJob(ctx context.Context, enc model.Encoder, ws *workspace.Workspace, j 
 		return ws.Complete(ctx, j, o.Name, docs, skipped)
 	}
 	sum := &Summary{}
-	err = run(ctx, root, items, nil, enc, ws, complete, opts, sum, time.Now())
+	err := run(ctx, src, items, nil, enc, ws, complete, opts, sum, time.Now())
 	if cause := context.Cause(ctx); err != nil && errors.Is(cause, workspace.ErrLeaseLost) {
 		err = cause
 	}

@@ -442,6 +442,12 @@ func (s *Server) apiImageFile(w http.ResponseWriter, r *http.Request) error {
 	if im.Path == "" {
 		return serveStored(w, r, eng, im)
 	}
+	if isURL(im.Path) {
+		// Indexed by a worker from an object store or web server:
+		// the client fetches it from there.
+		http.Redirect(w, r, im.Path, http.StatusFound)
+		return nil
+	}
 	f, err := os.Open(im.Path)
 	if errors.Is(err, os.ErrNotExist) {
 		return errorf(http.StatusNotFound, "the file of image %d is no longer on disk (moved or deleted since it was indexed)", im.ID)
@@ -468,6 +474,36 @@ func (s *Server) apiImageFile(w http.ResponseWriter, r *http.Request) error {
 	}
 	serveImage(w, r, im, ct, imageETag(im, fi, ""), fi.ModTime(), f)
 	return nil
+}
+
+// isURL reports whether an image's path is an http(s) URL.
+func isURL(p string) bool {
+	return strings.HasPrefix(p, "http://") || strings.HasPrefix(p, "https://")
+}
+
+// maxFetchBytes bounds an image read from its URL: the largest file that
+// the indexer reads (indexer.Options.MaxFileSize's default).
+const maxFetchBytes = 64 << 20
+
+// fetchImage reads an image indexed from a URL, up to limit bytes.
+func fetchImage(ctx context.Context, u string, limit int64) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, errorf(http.StatusBadGateway, "the image's URL answered %s", resp.Status)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err == nil && int64(len(data)) > limit {
+		err = fmt.Errorf("the image at its URL is over %d bytes", limit)
+	}
+	return data, err
 }
 
 // serveStored serves an image whose bytes the workspace keeps (an upload
@@ -524,11 +560,16 @@ func (s *Server) apiThumbnail(w http.ResponseWriter, r *http.Request) error {
 	}
 	var etag string
 	read := func() ([]byte, error) { return os.ReadFile(im.Path) }
-	if im.Path == "" {
+	switch {
+	case im.Path == "":
 		// Stored bytes never change: the hash tags them.
 		etag = `"` + im.SHA256 + "-t" + strconv.Itoa(size) + `"`
 		read = func() ([]byte, error) { return storedFile(ctx, eng, im) }
-	} else {
+	case isURL(im.Path):
+		// Tagged by the hash taken when it was indexed.
+		etag = `"` + im.SHA256 + "-t" + strconv.Itoa(size) + `"`
+		read = func() ([]byte, error) { return fetchImage(ctx, im.Path, maxFetchBytes) }
+	default:
 		fi, err := os.Stat(im.Path)
 		if errors.Is(err, os.ErrNotExist) {
 			return errorf(http.StatusNotFound, "the file of image %d is no longer on disk (moved or deleted since it was indexed)", im.ID)

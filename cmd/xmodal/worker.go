@@ -19,11 +19,11 @@ import (
 // runWorker encodes jobs that `index --enqueue` queued in a database
 // workspace, until the queue is empty (or, with --follow, until stopped).
 func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("worker", "--workspace postgres://… [--model M] [--root DIR] [--follow] [--lease D] [--name N] [--json]", stderr)
+	fs := newFlags("worker", "--workspace postgres://… [--model M] [--root DIR|URL] [--follow] [--lease D] [--name N] [--json]", stderr)
 	wsURL := fs.String("workspace", "", "the database workspace's postgres:// URL")
 	var mf modelFlags
 	mf.add(fs, true)
-	root := fs.String("root", "", "where this machine mounts the dataset folder, if not where `index --enqueue` saw it")
+	root := fs.String("root", "", "where this machine reads the dataset, if not where `index --enqueue` saw it: a folder (its mount here), or an http(s) URL the files are under (an object store's, a web server's)")
 	follow := fs.Bool("follow", false, "keep waiting for jobs when the queue is empty")
 	lease := fs.Duration("lease", 2*time.Minute, "how long a job stays this worker's without news; renewed while it works")
 	name := fs.String("name", "", "the worker's name in `index --status` (default host:pid)")

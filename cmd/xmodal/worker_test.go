@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"encoding/json"
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -172,5 +175,59 @@ func TestWorkerFollow(t *testing.T) {
 	waitDone(7)
 	if code := stop(); code != 0 || !strings.Contains(stderr.String(), "worker: stopped") {
 		t.Errorf("stopped worker: exit %d:\n%s", code, stderr.String())
+	}
+}
+
+// A worker that does not mount the dataset reads it from a web server (an
+// object store's URL, say) with --root: documents record the URLs, and
+// the server redirects to them and makes thumbnails from them.
+func TestWorkerFromURL(t *testing.T) {
+	url := pgtest.Shared(t).NewDatabase(t)
+	data := makeFlickrKaggle(t, 6)
+	files := httptest.NewServer(http.FileServer(http.Dir(data)))
+	defer files.Close()
+	if code, _, errOut := xmodal(t, "index", "--data", data, "--workspace", url, "--model", modelA, "--vectors", "local", "--enqueue"); code != 0 {
+		t.Fatalf("enqueue: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := xmodal(t, "worker", "--workspace", url, "--root", files.URL+"/"); code != 0 {
+		t.Fatalf("worker: exit %d: %s", code, errOut)
+	}
+	ws, err := workspace.Open(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	imgs, err := ws.ImagesInSplit(context.Background(), "")
+	if err != nil || len(imgs) != 6 {
+		t.Fatalf("%d images, %v", len(imgs), err)
+	}
+	for _, im := range imgs {
+		if want := files.URL + "/" + im.Key; im.Path != want || im.Size == 0 {
+			t.Errorf("image %s: path %q, size %d; want %q", im.Key, im.Path, im.Size, want)
+		}
+	}
+	skipped, _ := ws.Skipped(context.Background())
+	if len(skipped) != 2 || !strings.Contains(skipped["Images/empty.png"].Reason, "empty") {
+		t.Errorf("skipped %+v", skipped)
+	}
+
+	api := serveWorkspace(t, url, modelA)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.Get(fmt.Sprintf("%s/api/v1/images/%d/file", api, imgs[0].ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != imgs[0].Path {
+		t.Errorf("file: %d to %q, want a redirect to %s", resp.StatusCode, resp.Header.Get("Location"), imgs[0].Path)
+	}
+	resp, err = http.Get(fmt.Sprintf("%s/api/v1/images/%d/thumbnail", api, imgs[0].ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.HasPrefix(body, []byte("\xff\xd8")) {
+		t.Errorf("thumbnail: %d, %q", resp.StatusCode, body[:min(20, len(body))])
 	}
 }
