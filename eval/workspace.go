@@ -22,7 +22,7 @@ func WorkspaceFolds(ctx context.Context, ws *workspace.Workspace, split string, 
 		return Result{}, err
 	}
 	if len(images) == 0 {
-		return Result{}, fmt.Errorf("workspace %s has no images in split %q", ws.Dir(), split)
+		return Result{}, fmt.Errorf("workspace %s has no images in split %q", ws.Location(), split)
 	}
 	dim := ws.Manifest().Model.Dim
 	rows := func(k workspace.Kind) ([]float32, error) {
