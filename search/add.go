@@ -65,7 +65,7 @@ func (e *Engine) Add(ctx context.Context, data []byte, captions []string) (*work
 	hash := hex.EncodeToString(sum[:])
 	name := hash + extension(data)
 	key := UploadsDir + "/" + name
-	if e.ws.Dir() == "" {
+	if e.ws.InDatabase() {
 		// A database workspace keeps the file itself, so that every
 		// replica serves it; the image has no path on any disk.
 		err := e.write(ctx, func(w *workspace.Workspace) error {
@@ -149,7 +149,7 @@ func (e *Engine) Delete(ctx context.Context, id int64) error {
 // one; any other temporary file, and any file that no document names, is
 // removed. It takes the write lock like Add; it reports what it did.
 func (e *Engine) CleanUploads(ctx context.Context) (recovered, removed int, err error) {
-	if e.ws.Dir() == "" {
+	if e.ws.InDatabase() {
 		return 0, 0, nil // a database workspace takes no uploads
 	}
 	dir := filepath.Join(e.ws.Dir(), UploadsDir)
@@ -227,7 +227,7 @@ func (e *Engine) write(ctx context.Context, fn func(*workspace.Workspace) error)
 		return ctx.Err()
 	}
 	defer func() { <-e.writer }()
-	if e.ws.Dir() == "" {
+	if e.ws.InDatabase() {
 		return fn(e.ws) // a database takes writes from every connection
 	}
 	w, err := workspace.Create(e.ws.Dir(), e.ws.Manifest().Model)

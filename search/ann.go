@@ -70,7 +70,7 @@ func effortFor(k int) int {
 // Graphs are files beside a folder's vectors: a database workspace with
 // local vectors is searched exactly.
 func wantGraph(ws *workspace.Workspace, k workspace.Kind, rows int) bool {
-	return ws.Dir() != "" && rows > 0 && (rows >= GraphThreshold || ws.HasGraph(k))
+	return !ws.InDatabase() && rows > 0 && (rows >= GraphThreshold || ws.HasGraph(k))
 }
 
 // openGraph returns the graph of a kind covering rows rows: the one given
@@ -177,7 +177,7 @@ type GraphOptions struct {
 // damaged graph file is rebuilt. It returns the number of vectors
 // inserted. ws must be open for writing.
 func UpdateGraphs(ctx context.Context, ws *workspace.Workspace, o GraphOptions) (int, error) {
-	if ws.Dir() == "" {
+	if ws.InDatabase() {
 		return 0, nil // graphs are files beside a folder's vectors
 	}
 	if o.Checkpoint <= 0 {

@@ -207,7 +207,7 @@ func (s *Server) writeMetrics(ctx context.Context, w io.Writer) {
 		model := e.Workspace().Manifest().Model
 		header(w, "xmodal_model_info", "gauge", "The model the workspace was built with (always 1).")
 		fmt.Fprintf(w, "xmodal_model_info{name=%s,id=%s,dim=\"%d\"} 1\n", quote(model.Name), quote(model.ID), model.Dim)
-		if ws := e.Workspace(); ws.Dir() == "" {
+		if ws := e.Workspace(); ws.InDatabase() {
 			writeQueueMetrics(ctx, w, ws)
 		}
 	}

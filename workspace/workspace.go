@@ -249,6 +249,10 @@ func (w *Workspace) Close() error {
 // Dir is the workspace's directory, "" for a database.
 func (w *Workspace) Dir() string { return w.dir }
 
+// InDatabase reports whether the workspace lives in PostgreSQL rather
+// than in a folder.
+func (w *Workspace) InDatabase() bool { return w.pg != nil }
+
 // Location names the workspace for messages: its directory, or its
 // database URL without the password.
 func (w *Workspace) Location() string { return w.loc }
