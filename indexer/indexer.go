@@ -104,21 +104,11 @@ func Run(ctx context.Context, ds *dataset.Dataset, enc model.Encoder, ws *worksp
 		opts.Workers = runtime.GOMAXPROCS(0)
 	}
 	sum := &Summary{Problems: ds.Problems}
-	// Images are opened through the dataset's folder, confined to it: a
-	// name or a symbolic link that leads out of it is skipped, not read.
-	root, err := os.OpenRoot(ds.Root)
+	root, states, todo, err := plan(ctx, ds, ws, opts, sum)
 	if err != nil {
-		return nil, fmt.Errorf("dataset %s: %w", ds.Root, err)
+		return nil, err
 	}
 	defer root.Close()
-	states, err := ws.States(ctx)
-	if err != nil {
-		return nil, err
-	}
-	todo, err := plan(ctx, ds, root, ws, states, opts, sum)
-	if err != nil {
-		return nil, err
-	}
 	if err := run(ctx, folder{root, ds.Root}, todo, states, enc, ws, ws.Add, opts, sum, start); err != nil {
 		return nil, err
 	}
@@ -142,12 +132,29 @@ func Run(ctx context.Context, ds *dataset.Dataset, enc model.Encoder, ws *worksp
 }
 
 // plan stats every image of ds and returns those that are new or changed
-// since ws recorded them; with opts.Prune it deletes from ws the images
-// that left the dataset.
-func plan(ctx context.Context, ds *dataset.Dataset, root *os.Root, ws *workspace.Workspace, states map[string]workspace.State, opts Options, sum *Summary) ([]item, error) {
+// since ws recorded them, with what ws records of every image and the
+// dataset's folder, open, for the caller to read the images from and
+// close; with opts.Prune it deletes from ws the images that left the
+// dataset.
+func plan(ctx context.Context, ds *dataset.Dataset, ws *workspace.Workspace, opts Options, sum *Summary) (_ *os.Root, _ map[string]workspace.State, _ []item, err error) {
+	// Images are opened through the dataset's folder, confined to it: a
+	// name or a symbolic link that leads out of it is skipped, not read.
+	root, err := os.OpenRoot(ds.Root)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("dataset %s: %w", ds.Root, err)
+	}
+	defer func() {
+		if err != nil {
+			root.Close()
+		}
+	}()
+	states, err := ws.States(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	skipped, err := ws.Skipped(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 
 	// Plan: stat every image, and send on only what is new or changed.
@@ -188,11 +195,11 @@ func plan(ctx context.Context, ds *dataset.Dataset, root *os.Root, ws *workspace
 		}
 		slices.Sort(gone)
 		if sum.Pruned, err = ws.Delete(ctx, gone); err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 	}
 
-	return todo, nil
+	return root, states, todo, nil
 }
 
 // sameDoc reports whether an indexed image has the dataset's split and

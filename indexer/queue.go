@@ -34,24 +34,16 @@ func Enqueue(ctx context.Context, ds *dataset.Dataset, ws *workspace.Workspace, 
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 256
 	}
-	root, err := os.OpenRoot(ds.Root)
-	if err != nil {
-		return nil, fmt.Errorf("dataset %s: %w", ds.Root, err)
-	}
-	defer root.Close()
-	states, err := ws.States(ctx)
-	if err != nil {
-		return nil, err
-	}
 	pending, err := ws.PendingKeys(ctx)
 	if err != nil {
 		return nil, err
 	}
 	sum := &Summary{}
-	todo, err := plan(ctx, ds, root, ws, states, opts, sum)
+	root, _, todo, err := plan(ctx, ds, ws, opts, sum)
 	if err != nil {
 		return nil, err
 	}
+	root.Close() // nothing is read: workers read the images
 	out := &EnqueueSummary{Unchanged: sum.Unchanged, Pruned: sum.Pruned}
 	var batches [][]workspace.JobItem
 	var batch []workspace.JobItem

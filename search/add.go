@@ -64,35 +64,41 @@ func (e *Engine) Add(ctx context.Context, data []byte, captions []string) (*work
 	sum := sha256.Sum256(data)
 	hash := hex.EncodeToString(sum[:])
 	name := hash + extension(data)
-	key := UploadsDir + "/" + name
+	doc := workspace.NewImage{
+		Key: UploadsDir + "/" + name, SHA256: hash, Size: int64(len(data)), MTime: time.Now().UnixNano(),
+		Vector: imgVec[0], Captions: clean, CaptionVectors: capVecs,
+	}
 	if e.ws.InDatabase() {
 		// A database workspace keeps the file itself, so that every
 		// replica serves it; the image has no path on any disk.
-		err := e.write(ctx, func(w *workspace.Workspace) error {
-			return w.Add(ctx, []workspace.NewImage{{
-				Key: key, SHA256: hash, Size: int64(len(data)), MTime: time.Now().UnixNano(),
-				Vector: imgVec[0], Captions: clean, CaptionVectors: capVecs, Data: data,
-			}}, nil)
-		})
-		if err != nil {
-			return nil, err
-		}
-		if err := e.Refresh(ctx); err != nil {
-			return nil, err
-		}
-		return e.ws.ImageByKey(ctx, key)
+		doc.Data = data
+		err = e.write(ctx, func(w *workspace.Workspace) error { return w.Add(ctx, []workspace.NewImage{doc}, nil) })
+	} else {
+		err = e.addFile(ctx, doc, name, data)
 	}
-	dir, err := filepath.Abs(filepath.Join(e.ws.Dir(), UploadsDir))
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := e.Refresh(ctx); err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, name)
+	return e.ws.ImageByKey(ctx, doc.Key)
+}
+
+// addFile stores an upload in the folder workspace's uploads folder and
+// adds its document.
+func (e *Engine) addFile(ctx context.Context, doc workspace.NewImage, name string, data []byte) error {
+	dir, err := filepath.Abs(filepath.Join(e.ws.Dir(), UploadsDir))
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	doc.Path = filepath.Join(dir, name)
 	// The file is written under the lock too, so that a CleanUploads,
 	// which holds it, only ever finds the temporary files of crashed adds.
-	err = e.write(ctx, func(w *workspace.Workspace) error {
+	return e.write(ctx, func(w *workspace.Workspace) error {
 		tmp, err := atomicfile.WriteTemp(dir, name, 0o644, func(w io.Writer) error {
 			_, err := w.Write(data)
 			return err
@@ -101,22 +107,11 @@ func (e *Engine) Add(ctx context.Context, data []byte, captions []string) (*work
 			return err
 		}
 		defer os.Remove(tmp) // a no-op once renamed
-		err = w.Add(ctx, []workspace.NewImage{{
-			Key: key, Path: path, SHA256: hash, Size: int64(len(data)), MTime: time.Now().UnixNano(),
-			Vector: imgVec[0], Captions: clean, CaptionVectors: capVecs,
-		}}, nil)
-		if err != nil {
+		if err := w.Add(ctx, []workspace.NewImage{doc}, nil); err != nil {
 			return err
 		}
-		return atomicfile.Rename(tmp, path)
+		return atomicfile.Rename(tmp, doc.Path)
 	})
-	if err != nil {
-		return nil, err
-	}
-	if err := e.Refresh(ctx); err != nil {
-		return nil, err
-	}
-	return e.ws.ImageByKey(ctx, key)
 }
 
 // Delete removes an image and its captions from the workspace. An uploaded

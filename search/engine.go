@@ -182,11 +182,12 @@ func (e *Engine) Refresh(ctx context.Context) error {
 	}
 	next := &snapshot{gen: gen, indexes: map[workspace.Kind]vectorIndex{}, ids: map[workspace.Kind][]int64{}, live: map[workspace.Kind]int{}}
 	if e.ws.SearchesInDatabase() {
-		st, err := e.ws.Stats(ctx)
+		// Only the counts: the searches run in the database.
+		images, captions, err := e.ws.Counts(ctx)
 		if err != nil {
 			return err
 		}
-		next.inDB, next.live[workspace.Images], next.live[workspace.Captions] = true, st.Images, st.Captions
+		next.inDB, next.live[workspace.Images], next.live[workspace.Captions] = true, images, captions
 		e.stateMu.Lock()
 		e.state = next
 		e.stateMu.Unlock()

@@ -202,12 +202,20 @@ type Stats struct {
 	Splits   map[string]int `json:"splits,omitempty"`
 }
 
+// Counts counts the live images and captions.
+func (w *Workspace) Counts(ctx context.Context) (images, captions int, err error) {
+	err = w.db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM images), (SELECT count(*) FROM captions)`).Scan(&images, &captions)
+	return images, captions, err
+}
+
 // Stats counts the workspace's documents.
 func (w *Workspace) Stats(ctx context.Context) (Stats, error) {
 	var s Stats
-	err := w.db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM images), (SELECT count(*) FROM captions), (SELECT count(*) FROM skipped)`).
-		Scan(&s.Images, &s.Captions, &s.Skipped)
-	if err != nil {
+	var err error
+	if s.Images, s.Captions, err = w.Counts(ctx); err != nil {
+		return s, err
+	}
+	if err := w.db.QueryRowContext(ctx, `SELECT count(*) FROM skipped`).Scan(&s.Skipped); err != nil {
 		return s, err
 	}
 	rows, err := w.db.QueryContext(ctx, `SELECT split, count(*) FROM images WHERE split != '' GROUP BY split`)
