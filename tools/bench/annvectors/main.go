@@ -35,6 +35,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/xmodal/xmodal/dataset"
@@ -155,6 +156,10 @@ func encodeRange(ctx context.Context, enc model.Encoder, imgs []dataset.Image, p
 		return err
 	}
 	opts := enc.ImageOptions()
+	// Every source image is decoded once and kept: row i and row i+len(imgs)
+	// are views of the same picture, and decoding PNGs otherwise costs
+	// twice the encoding (a corpus of small icons fits in a few GB).
+	sources := make([]atomic.Pointer[image.NRGBA], len(imgs))
 	const batch = 64
 	start, done := time.Now(), 0
 	for lo := from + have; lo < to; lo += batch {
@@ -171,7 +176,19 @@ func encodeRange(ctx context.Context, enc model.Encoder, imgs []dataset.Image, p
 			go func() {
 				defer wg.Done()
 				for i := lo + w; i < hi; i += 2 {
-					p, err := view(imgs[i%len(imgs)].Path, i, i < len(imgs))
+					src := &sources[i%len(imgs)]
+					img := src.Load()
+					if img == nil {
+						var err error
+						if img, err = decode(imgs[i%len(imgs)].Path); err != nil {
+							mu.Lock()
+							firstErr = err
+							mu.Unlock()
+							return
+						}
+						src.Store(img)
+					}
+					p, err := view(img, i, i < len(imgs))
 					if err != nil {
 						mu.Lock()
 						firstErr = err
@@ -212,8 +229,8 @@ func writeRows(w io.Writer, vecs [][]float32) error {
 	return err
 }
 
-// view decodes an image and, unless plain, applies augmentation seed.
-func view(path string, seed int, plain bool) (*imageio.Pixels, error) {
+// decode reads an image file into NRGBA pixels.
+func decode(path string) (*image.NRGBA, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -226,6 +243,11 @@ func view(path string, seed int, plain bool) (*imageio.Pixels, error) {
 	b := src.Bounds()
 	img := image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
 	draw.Draw(img, img.Bounds(), src, b.Min, draw.Src)
+	return img, nil
+}
+
+// view returns img itself if plain, else its augmentation seed.
+func view(img *image.NRGBA, seed int, plain bool) (*imageio.Pixels, error) {
 	if plain {
 		return imageio.FromImage(img), nil
 	}
