@@ -3,11 +3,12 @@
 // built for baseline x86-64; this is the fairer peer.
 //
 //   g++ -O3 -march=native -pthread -o hnswlib_native tools/bench/hnswlib_native.cpp
-//   hnswlib_native BASE.f32 DIM QUERIES.f32 K THREADS OUTPREFIX EF1,EF2,...
+//   hnswlib_native BASE.f32 DIM Q1.f32[,Q2.f32...] K THREADS OUT1[,OUT2...] EF1,EF2,...
 //
-// Builds with M=16, ef_construction=200 over THREADS threads, then for each
-// ef answers every query (THREADS threads) and writes OUTPREFIX.EF (k int32
-// row numbers per query). Prints one JSON line per ef with the timing.
+// Builds once with M=16, ef_construction=200 over THREADS threads, then for
+// each query file and each ef answers every query (THREADS threads) and
+// writes OUTi.EF (k int32 row numbers per query). Prints one JSON line per
+// query file and ef with the timing.
 #include <hnswlib/hnswlib.h>
 
 #include <atomic>
@@ -25,6 +26,13 @@ static std::vector<float> readf32(const char* path) {
   f.seekg(0);
   f.read(reinterpret_cast<char*>(v.data()), v.size() * 4);
   return v;
+}
+
+static std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string tok; std::getline(ss, tok, ',');) out.push_back(tok);
+  return out;
 }
 
 template <class F> static void parallel(size_t n, int threads, F fn) {
@@ -45,25 +53,12 @@ static long rss_kb() {
   return 0;
 }
 
-int main(int argc, char** argv) {
-  if (argc != 8) {
-    std::fprintf(stderr, "usage: hnswlib_native BASE.f32 DIM QUERIES.f32 K THREADS OUTPREFIX EFS\n");
-    return 2;
-  }
-  int dim = std::stoi(argv[2]), k = std::stoi(argv[4]), threads = std::stoi(argv[5]);
-  std::vector<float> base = readf32(argv[1]), queries = readf32(argv[3]);
-  size_t n = base.size() / dim, nq = queries.size() / dim;
-  long rss0 = rss_kb();
-  auto t0 = std::chrono::steady_clock::now();
-  hnswlib::InnerProductSpace space(dim);
-  hnswlib::HierarchicalNSW<float> index(&space, n, 16, 200);
-  index.addPoint(base.data(), 0);
-  parallel(n - 1, threads, [&](size_t i) { index.addPoint(base.data() + (i + 1) * dim, i + 1); });
-  double build = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  long rss1 = rss_kb();
-  std::stringstream efs(argv[7]);
-  std::string tok;
-  while (std::getline(efs, tok, ',')) {
+// sweep answers the queries of qpath at each ef and writes outp.EF.
+static void sweep(hnswlib::HierarchicalNSW<float>& index, int dim, int k, int threads, const std::string& qpath,
+                  const std::string& outp, const std::vector<std::string>& efs, double build, long bytes) {
+  std::vector<float> queries = readf32(qpath.c_str());
+  size_t nq = queries.size() / dim;
+  for (const std::string& tok : efs) {
     int ef = std::stoi(tok);
     index.setEf(std::max(ef, k));
     std::vector<int> out(nq * k, -1);
@@ -80,10 +75,36 @@ int main(int argc, char** argv) {
       answered += nq;
     } while (std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count() < 1.0);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
-    std::ofstream(std::string(argv[6]) + "." + tok, std::ios::binary)
-        .write(reinterpret_cast<char*>(out.data()), out.size() * 4);
-    std::printf("{\"effort\":%d,\"qps\":%.1f,\"build_s\":%.1f,\"index_bytes\":%ld}\n", ef, answered / secs, build,
-                (rss1 - rss0) * 1024);
+    std::ofstream(outp + "." + tok, std::ios::binary).write(reinterpret_cast<char*>(out.data()), out.size() * 4);
+    std::printf("{\"queries\":\"%s\",\"effort\":%d,\"qps\":%.1f,\"build_s\":%.1f,\"index_bytes\":%ld}\n",
+                qpath.c_str(), ef, answered / secs, build, bytes);
     std::fflush(stdout);
   }
+}
+
+int main(int argc, char** argv) {
+  if (argc != 8) {
+    std::fprintf(stderr, "usage: hnswlib_native BASE.f32 DIM Q1.f32[,Q2.f32] K THREADS OUT1[,OUT2] EFS\n");
+    return 2;
+  }
+  int dim = std::stoi(argv[2]), k = std::stoi(argv[4]), threads = std::stoi(argv[5]);
+  std::vector<std::string> qpaths = split(argv[3]), outs = split(argv[6]), efs = split(argv[7]);
+  if (qpaths.size() != outs.size()) {
+    std::fprintf(stderr, "hnswlib_native: %zu query files but %zu output prefixes\n", qpaths.size(), outs.size());
+    return 2;
+  }
+  std::vector<float> base = readf32(argv[1]);
+  size_t n = base.size() / dim;
+  long rss0 = rss_kb();
+  auto t0 = std::chrono::steady_clock::now();
+  hnswlib::InnerProductSpace space(dim);
+  hnswlib::HierarchicalNSW<float> index(&space, n, 16, 200);
+  index.addPoint(base.data(), 0);
+  parallel(n - 1, threads, [&](size_t i) { index.addPoint(base.data() + (i + 1) * dim, i + 1); });
+  double build = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  long bytes = (rss_kb() - rss0) * 1024;
+  // The index keeps its own copy of every vector; at 10M rows the input's
+  // copy would leave no room for anything else.
+  std::vector<float>().swap(base);
+  for (size_t i = 0; i < qpaths.size(); i++) sweep(index, dim, k, threads, qpaths[i], outs[i], efs, build, bytes);
 }
