@@ -56,6 +56,7 @@ type Set struct{ Items []any }
 // Global names a class or function: module and name.
 type Global struct{ Module, Name string }
 
+// String returns the dotted name, as Python prints it.
 func (g Global) String() string { return g.Module + "." + g.Name }
 
 // Object is an instance of a class with no Globals entry, made by NEWOBJ

@@ -103,7 +103,10 @@ type QueryError struct {
 	Err   error
 }
 
+// Error numbers the query from 1, as people count.
 func (e *QueryError) Error() string { return fmt.Sprintf("query %d: %v", e.Index+1, e.Err) }
+
+// Unwrap returns the query's own error.
 func (e *QueryError) Unwrap() error { return e.Err }
 
 // Search answers one query.

@@ -126,6 +126,7 @@ type LockedError struct {
 	Holder string // "pid 123 (xmodal index --data ...)", or "" if unknown
 }
 
+// Error names the workspace and, when known, the process holding it.
 func (e *LockedError) Error() string {
 	holder := e.Holder
 	if holder == "" {
