@@ -17,6 +17,7 @@ image->text: best rank of the image's captions). Checkpoints: last.pt every
 epoch (and every --ckpt-minutes), best.pt by val recall sum.
 """
 import argparse
+import copy
 import json
 import math
 import os
@@ -107,6 +108,19 @@ def encode_all(model, px_u8, ids, bs=512, bf16=True):
             te.append(model.get_text_features(ids[i:i + bs]).float())
     model.train()
     return F.normalize(torch.cat(ie), dim=-1), F.normalize(torch.cat(te), dim=-1)
+
+
+def update_ema(avg, model, decay):
+    """avg <- decay*avg + (1-decay)*model, for weights and batch-norm statistics."""
+    fa, fm = [], []
+    for (_, x), (_, y) in zip(avg.state_dict(keep_vars=True).items(), model.state_dict(keep_vars=True).items()):
+        if x.dtype.is_floating_point:
+            fa.append(x.data)
+            fm.append(y.data)
+        else:
+            x.data.copy_(y.data)
+    torch._foreach_mul_(fa, decay)
+    torch._foreach_add_(fa, fm, alpha=1 - decay)
 
 
 def recall(img_emb, txt_emb, cap_img, img_groups=None, ks=(1, 5, 10)):
@@ -217,6 +231,9 @@ def main():
     ap.add_argument("--synonym-aug", type=float, default=0.0,
                     help="probability of swapping a caption (or its last two words) for a WordNet "
                     "synonym of its most frequent sense, before the other caption augmentations")
+    ap.add_argument("--ema", type=float, default=0.0,
+                    help="evaluate and export an exponential moving average of the weights with this "
+                         "decay per step (0 = the weights themselves)")
     ap.add_argument("--resume", type=int, default=1, help="continue from OUT/last.pt if it exists")
     ap.add_argument("--stop-at-step", type=int, default=0,
                     help="checkpoint and exit after this step, as an interruption would (for testing resume)")
@@ -313,6 +330,10 @@ def main():
                              {"params": no_decay, "weight_decay": 0.0}],
                             lr=a.lr, betas=(0.9, 0.98), eps=1e-6, foreach=True)
 
+    # The average starts as the initial weights; its decay is ramped up
+    # (min(ema, (1+step)/(10+step))) so early steps are not frozen in.
+    ema_model = copy.deepcopy(model) if a.ema > 0 else None
+
     train_idx = torch.tensor(splits["train"])
     steps_per_epoch = len(train_idx) // a.batch
     total = round(a.epochs * steps_per_epoch) if a.epochs > 0 else None
@@ -323,6 +344,8 @@ def main():
         ck = torch.load(last_path)
         model.load_state_dict(ck["state_dict"])
         opt.load_state_dict(ck["optimizer"])
+        if ema_model is not None:
+            ema_model.load_state_dict(ck["ema"])
         step, best = ck["step"], ck.get("best", -1.0)
         say(event="resume", step=step)
     last_log = time.time()
@@ -347,28 +370,31 @@ def main():
         f = (frac - a.warmup) / (1 - a.warmup)
         return a.lr * 0.5 * (1 + math.cos(math.pi * min(f, 1.0)))
 
-    def save(name, extra):
-        torch.save({"state_dict": model.state_dict(), "text_cfg": tcfg, "vision_cfg": vcfg,
+    def save(name, extra, weights=None):
+        torch.save({"state_dict": (weights or model).state_dict(), "text_cfg": tcfg, "vision_cfg": vcfg,
                     "proj": a.proj, "args": vars(a), "step": step, "epoch": step / steps_per_epoch,
                     "best": best, "train_seconds": time.time() - t_train, **extra},
                    os.path.join(a.out, name + ".tmp"))
         os.replace(os.path.join(a.out, name + ".tmp"), os.path.join(a.out, name))
 
     def checkpoint():
-        save("last.pt", {"optimizer": opt.state_dict()})
+        extra = {"optimizer": opt.state_dict()}
+        if ema_model is not None:
+            extra["ema"] = ema_model.state_dict()
+        save("last.pt", extra)
 
     def evaluate(tag):
         nonlocal best
         res = {}
         for s, (idx, ids, cap_img, grp) in evsets.items():
-            ie, te = encode_all(model, px[idx], ids, bf16=bool(a.bf16))
+            ie, te = encode_all(ema_model or model, px[idx], ids, bf16=bool(a.bf16))
             res[s] = {k: round(v, 2) for k, v in recall(ie, te, cap_img, grp).items()}
         say(event="eval", tag=tag, step=step, epoch=round(step / steps_per_epoch, 2),
             elapsed_min=round((time.time() - t_train) / 60, 2),
             logit_scale=round(float(model.logit_scale.exp()), 2), **res)
         if res["val"]["rsum"] > best:
             best = res["val"]["rsum"]
-            save("best.pt", {"eval": res})
+            save("best.pt", {"eval": res, "ema": a.ema}, ema_model)
         return res
 
     # Every random choice of a step comes from generators seeded by (seed, step)
@@ -429,6 +455,8 @@ def main():
         opt.step()
         with torch.no_grad():
             model.logit_scale.clamp_(0, math.log(100.0))
+            if ema_model is not None:
+                update_ema(ema_model, model, min(a.ema, (1 + step) / (10 + step)))
         step += 1
         run_loss += float(loss)
         run_n += 1
