@@ -25,6 +25,7 @@ var (
 		normRow:  normRowAVX512,
 		dot:      dotAVX512,
 		axpy:     axpyAVX512,
+		maxInto:  maxIntoAVX512,
 		quant:    quantRowAVX512,
 		dotsU8S8: dotsU8S8Go,
 	}
@@ -38,6 +39,7 @@ var (
 		normRow:  normRowGo,
 		dot:      dotGo,
 		axpy:     axpyGo,
+		maxInto:  maxIntoGo,
 		quant:    quantRowGo,
 		dotsU8S8: dotsU8S8Go,
 	}
@@ -466,6 +468,9 @@ func axpyAVX512x(y, x *float32, n int, a float32)
 //go:noescape
 func reluAVX512x(x *float32, n int)
 
+//go:noescape
+func maxIntoAVX512x(y, x *float32, n int)
+
 func actTileAVX512(c []float32, ldc, rows, cols int, act Act) {
 	if rows <= 0 || cols <= 0 {
 		return
@@ -511,6 +516,11 @@ func normRowAVX512(dst, x, gamma, beta []float32, mean, inv float32) {
 func dotAVX512(a, b []float32) float32 {
 	b = b[:len(a)]
 	return dotAVX512x(unsafe.SliceData(a), unsafe.SliceData(b), len(a))
+}
+
+func maxIntoAVX512(y, x []float32) {
+	x = x[:len(y)]
+	maxIntoAVX512x(unsafe.SliceData(y), unsafe.SliceData(x), len(y))
 }
 
 func axpyAVX512(y, x []float32, a float32) {

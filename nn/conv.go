@@ -171,18 +171,24 @@ func MaxPool2D(dst, x []float32, h, w, ch, k, stride, pad int) (ho, wo int) {
 						if ix < 0 || ix >= w {
 							continue
 						}
-						in := x[(iy*w+ix)*ch:][:ch]
-						for i, v := range in {
-							if v > out[i] {
-								out[i] = v
-							}
-						}
+						native.maxInto(out, x[(iy*w+ix)*ch:][:ch])
 					}
 				}
 			}
 		}
 	})
 	return ho, wo
+}
+
+// maxIntoGo sets y[i] to x[i] where x[i] is greater (a NaN in x is
+// ignored, one in y kept).
+func maxIntoGo(y, x []float32) {
+	x = x[:len(y)]
+	for i, v := range x {
+		if v > y[i] {
+			y[i] = v
+		}
+	}
 }
 
 // AvgPoolGlobal sets dst (ch values) to the mean over the h×w positions

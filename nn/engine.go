@@ -26,6 +26,7 @@ type engine struct {
 	normRow  func(dst, x, gamma, beta []float32, mean, inv float32)
 	dot      func(a, b []float32) float32
 	axpy     func(y, x []float32, a float32)
+	maxInto  func(y, x []float32)                   // maxIntoGo: y[i] = x[i] where x[i] > y[i]
 	quant    func(dst []uint8, x []float32) float32 // quantRowGo, per-row int8 quantisation
 	dotsU8S8 func(q []int8, base []uint8, stride int, ids []uint32, out []int32)
 	features string // what CPUFeatures reports
@@ -42,6 +43,7 @@ var portable = &engine{
 	normRow:  normRowGo,
 	dot:      dotGo,
 	axpy:     axpyGo,
+	maxInto:  maxIntoGo,
 	quant:    quantRowGo,
 	dotsU8S8: dotsU8S8Go,
 	features: "portable; kernels f32: go, bf16: none, int8: none",

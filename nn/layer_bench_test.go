@@ -210,3 +210,15 @@ func (q *textTower) run() {
 		l.fc2.ForwardAdd(q.h, q.hid, n)
 	}
 }
+
+// BenchmarkMaxPool2D is the default model's stem pool: 32×32×32 to 16×16×32.
+func BenchmarkMaxPool2D(b *testing.B) {
+	x := make([]float32, 32*32*32)
+	for i := range x {
+		x[i] = float32((i*7919)%1000) / 1000
+	}
+	dst := make([]float32, 16*16*32)
+	for b.Loop() {
+		MaxPool2D(dst, x, 32, 32, 32, 3, 2, 1)
+	}
+}

@@ -379,6 +379,34 @@ func TestDotAxpy(t *testing.T) {
 	}
 }
 
+// TestMaxInto checks every engine's maxInto against the portable loop,
+// bit for bit, with NaNs and signed zeros on either side.
+func TestMaxInto(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	special := []float32{float32(math.NaN()), 0, float32(math.Copysign(0, -1)), float32(math.Inf(-1)), float32(math.Inf(1))}
+	for _, e := range testEngines() {
+		for _, n := range []int{0, 1, 15, 16, 17, 32, 63, 64, 65, 200} {
+			y, x := randSlice(r, n, 1), randSlice(r, n+3, 1)
+			for i := range y {
+				if r.IntN(4) == 0 {
+					y[i] = special[r.IntN(len(special))]
+				}
+				if r.IntN(4) == 0 {
+					x[i] = special[r.IntN(len(special))]
+				}
+			}
+			want := append([]float32(nil), y...)
+			maxIntoGo(want, x[:n])
+			e.maxInto(y, x[:n])
+			for i := range y {
+				if math.Float32bits(y[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s maxInto n=%d: [%d] = %g, want %g (x %g)", e.name, n, i, y[i], want[i], x[i])
+				}
+			}
+		}
+	}
+}
+
 func TestParseAct(t *testing.T) {
 	for _, a := range []Act{QuickGELU, GELU} {
 		if b, err := ParseAct(a.String()); err != nil || b != a {

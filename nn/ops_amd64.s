@@ -417,6 +417,36 @@ done:
 
 
 
+// func maxIntoAVX512x(y, x *float32, n int)
+// VMAXPS returns its second source unless the first is greater, so with x
+// first a NaN in either leaves y as it was, as maxIntoGo does.
+TEXT ·maxIntoAVX512x(SB), NOSPLIT, $0-24
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), R9
+	TAILMASK(R9)
+	MOVQ R9, R10
+	SHRQ $4, R10
+	JZ maxtail
+maxloop:
+	VMOVUPS (SI), Z0
+	VMAXPS (DI), Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ R10
+	JNZ maxloop
+maxtail:
+	KORTESTW K1, K1
+	JZ maxdone
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z (DI), K1, Z1
+	VMAXPS Z1, Z0, Z0
+	VMOVUPS Z0, K1, (DI)
+maxdone:
+	VZEROUPPER
+	RET
+
 // func reluAVX512x(x *float32, n int)
 TEXT ·reluAVX512x(SB), NOSPLIT, $0-16
 	MOVQ x+0(FP), DI
