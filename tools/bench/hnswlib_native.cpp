@@ -11,6 +11,11 @@
 // query file and ef with the timing.
 #include <hnswlib/hnswlib.h>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -45,11 +50,12 @@ template <class F> static void parallel(size_t n, int threads, F fn) {
   for (auto& t : ts) t.join();
 }
 
+// rss_kb is the anonymous resident memory: the index, not the mapped input.
 static long rss_kb() {
   std::ifstream f("/proc/self/status");
   std::string line;
   while (std::getline(f, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    if (line.rfind("RssAnon:", 0) == 0) return std::stol(line.substr(8));
   return 0;
 }
 
@@ -93,18 +99,29 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "hnswlib_native: %zu query files but %zu output prefixes\n", qpaths.size(), outs.size());
     return 2;
   }
-  std::vector<float> base = readf32(argv[1]);
-  size_t n = base.size() / dim;
+  // The base is mapped, not read: the index keeps its own copy of every
+  // vector, and at 10M rows two copies would not fit in memory.
+  int fd = open(argv[1], O_RDONLY);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    std::perror(argv[1]);
+    return 1;
+  }
+  size_t n = st.st_size / 4 / dim;
+  const float* base = static_cast<const float*>(mmap(nullptr, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0));
+  if (base == MAP_FAILED) {
+    std::perror(argv[1]);
+    return 1;
+  }
   long rss0 = rss_kb();
   auto t0 = std::chrono::steady_clock::now();
   hnswlib::InnerProductSpace space(dim);
   hnswlib::HierarchicalNSW<float> index(&space, n, 16, 200);
-  index.addPoint(base.data(), 0);
-  parallel(n - 1, threads, [&](size_t i) { index.addPoint(base.data() + (i + 1) * dim, i + 1); });
+  index.addPoint(base, 0);
+  parallel(n - 1, threads, [&](size_t i) { index.addPoint(base + (i + 1) * dim, i + 1); });
   double build = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   long bytes = (rss_kb() - rss0) * 1024;
-  // The index keeps its own copy of every vector; at 10M rows the input's
-  // copy would leave no room for anything else.
-  std::vector<float>().swap(base);
+  munmap(const_cast<float*>(base), st.st_size);
+  close(fd);
   for (size_t i = 0; i < qpaths.size(); i++) sweep(index, dim, k, threads, qpaths[i], outs[i], efs, build, bytes);
 }
