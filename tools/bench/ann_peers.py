@@ -30,9 +30,10 @@ XMODAL_TARGETS = (0.85, 0.9, 0.91, 0.93, 0.95, 0.96, 0.97, 0.98, 0.99, 0.993, 0.
 
 
 def rss_bytes():
+    """Anonymous resident memory: what an index allocates, not the mapped base."""
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith("RssAnon:"):
                 return int(line.split()[1]) * 1024
     return 0
 
