@@ -103,7 +103,7 @@ def main():
     ap.add_argument("--hnswlib-native", default="",
                     help="tools/bench/hnswlib_native.cpp built with -march=native (hnswlib-native is skipped without it)")
     ap.add_argument("--nlist", type=int, default=1024,
-                    help="IVF-PQ's lists (about 4·sqrt(n) is FAISS's advice: 4096 at 1M, 16384 at 10M)")
+                    help="IVF-PQ's lists, trained on 64 vectors each (FAISS advises 4-16·sqrt(n); k-means time grows with the square)")
     ap.add_argument("--out", default="", help="write the results here as JSON")
     a = ap.parse_args()
     only = a.only.split(",")
