@@ -3,13 +3,17 @@ package eval
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/xmodal/xmodal/workspace"
 )
 
 // Workspace evaluates a workspace's split ("" for all images): it reads
 // the stored vectors of the split's images and captions and ranks them
-// with the standard protocol. No model is needed.
+// with the standard protocol. No model is needed. Images are taken in the
+// order of their keys, so that ties and folds come out the same however
+// the workspace was filled.
 func Workspace(ctx context.Context, ws *workspace.Workspace, split string) (Result, error) {
 	return WorkspaceFolds(ctx, ws, split, 0)
 }
@@ -24,6 +28,10 @@ func WorkspaceFolds(ctx context.Context, ws *workspace.Workspace, split string, 
 	if len(images) == 0 {
 		return Result{}, fmt.Errorf("workspace %s has no images in split %q", ws.Location(), split)
 	}
+	// Rows follow the order in which indexing finished each image, which
+	// varies from run to run; ties (identical captions of different images
+	// are common) are broken by position, so the order must not vary.
+	slices.SortFunc(images, func(a, b workspace.Image) int { return strings.Compare(a.Key, b.Key) })
 	dim := ws.Manifest().Model.Dim
 	rows := func(k workspace.Kind) ([]float32, error) {
 		n, err := ws.Rows(k)

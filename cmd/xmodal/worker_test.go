@@ -58,12 +58,31 @@ func TestDistributedIndexing(t *testing.T) {
 		}
 		return cmd
 	}
+	queue := func() workspace.QueueStatus {
+		t.Helper()
+		code, out, errOut := xmodal(t, "index", "--workspace", url, "--status", "--json")
+		if code != 0 {
+			t.Fatalf("index --status: exit %d: %s", code, errOut)
+		}
+		var st workspace.QueueStatus
+		if err := json.Unmarshal([]byte(out), &st); err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
 	replica := start("serve", "--workspace", url, "--model", model, "--addr", freeAddr(t))
 	rng := rand.New(rand.NewPCG(3, 4))
 	for round := range 4 {
 		var workers []*exec.Cmd
 		for range 2 {
 			workers = append(workers, start("worker", "--workspace", url, "--model", model, "--lease", "1s"))
+		}
+		// Kill them mid-job, not before they start: a loaded machine can
+		// take longer than the random pause to load the model.
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if st := queue(); st.JobsLeased > 0 || st.JobsDone == st.Jobs {
+				break
+			}
 		}
 		time.Sleep(time.Duration(150+rng.IntN(300)) * time.Millisecond)
 		workers[0].Process.Kill() // SIGKILL: no chance to give its job back
@@ -81,15 +100,7 @@ func TestDistributedIndexing(t *testing.T) {
 		t.Fatalf("last worker: exit %d: %s", code, errOut)
 	}
 
-	code, out, errOut = xmodal(t, "index", "--workspace", url, "--status", "--json")
-	if code != 0 {
-		t.Fatalf("index --status: exit %d: %s", code, errOut)
-	}
-	var st workspace.QueueStatus
-	if err := json.Unmarshal([]byte(out), &st); err != nil {
-		t.Fatal(err)
-	}
-	if st.ImagesDone != 122 || st.JobsDone != 61 || st.JobsFailed != 0 || len(st.Workers) < 2 {
+	if st := queue(); st.ImagesDone != 122 || st.JobsDone != 61 || st.JobsFailed != 0 || len(st.Workers) < 2 {
 		t.Errorf("queue status %+v", st)
 	}
 	if code, out, _ := xmodal(t, "index", "--workspace", url, "--status"); code != 0 || !strings.Contains(out, "122 of 122 images done") || !strings.Contains(out, "WORKER") {
