@@ -38,6 +38,20 @@ def rss_bytes():
     return 0
 
 
+def machine():
+    """The CPU the numbers came from: they mean little without it."""
+    name, flags = "", set()
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            key, _, val = line.partition(":")
+            if key.strip() == "model name" and not name:
+                name = val.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = set(val.split())
+    wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
+    return {"cpu": name, "cpus": os.cpu_count(), "features": [f for f in wanted if f in flags]}
+
+
 def exact(base, queries, k):
     """Exact top-k rows and the k-th score, in blocks of the base."""
     best_s = np.full((len(queries), k), -np.inf, dtype=np.float32)
@@ -126,7 +140,8 @@ def main():
         truth[kind] = exact(base, q, a.k)
         print(f"exact {kind}: {time.perf_counter()-t:.1f}s", file=sys.stderr)
 
-    results = {"vectors": meta, "n": len(base), "dim": dim, "threads": a.threads, "k": a.k, "libraries": {}}
+    results = {"machine": machine(), "vectors": meta, "n": len(base), "dim": dim, "threads": a.threads, "k": a.k,
+               "libraries": {}}
 
     if "xmodal" in only:
         # xmodal tunes its own effort to each target on 500 of the queries;
