@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -283,7 +284,8 @@ type GraphMeasure struct {
 // for all): captions against images (text→image), images against images
 // (image→image; each query finds itself, as "more like this" does) and
 // captions against captions. At most max queries of each kind, spread
-// over the split. Kinds searched exactly are left out.
+// over the split in the order of the images' keys. Kinds searched exactly
+// are left out.
 func (e *Engine) MeasureGraphs(ctx context.Context, split string, k, maxQueries int) (*GraphReport, error) {
 	if err := e.Refresh(ctx); err != nil {
 		return nil, err
@@ -293,15 +295,8 @@ func (e *Engine) MeasureGraphs(ctx context.Context, split string, k, maxQueries 
 	if err != nil {
 		return nil, err
 	}
-	var imgRows, capRows []int
-	for _, im := range imgs {
-		imgRows = append(imgRows, im.Row)
-		for _, c := range im.Captions {
-			capRows = append(capRows, c.Row)
-		}
-	}
+	imgRows, capRows := queryRows(imgs, maxQueries)
 	vectors := func(kind workspace.Kind, rows []int) ([][]float32, error) {
-		rows = spreadInts(rows, maxQueries)
 		out := make([][]float32, len(rows))
 		for i, r := range rows {
 			if s.inDB {
@@ -368,6 +363,21 @@ func (e *Engine) MeasureGraphs(ctx context.Context, split string, k, maxQueries 
 		})
 	}
 	return rep, nil
+}
+
+// queryRows picks at most n image rows and n caption rows spread over
+// imgs, taken in the order of their keys: the rows themselves follow the
+// order in which indexing stored the images, which varies from run to run.
+func queryRows(imgs []workspace.Image, n int) (imgRows, capRows []int) {
+	imgs = slices.Clone(imgs)
+	slices.SortFunc(imgs, func(a, b workspace.Image) int { return strings.Compare(a.Key, b.Key) })
+	for _, im := range imgs {
+		imgRows = append(imgRows, im.Row)
+		for _, c := range im.Captions {
+			capRows = append(capRows, c.Row)
+		}
+	}
+	return spreadInts(imgRows, n), spreadInts(capRows, n)
 }
 
 func spreadInts(xs []int, n int) []int {

@@ -143,6 +143,14 @@ def main():
     results = {"machine": machine(), "vectors": meta, "n": len(base), "dim": dim, "threads": a.threads, "k": a.k,
                "libraries": {}}
 
+    def save():
+        # After every library, not only at the end: at 10M rows a run takes
+        # hours, and a run stopped half-way keeps what it measured.
+        if a.out:
+            with open(a.out + ".tmp", "w") as f:
+                f.write(json.dumps(results, indent=1) + "\n")
+            os.replace(a.out + ".tmp", a.out)
+
     if "xmodal" in only:
         # xmodal tunes its own effort to each target on 500 of the queries;
         # recall is then computed here over all of them. Targets between
@@ -168,6 +176,7 @@ def main():
                 pts.append({"effort": l["effort"], "recall": r, "qps": l["qps"], "recall_tuned": l["recall_tuned"]})
             lib[kind] = {"points": pts, "at": at_targets(pts)}
         results["libraries"]["xmodal"] = lib
+        save()
 
     efforts = [10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024]
     if "hnswlib-native" in only and a.hnswlib_native:
@@ -192,6 +201,7 @@ def main():
         for kind in qsets:
             lib[kind] = {"points": pts[kind], "at": at_targets(pts[kind])}
         results["libraries"]["hnswlib-native"] = lib
+        save()
     if "hnswlib" in only:
         import hnswlib
         r0 = rss_bytes()
@@ -211,6 +221,7 @@ def main():
             pts = sweep(f"hnswlib {kind}", search, efforts, base, q, truth[kind], a.k)
             lib[kind] = {"points": pts, "at": at_targets(pts)}
         results["libraries"]["hnswlib"] = lib
+        save()
         del idx
 
     if "faiss-hnsw" in only or "faiss-ivfpq" in only:
@@ -234,6 +245,7 @@ def main():
             pts = sweep(f"faiss-hnsw {kind}", search, efforts, base, q, truth[kind], a.k)
             lib[kind] = {"points": pts, "at": at_targets(pts)}
         results["libraries"]["faiss-hnsw32"] = lib
+        save()
         del idx
     if "faiss-ivfpq" in only:
         nlist = a.nlist
@@ -258,10 +270,9 @@ def main():
             pts = sweep(f"faiss-ivfpq {kind}", search, [1, 2, 4, 8, 16, 32, 64, 128, 256, 512], base, q, truth[kind], a.k)
             lib[kind] = {"points": pts, "at": at_targets(pts)}
         results["libraries"]["faiss-ivfpq"] = lib
+        save()
 
-    text = json.dumps(results, indent=1)
-    if a.out:
-        open(a.out, "w").write(text + "\n")
+    save()
     # The summary table.
     print(f"\n{len(base)} × {dim}, k={a.k}, {a.threads} threads")
     print(f"{'library':14} {'build s':>8} {'memory MB':>10}  " + "  ".join(f"{kind} q/s @{t:.2f}" for kind in qsets for t in TARGETS))
