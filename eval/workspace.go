@@ -3,8 +3,6 @@ package eval
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/xmodal/xmodal/workspace"
 )
@@ -28,10 +26,6 @@ func WorkspaceFolds(ctx context.Context, ws *workspace.Workspace, split string, 
 	if len(images) == 0 {
 		return Result{}, fmt.Errorf("workspace %s has no images in split %q", ws.Location(), split)
 	}
-	// Rows follow the order in which indexing finished each image, which
-	// varies from run to run; ties (identical captions of different images
-	// are common) are broken by position, so the order must not vary.
-	slices.SortFunc(images, func(a, b workspace.Image) int { return strings.Compare(a.Key, b.Key) })
 	dim := ws.Manifest().Model.Dim
 	rows := func(k workspace.Kind) ([]float32, error) {
 		n, err := ws.Rows(k)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -365,12 +364,10 @@ func (e *Engine) MeasureGraphs(ctx context.Context, split string, k, maxQueries 
 	return rep, nil
 }
 
-// queryRows picks at most n image rows and n caption rows spread over
-// imgs, taken in the order of their keys: the rows themselves follow the
-// order in which indexing stored the images, which varies from run to run.
+// queryRows picks at most n image rows and n caption rows spread evenly
+// over imgs, in the order given: ImagesInSplit's key order, so two
+// indexings of the same data measure the same queries.
 func queryRows(imgs []workspace.Image, n int) (imgRows, capRows []int) {
-	imgs = slices.Clone(imgs)
-	slices.SortFunc(imgs, func(a, b workspace.Image) int { return strings.Compare(a.Key, b.Key) })
 	for _, im := range imgs {
 		imgRows = append(imgRows, im.Row)
 		for _, c := range im.Captions {

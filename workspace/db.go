@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -55,7 +56,10 @@ func openDB(path string, create bool) (*sql.DB, error) {
 	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(ON)"} {
 		q.Add("_pragma", p)
 	}
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	// The name is a URI: a '#' or '?' in a folder's name would end the
+	// path, and a '%' would start an escape.
+	uriPath := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	db, err := sql.Open("sqlite", "file:"+uriPath+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -304,13 +308,22 @@ func (w *Workspace) ImageByKey(ctx context.Context, key string) (*Image, error) 
 	return &imgs[0], nil
 }
 
-// ImagesInSplit returns the images of a split ("" for all), in row order,
-// with their captions.
+// ImagesInSplit returns the images of a split ("" for all) with their
+// captions, in the order of their keys. Rows follow the order in which
+// indexing finished each image, which varies from run to run; key order
+// does not, so evaluations and query samples drawn from it come out the
+// same however the workspace was filled. Keys are compared in Go, not by
+// the database's collation, so SQLite and PostgreSQL agree byte for byte.
 func (w *Workspace) ImagesInSplit(ctx context.Context, split string) ([]Image, error) {
+	var imgs []Image
+	var err error
 	if split == "" {
-		return w.images(ctx, `ORDER BY row`)
+		imgs, err = w.images(ctx, ``)
+	} else {
+		imgs, err = w.images(ctx, `WHERE split = ?`, split)
 	}
-	return w.images(ctx, `WHERE split = ? ORDER BY row`, split)
+	slices.SortFunc(imgs, func(a, b Image) int { return strings.Compare(a.Key, b.Key) })
+	return imgs, err
 }
 
 func (w *Workspace) images(ctx context.Context, where string, args ...any) ([]Image, error) {

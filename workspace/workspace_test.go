@@ -371,3 +371,81 @@ func TestMigrate(t *testing.T) {
 		t.Errorf("Migrate of a newer database: %v", err)
 	}
 }
+
+// Rows follow the order in which indexing finished each image; ImagesInSplit
+// must not. Keys are in byte order (Go's), which a database's collation would
+// not give: en_US puts "a_1" before "B" and ignores punctuation.
+func TestImagesInKeyOrder(t *testing.T) {
+	want := []string{"B.jpg", "Z.jpg", "a-2.jpg", "a_1.jpg", "b.jpg"}
+	wantTest := []string{"B.jpg", "a-2.jpg", "a_1.jpg", "b.jpg"} // Z.jpg is in train
+	for _, order := range [][]string{
+		{"b.jpg", "a_1.jpg", "Z.jpg", "a-2.jpg", "B.jpg"},
+		{"a-2.jpg", "B.jpg", "b.jpg", "Z.jpg", "a_1.jpg"},
+		want,
+	} {
+		stores(t, func(t *testing.T, _ string, create func(Model) (*Workspace, error)) {
+			ctx := context.Background()
+			w, err := create(testModel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			for _, key := range order { // one batch each: rows in this order
+				im := newImage(key, 1, "c")
+				if key == "Z.jpg" {
+					im.Split = "train"
+				}
+				if err := w.Add(ctx, []NewImage{im}, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for split, want := range map[string][]string{"": want, "test": wantTest} {
+				imgs, err := w.ImagesInSplit(ctx, split)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for _, im := range imgs {
+					got = append(got, im.Key)
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("rows in order %v, split %q: keys %v, want %v", order, split, got, want)
+				}
+			}
+		})
+	}
+}
+
+// A folder's name may hold what a URI would read as syntax.
+func TestFolderNamesWithURISyntax(t *testing.T) {
+	ctx := context.Background()
+	parent := t.TempDir()
+	for i, name := range []string{"photos #1", "what?", "100%25 mine", "a#b?c%d"} {
+		dir := filepath.Join(parent, name)
+		w, err := Create(dir, testModel)
+		if err != nil {
+			t.Fatalf("%q: %v", name, err)
+		}
+		keys := []string{fmt.Sprintf("k%d.jpg", i)}
+		if err := w.Add(ctx, []NewImage{newImage(keys[0], 1, "c")}, nil); err != nil {
+			t.Fatalf("%q: %v", name, err)
+		}
+		w.Close()
+		if _, err := os.Stat(filepath.Join(dir, "docs.db")); err != nil {
+			t.Errorf("%q: the database is not inside the folder: %v", name, err)
+		}
+		r, err := Open(dir)
+		if err != nil {
+			t.Fatalf("%q: reopen: %v", name, err)
+		}
+		imgs, err := r.ImagesInSplit(ctx, "")
+		r.Close()
+		var got []string
+		for _, im := range imgs {
+			got = append(got, im.Key)
+		}
+		if err != nil || !slices.Equal(got, keys) {
+			t.Errorf("%q: images %v, %v; want %v", name, got, err, keys)
+		}
+	}
+}
