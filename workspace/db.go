@@ -315,13 +315,11 @@ func (w *Workspace) ImageByKey(ctx context.Context, key string) (*Image, error) 
 // same however the workspace was filled. Keys are compared in Go, not by
 // the database's collation, so SQLite and PostgreSQL agree byte for byte.
 func (w *Workspace) ImagesInSplit(ctx context.Context, split string) ([]Image, error) {
-	var imgs []Image
-	var err error
-	if split == "" {
-		imgs, err = w.images(ctx, ``)
-	} else {
-		imgs, err = w.images(ctx, `WHERE split = ?`, split)
+	where, args := ``, []any(nil)
+	if split != "" {
+		where, args = `WHERE split = ?`, []any{split}
 	}
+	imgs, err := w.images(ctx, where, args...)
 	slices.SortFunc(imgs, func(a, b Image) int { return strings.Compare(a.Key, b.Key) })
 	return imgs, err
 }
