@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Build xmodal's offline image-caption training corpus from pinned packages.
 # Usage: bash tools/corpus/build.sh [OUT_DIR]   (default /work/cache/corpus)
+#        GCOMPRIS=1 bash tools/corpus/build.sh OUT_DIR   adds GCompris's pictures
+#        to the training split (val and test are the same either way)
 # Needs root (apt-get) and the npm client. Deterministic: pinned versions,
 # sorted inputs, fixed split seed.
 set -euo pipefail
@@ -36,7 +38,19 @@ fi
 mkdir -p "$NPM_PREFIX"
 npm install --no-audit --no-fund --no-save --prefix "$NPM_PREFIX" "${NPM_PKGS[@]}"
 
+# GCompris's bundles come straight from the pinned .deb, unpacked beside npm's
+# tree: the game itself is not installed.
+EXTRA=()
+if [ "${GCOMPRIS:-0}" = 1 ]; then
+  GC="$(dirname "$NPM_PREFIX")/gcompris"
+  if [ ! -d "$GC/root/usr/share/gcompris-qt/rcc" ]; then
+    mkdir -p "$GC"
+    (cd "$GC" && apt-get download gcompris-qt-data=3.1-2 && dpkg-deb -x gcompris-qt-data_3.1-2_all.deb root)
+  fi
+  EXTRA=(--gcompris "$GC/root/usr/share/gcompris-qt/rcc")
+fi
+
 /usr/bin/python3 "$HERE/build_corpus.py" \
   --npm "$NPM_PREFIX/node_modules" \
   --openclipart /usr/share/openclipart \
-  --out "$OUT" --size 128 --seed 20261127 --jobs "$(nproc)"
+  --out "$OUT" --size 128 --seed 20261127 --jobs "$(nproc)" "${EXTRA[@]}"

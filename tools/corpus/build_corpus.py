@@ -27,6 +27,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gcompris  # noqa: E402
 import iconify  # noqa: E402
 
 from PIL import Image
@@ -308,6 +309,9 @@ def main():
                     help="at most this many renderings of one concept in val/test (the rest are dropped, "
                          "never moved to train)")
     ap.add_argument("--no-iconify", action="store_true", help="the first corpus's sources only")
+    ap.add_argument("--gcompris", default="",
+                    help="GCompris's resource bundles (rcc folder): a training-only supplement added after "
+                         "the split, so val and test stay exactly as without it")
     a = ap.parse_args()
 
     emoji, labels = emoji_items(a.npm)
@@ -363,6 +367,18 @@ def main():
         for it in (first + rest)[a.eval_per_group:]:
             dropped.add(id(it))
     items = [it for it in items if id(it) not in dropped]
+
+    # training-only supplement: pictures of a val or test concept are left out
+    if a.gcompris:
+        ext = os.path.join(a.out, "gcompris-src")
+        gcompris.extract(a.gcompris, ext)
+        extra = gcompris.gcompris_items(ext, concept_key)
+        kept = [it for it in extra if split_of.get(it["group"], "train") == "train"]
+        print(f"gcompris: {len(kept)} of {len(extra)} pictures kept (the rest name a val/test concept)",
+              file=sys.stderr)
+        for it in kept:
+            split_of.setdefault(it["group"], "train")
+        items += kept
 
     # render
     jobs = []
