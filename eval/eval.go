@@ -45,39 +45,73 @@ type Result struct {
 // be L2-normalised, so that scores are cosine similarities. Ties are broken
 // in favour of the lower row, as a stable sort would.
 func Evaluate(images, captions [][]float32, owner []int) (Result, error) {
+	r, _, err := EvaluateRanks(images, captions, owner, 0)
+	return r, err
+}
+
+// Ranks is every query of an evaluation: the numbers behind the metrics,
+// for finding what fails. Rows are those of the vectors given to
+// EvaluateRanks.
+type Ranks struct {
+	// TextToImage[c] is the rank of caption c's image; TextToImageTop[c]
+	// the image rows ranked first, best first.
+	TextToImage    []int
+	TextToImageTop [][]int
+	// ImageToText[i] is image i's rank: that of its best caption,
+	// ImageToTextBest[i]; ImageToTextTop[i] the caption rows ranked
+	// first. An image without captions has rank 0 and best -1.
+	ImageToText     []int
+	ImageToTextBest []int
+	ImageToTextTop  [][]int
+}
+
+// EvaluateRanks is Evaluate that also returns every query's rank and the
+// top rows it retrieved (top of them per query; none for top 0).
+func EvaluateRanks(images, captions [][]float32, owner []int, top int) (Result, Ranks, error) {
 	if len(owner) != len(captions) {
-		return Result{}, fmt.Errorf("eval: %d owners for %d captions", len(owner), len(captions))
+		return Result{}, Ranks{}, fmt.Errorf("eval: %d owners for %d captions", len(owner), len(captions))
 	}
 	if len(images) == 0 || len(captions) == 0 {
-		return Result{}, fmt.Errorf("eval: need images and captions, have %d and %d", len(images), len(captions))
+		return Result{}, Ranks{}, fmt.Errorf("eval: need images and captions, have %d and %d", len(images), len(captions))
 	}
 	dim := len(images[0])
 	imgIndex := index.NewFlat(dim)
 	if err := imgIndex.Add(images...); err != nil {
-		return Result{}, err
+		return Result{}, Ranks{}, err
 	}
 	capIndex := index.NewFlat(dim)
 	if err := capIndex.Add(captions...); err != nil {
-		return Result{}, err
+		return Result{}, Ranks{}, err
 	}
 	for c, o := range owner {
 		if o < 0 || o >= len(images) {
-			return Result{}, fmt.Errorf("eval: caption %d belongs to image %d of %d", c, o, len(images))
+			return Result{}, Ranks{}, fmt.Errorf("eval: caption %d belongs to image %d of %d", c, o, len(images))
 		}
 	}
 
 	// Text→image: one row of image scores per caption, in blocks so that
 	// memory stays small for tens of thousands of captions.
 	t2i := make([]int, len(captions))
+	var rk Ranks
+	if top > 0 {
+		rk.TextToImageTop = make([][]int, len(captions))
+		rk.ImageToText = make([]int, len(images))
+		rk.ImageToTextBest = make([]int, len(images))
+		rk.ImageToTextTop = make([][]int, len(images))
+	}
 	const block = 256
 	for lo := 0; lo < len(captions); lo += block {
 		hi := min(lo+block, len(captions))
 		scores, n, err := imgIndex.Scores(captions[lo:hi])
 		if err != nil {
-			return Result{}, err
+			return Result{}, Ranks{}, err
 		}
 		for c := lo; c < hi; c++ {
-			t2i[c] = rank(scores[(c-lo)*n:(c-lo+1)*n], owner[c])
+			row := scores[(c-lo)*n : (c-lo+1)*n]
+			t2i[c] = rank(row, owner[c])
+			if top > 0 {
+				rk.TextToImageTop[c] = topRows(row, top)
+			}
 		}
 	}
 
@@ -92,10 +126,13 @@ func Evaluate(images, captions [][]float32, owner []int) (Result, error) {
 		hi := min(lo+block, len(images))
 		scores, n, err := capIndex.Scores(images[lo:hi])
 		if err != nil {
-			return Result{}, err
+			return Result{}, Ranks{}, err
 		}
 		for i := lo; i < hi; i++ {
 			if len(captionsOf[i]) == 0 {
+				if top > 0 {
+					rk.ImageToTextBest[i] = -1
+				}
 				continue // an image without captions has nothing to retrieve
 			}
 			row := scores[(i-lo)*n : (i-lo+1)*n]
@@ -106,6 +143,10 @@ func Evaluate(images, captions [][]float32, owner []int) (Result, error) {
 				}
 			}
 			i2t = append(i2t, rank(row, best))
+			if top > 0 {
+				rk.ImageToText[i], rk.ImageToTextBest[i] = i2t[len(i2t)-1], best
+				rk.ImageToTextTop[i] = topRows(row, top)
+			}
 		}
 	}
 	r := Result{
@@ -115,7 +156,10 @@ func Evaluate(images, captions [][]float32, owner []int) (Result, error) {
 		ImageToText: Summarise(i2t),
 	}
 	r.RSum = rsum(r)
-	return r, nil
+	if top > 0 {
+		rk.TextToImage = t2i
+	}
+	return r, rk, nil
 }
 
 func rsum(r Result) float64 {
@@ -169,6 +213,26 @@ func rank(scores []float32, target int) int {
 		}
 	}
 	return r
+}
+
+// topRows is the k highest-scoring rows, best first, ties in row order
+// (the order rank counts them in).
+func topRows(scores []float32, k int) []int {
+	k = min(k, len(scores))
+	best := make([]int, 0, k)
+	for j, v := range scores {
+		if len(best) == k && v <= scores[best[k-1]] {
+			continue
+		}
+		// insert after every row scoring at least v: earlier rows win ties
+		at := sort.Search(len(best), func(i int) bool { return scores[best[i]] < v })
+		if len(best) < k {
+			best = append(best, 0)
+		}
+		copy(best[at+1:], best[at:len(best)-1])
+		best[at] = j
+	}
+	return best
 }
 
 // Summarise turns 1-based ranks into metrics.

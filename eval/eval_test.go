@@ -2,6 +2,7 @@ package eval
 
 import (
 	"math"
+	"reflect"
 	"testing"
 )
 
@@ -112,5 +113,54 @@ func TestFolds(t *testing.T) {
 	}
 	if _, err := Folds(images, captions, owner, 3); err == nil {
 		t.Error("4 images split into 3 folds")
+	}
+}
+
+// The hand-computed example above, query by query.
+func TestEvaluateRanksHandComputed(t *testing.T) {
+	images := [][]float32{{1, 0}, {0, 1}, {0.6, 0.8}}
+	captions := [][]float32{{1, 0}, {0, 1}, {0, 1}, {0.8, 0.6}, {0.6, 0.8}}
+	owner := []int{0, 0, 1, 2, 2}
+	res, rk, err := EvaluateRanks(images, captions, owner, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := Evaluate(images, captions, owner)
+	if res != plain {
+		t.Errorf("EvaluateRanks metrics %+v, Evaluate %+v", res, plain)
+	}
+	want := Ranks{
+		TextToImage:     []int{1, 3, 1, 1, 1},
+		TextToImageTop:  [][]int{{0, 2, 1}, {1, 2, 0}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}},
+		ImageToText:     []int{1, 2, 1},
+		ImageToTextBest: []int{0, 2, 4},
+		// B ties a2 and b1 at 1: the earlier row, a2, comes first.
+		ImageToTextTop: [][]int{{0, 3, 4}, {1, 2, 4}, {4, 3, 1}},
+	}
+	if !reflect.DeepEqual(rk, want) {
+		t.Errorf("ranks\n got  %+v\n want %+v", rk, want)
+	}
+	if _, rk, _ := EvaluateRanks(images, captions, owner, 0); !reflect.DeepEqual(rk, Ranks{}) {
+		t.Errorf("top 0 gave ranks %+v, want none", rk)
+	}
+}
+
+func TestTopRows(t *testing.T) {
+	tests := []struct {
+		scores []float32
+		k      int
+		want   []int
+	}{
+		{[]float32{0.1, 0.9, 0.5}, 2, []int{1, 2}},
+		{[]float32{0.1, 0.9, 0.5}, 5, []int{1, 2, 0}},
+		{[]float32{0.5, 0.5, 0.5}, 2, []int{0, 1}},         // ties: row order
+		{[]float32{0.2, 0.7, 0.7, 0.9}, 3, []int{3, 1, 2}}, // a late tie does not displace
+		{[]float32{-1, -2, -0.5, -3}, 1, []int{2}},         // negative scores
+		{[]float32{0.3, 0.1, 0.2, 0.4, 0.0}, 4, []int{3, 0, 2, 1}},
+	}
+	for _, tt := range tests {
+		if got := topRows(tt.scores, tt.k); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("topRows(%v, %d) = %v, want %v", tt.scores, tt.k, got, tt.want)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/xmodal/xmodal/workspace"
@@ -52,5 +53,48 @@ func TestWorkspaceIgnoresRowOrder(t *testing.T) {
 		if r != results[0] {
 			t.Errorf("rows in order %d: %+v, want %+v as in key order", i+1, r, results[0])
 		}
+	}
+}
+
+// WorkspaceRanks names every query of TestWorkspaceIgnoresRowOrder's
+// collection by key and caption text.
+func TestWorkspaceRanks(t *testing.T) {
+	ctx := context.Background()
+	ws, err := workspace.Create(filepath.Join(t.TempDir(), "ws"), workspace.Model{ID: "m", Name: "m", Dim: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	// rows in the order d, b, a: the answer must still be in key order
+	for _, im := range []workspace.NewImage{
+		{Key: "d.png", Path: "d.png", Vector: []float32{0.6, 0.8}, Captions: []string{"d"}, CaptionVectors: [][]float32{{0.6, 0.8}}},
+		{Key: "b.png", Path: "b.png", Vector: []float32{0, 1}, Captions: []string{"c"}, CaptionVectors: [][]float32{{1, 0}}},
+		{Key: "a.png", Path: "a.png", Vector: []float32{1, 0}, Captions: []string{"c"}, CaptionVectors: [][]float32{{1, 0}}},
+	} {
+		if err := ws.Add(ctx, []workspace.NewImage{im}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, got, err := WorkspaceRanks(ctx, ws, "", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []QueryRank{
+		{Direction: "text_to_image", Query: "c", Image: "a.png", Rank: 1, Top: []string{"a.png", "d.png"}},
+		{Direction: "text_to_image", Query: "c", Image: "b.png", Rank: 3, Top: []string{"a.png", "d.png"}},
+		{Direction: "text_to_image", Query: "d", Image: "d.png", Rank: 1, Top: []string{"d.png", "b.png"}},
+		{Direction: "image_to_text", Query: "a.png", Image: "a.png", Caption: "c", Rank: 1, Top: []string{"c", "c"}},
+		{Direction: "image_to_text", Query: "b.png", Image: "b.png", Caption: "c", Rank: 3, Top: []string{"d", "c"}},
+		{Direction: "image_to_text", Query: "d.png", Image: "d.png", Caption: "d", Rank: 1, Top: []string{"d", "c"}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got\n%+v\nwant\n%+v", got, want)
+	}
+	plain, err := Workspace(ctx, ws, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res != plain {
+		t.Errorf("WorkspaceRanks metrics %+v, Workspace %+v", res, plain)
 	}
 }

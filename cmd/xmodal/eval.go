@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,7 +17,7 @@ import (
 )
 
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("eval", "--workspace WS [--split test] [--folds N] [--json] | --workspace WS --queries FILE.tsv [--k 5] [--model M] [--exact] [--json] | --workspace WS --ann-recall [--split S] [--k 10] [--json]", stderr)
+	fs := newFlags("eval", "--workspace WS [--split test] [--folds N] [--ranks FILE] [--json] | --workspace WS --queries FILE.tsv [--k 5] [--model M] [--exact] [--json] | --workspace WS --ann-recall [--split S] [--k 10] [--json]", stderr)
 	wsDir := fs.String("workspace", "", "workspace folder or postgres:// URL")
 	split := fs.String("split", "", "evaluate only this split (default: every image)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
@@ -24,6 +25,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	queries := fs.String("queries", "", "instead of the retrieval protocol, run the text queries of this file (query<TAB>word|word…) and count those with a matching image in the top --k")
 	k := fs.Int("k", 5, "with --queries: how many images count; with --ann-recall: the recall@k measured (default 10)")
 	exact := fs.Bool("exact", false, exactUsage)
+	ranks := fs.String("ranks", "", "also write every query's rank and top 5 results to this file as JSON lines (captions by text, images by key), to see what fails")
 	annRecall := fs.Bool("ann-recall", false, "measure the graph index against exact search: recall@k of text→image, image→image and text→text queries made of the workspace's own vectors")
 	var mf modelFlags
 	mf.add(fs, false)
@@ -51,8 +53,20 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *folds < 0 || *folds == 1 {
 		return usagef("--folds must be 2 or more")
 	}
-	res, err := eval.WorkspaceFolds(ctx, ws, *split, *folds)
-	if err != nil {
+	if *ranks != "" && *folds != 0 {
+		return usagef("--ranks evaluates all images at once: leave out --folds")
+	}
+	var res eval.Result
+	if *ranks != "" {
+		var qs []eval.QueryRank
+		if res, qs, err = eval.WorkspaceRanks(ctx, ws, *split, 5); err != nil {
+			return err
+		}
+		if err := writeRanks(*ranks, qs); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "wrote the ranks of %d queries to %s\n", len(qs), *ranks)
+	} else if res, err = eval.WorkspaceFolds(ctx, ws, *split, *folds); err != nil {
 		return err
 	}
 	if *folds == 0 && res.Images == 5000 && isCOCO(ctx, ws, *split) {
@@ -178,6 +192,28 @@ func runEvalANN(ctx context.Context, wsDir, split string, k int, mf *modelFlags,
 		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%.4f\t%.3f\t%.3f\t\n", r.Queries, r.N, r.Indexed, r.Effort, r.Recall, r.GraphMS, r.ExactMS)
 	}
 	return w.Flush()
+}
+
+// writeRanks writes one JSON object per query.
+func writeRanks(path string, qs []eval.QueryRank) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for _, q := range qs {
+		if err := enc.Encode(q); err != nil {
+			f.Close()
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return f.Close()
 }
 
 // readQueryFile reads a query file (eval.ReadQueries).

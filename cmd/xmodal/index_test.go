@@ -124,6 +124,39 @@ func TestIndexSearchEval(t *testing.T) {
 		t.Errorf("eval = %+v", res)
 	}
 
+	// --ranks: one line per query, and R@1 recomputed from them is the
+	// R@1 printed beside them.
+	ranksFile := filepath.Join(t.TempDir(), "ranks.jsonl")
+	code, out, errOut = xmodal(t, "eval", "--workspace", ws, "--ranks", ranksFile, "--json")
+	if code != 0 {
+		t.Fatalf("eval --ranks: exit %d: %s", code, errOut)
+	}
+	json.Unmarshal([]byte(out), &res)
+	qs := decodeLines[struct {
+		Direction, Query, Image string
+		Rank                    int
+		Top                     []string
+	}](t, string(mustRead(t, ranksFile)))
+	var t2i, firsts int
+	for _, q := range qs {
+		if q.Direction != "text_to_image" {
+			continue
+		}
+		t2i++
+		if q.Rank == 1 {
+			firsts++
+			if len(q.Top) != 5 || q.Top[0] != q.Image {
+				t.Errorf("rank 1 but top %v for image %s", q.Top, q.Image)
+			}
+		}
+	}
+	if len(qs) != 60 || t2i != 40 || 100*float64(firsts)/40 != res.TextToImage.R1 {
+		t.Errorf("%d lines, %d captions, %d at rank 1; eval says R@1 %.1f", len(qs), t2i, firsts, res.TextToImage.R1)
+	}
+	if code, _, errOut = xmodal(t, "eval", "--workspace", ws, "--ranks", ranksFile, "--folds", "2"); code != 2 || !strings.Contains(errOut, "--folds") {
+		t.Errorf("--ranks with --folds: exit %d, %s", code, errOut)
+	}
+
 	// A model other than the workspace's is refused with a clear message.
 	code, _, errOut = xmodal(t, "search", "--workspace", ws, "--model", filepath.Join(fixtures, "model-b-gelu"), "--text", "x")
 	if code != 1 || !strings.Contains(errOut, "was built with the clip model") {

@@ -373,7 +373,14 @@ def main():
         ext = os.path.join(a.out, "gcompris-src")
         gcompris.extract(a.gcompris, ext)
         extra = gcompris.gcompris_items(ext, concept_key)
-        kept = [it for it in extra if split_of.get(it["group"], "train") == "train"]
+        def concepts(it):
+            # its group, and every caption read as a concept with or without a leading article
+            # ("the letter v", "v"), so that no caption names a val/test concept either
+            cs = {it["group"]}
+            for c in it["captions"]:
+                cs |= {concept_key(c), concept_key(re.sub(r"^(the|an?) ", "", c.lower()))}
+            return cs
+        kept = [it for it in extra if all(split_of.get(g, "train") == "train" for g in concepts(it))]
         print(f"gcompris: {len(kept)} of {len(extra)} pictures kept (the rest name a val/test concept)",
               file=sys.stderr)
         for it in kept:

@@ -112,7 +112,8 @@ def letter_captions(stem):
         return None
     c = m.group(2).lower() if m.group(1) == "lower" else m.group(2)
     case = "lowercase" if m.group(1) == "lower" else "uppercase"
-    return f"the letter {c}", [f"{case} letter {c}", f"the letter {c}", c]
+    # named "letter a", the concept of Tabler's letter-a and the other icon sets' letters
+    return f"letter {c}", [f"{case} letter {c}", f"the letter {c}", c]
 
 
 def gcompris_items(root, concept_key):
