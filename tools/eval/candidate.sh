@@ -10,7 +10,8 @@
 #   TUX      the Tux Paint set (tools/eval/tuxpaint.py)        /work/cache/tuxeval
 #   DEMO     the demo sample                                    demo/sample
 #   XMODAL   the binary; built from this checkout when unset
-# OUT_DIR gets one workspace, one text and one JSON report per measurement:
+# OUT_DIR gets one workspace, one text and one JSON report per measurement
+# (and NAME.ranks.jsonl, every query's rank: xmodal eval --ranks):
 # test, val, test-article (captions with "a"/"an"), tux (out of the corpus),
 # demo (the demo sample's own captions) and everyday (the newcomer's queries
 # on the demo, hit rate in the top 5).
@@ -43,7 +44,7 @@ measure() {
   rm -rf "$OUT/ws-$name"
   "$XMODAL" index --data "$data" "${args[@]}" --workspace "$OUT/ws-$name" --model "$MODEL" >"$OUT/ws-$name.log" 2>&1
   "$XMODAL" eval --workspace "$OUT/ws-$name" "${args[@]}" | tee "$OUT/$name.txt"
-  "$XMODAL" eval --workspace "$OUT/ws-$name" "${args[@]}" --json >"$OUT/$name.json"
+  "$XMODAL" eval --workspace "$OUT/ws-$name" "${args[@]}" --json --ranks "$OUT/$name.ranks.jsonl" >"$OUT/$name.json"
 }
 
 measure test "$CORPUS" test
