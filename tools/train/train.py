@@ -156,12 +156,15 @@ def recall(img_emb, txt_emb, cap_img, img_groups=None, ks=(1, 5, 10)):
     return out
 
 
-def with_article(caption):
-    """'heart' -> 'a heart', 'apple pie' -> 'an apple pie'; captions that
-    already start with an article are returned unchanged."""
+def with_article(caption, word=""):
+    """'heart' -> 'a heart', 'apple pie' -> 'an apple pie' (or word, such as
+    "the", in front); captions that already start with an article are
+    returned unchanged."""
     first = caption.split(" ", 1)[0].lower()
     if first in ("a", "an", "the"):
         return caption
+    if word:
+        return f"{word} {caption}"
     return ("an " if caption[:1].lower() in "aeiou" else "a ") + caption
 
 
@@ -243,6 +246,9 @@ def main():
     ap.add_argument("--warmup", type=float, default=0.03, help="fraction of steps")
     ap.add_argument("--minutes", type=float, default=5.0, help="wall-clock budget for the schedule")
     ap.add_argument("--aug", type=float, default=0.0)
+    ap.add_argument("--definite-aug", type=float, default=0.0,
+                    help="of the captions given an article, the fraction given \"the\" instead of a/an "
+                         "(people write \"The letter a.\"; training captions almost never start so)")
     ap.add_argument("--article-aug", type=float, default=0.0,
                     help="probability of drawing a caption with an indefinite article in front "
                          "('a heart', 'an apple'), as people phrase queries")
@@ -427,7 +433,11 @@ def main():
             if r < a.template_aug:
                 rows.append(ids_of(templated(raw, srng)))
             elif r < a.template_aug + a.article_aug:
-                rows.append(ids_of(with_article(raw)) if swapped else cap_art[j].tolist())
+                # "the" only when enabled (drawn only then, like the synonyms)
+                if a.definite_aug > 0 and srng.random() < a.definite_aug:
+                    rows.append(ids_of(with_article(raw, "the")))
+                else:
+                    rows.append(ids_of(with_article(raw)) if swapped else cap_art[j].tolist())
             else:
                 rows.append(ids_of(raw) if swapped else cap_ids[j].tolist())
         ids = torch.tensor(rows, dtype=torch.long)
