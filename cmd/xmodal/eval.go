@@ -204,16 +204,16 @@ func writeRanks(path string, qs []eval.QueryRank) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	for _, q := range qs {
-		if err := enc.Encode(q); err != nil {
-			f.Close()
-			return fmt.Errorf("%s: %w", path, err)
-		}
+		enc.Encode(q) // a QueryRank always marshals; a write error sticks in w for Flush
 	}
-	if err := w.Flush(); err != nil {
-		f.Close()
+	err = w.Flush()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return f.Close()
+	return nil
 }
 
 // readQueryFile reads a query file (eval.ReadQueries).

@@ -33,9 +33,8 @@ FOLDERS = {
 }
 SKIP = {"background", "question", "farm-animals", "alphabets", "world-map"}
 RENAME = {"flute traversiere": "flute", "plier": "pliers", "tweezer": "tweezers",
-          "blackslate": "black slate", "buffetset": "buffet set", "spoons": "spoons",
-          "erasers": "erasers", "solar": "solar panel",
-          "dam": "dam", "orange color": "orange colour", "flies": "flies"}
+          "blackslate": "black slate", "buffetset": "buffet set", "solar": "solar panel",
+          "orange color": "orange colour"}
 
 
 def read_rcc(path):
