@@ -97,6 +97,42 @@ def augment(u8, strength, gen):
     return ((1.0 - y) * 255.0).round().clamp(0, 255).to(torch.uint8)
 
 
+def style_augment(u8, p, gen):
+    """Make a fraction p of the images look less like flat icons and more like
+    photos and paintings (the pictures people search that the corpus lacks):
+    softer edges, shading from a smooth random light field, duller colours
+    (sometimes grey) and grain. Everything acts on the ink, 1 - x, which is 0 on
+    the white background, so backgrounds stay white as in the corpus."""
+    if p <= 0:
+        return u8
+    n, _, h, w = u8.shape
+    ink = 1.0 - u8.float() / 255.0
+    on = (torch.rand(n, generator=gen) < p).view(n, 1, 1, 1)
+    # blur: none, sigma 0.6 or sigma 1.0, one per image
+    pick = torch.randint(0, 3, (n,), generator=gen).view(n, 1, 1, 1)
+    y = ink
+    for k, sigma in ((1, 0.6), (2, 1.0)):
+        r = torch.arange(-2, 3, dtype=torch.float32)
+        g = torch.exp(-r * r / (2 * sigma * sigma))
+        g = g / g.sum()
+        b = F.conv2d(F.pad(ink, (2, 2, 0, 0), mode="replicate"), g.view(1, 1, 1, 5).repeat(3, 1, 1, 1), groups=3)
+        b = F.conv2d(F.pad(b, (0, 0, 2, 2), mode="replicate"), g.view(1, 1, 5, 1).repeat(3, 1, 1, 1), groups=3)
+        y = torch.where(pick == k, b, y)
+    # shading: more or less ink, smoothly over the picture
+    field = torch.empty(n, 1, 4, 4).uniform_(0.6, 1.4, generator=gen)
+    y = y * F.interpolate(field, size=(h, w), mode="bilinear", align_corners=False)
+    # duller colours: towards the grey of each pixel, all the way for some
+    sat = torch.empty(n, 1, 1, 1).uniform_(0.3, 1.0, generator=gen)
+    sat = torch.where(torch.rand(n, 1, 1, 1, generator=gen) < 0.15, torch.zeros_like(sat), sat)
+    grey = y.mean(dim=1, keepdim=True)
+    y = grey + sat * (y - grey)
+    # grain where there is ink
+    amp = torch.empty(n, 1, 1, 1).uniform_(0.0, 0.06, generator=gen)
+    y = y + amp * torch.randn(y.shape, generator=gen) * (ink.amax(dim=1, keepdim=True) > 0.02)
+    y = torch.where(on, y.clamp(0, 1), ink)
+    return ((1.0 - y) * 255.0).round().clamp(0, 255).to(torch.uint8)
+
+
 @torch.no_grad()
 def encode_all(model, px_u8, ids, bs=512, bf16=True):
     model.eval()
@@ -246,6 +282,9 @@ def main():
     ap.add_argument("--warmup", type=float, default=0.03, help="fraction of steps")
     ap.add_argument("--minutes", type=float, default=5.0, help="wall-clock budget for the schedule")
     ap.add_argument("--aug", type=float, default=0.0)
+    ap.add_argument("--style-aug", type=float, default=0.0,
+                    help="fraction of training images blurred, shaded, dulled and grained "
+                         "to look more like photos and paintings (style_augment)")
     ap.add_argument("--definite-aug", type=float, default=0.0,
                     help="of the captions given an article, the fraction given \"the\" instead of a/an "
                          "(people write \"The letter a.\"; training captions almost never start so)")
@@ -441,7 +480,11 @@ def main():
             else:
                 rows.append(ids_of(raw) if swapped else cap_ids[j].tolist())
         ids = torch.tensor(rows, dtype=torch.long)
-        x = normalize(augment(px[bi], a.aug, gen))
+        u8 = augment(px[bi], a.aug, gen)
+        if a.style_aug > 0:
+            # a generator of its own, so that earlier recipes keep their random streams
+            u8 = style_augment(u8, a.style_aug, torch.Generator().manual_seed(a.seed * 1_000_033 + step))
+        x = normalize(u8)
         if a.vision == "resnet":
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(a.bf16)):
