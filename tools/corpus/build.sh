@@ -3,6 +3,8 @@
 # Usage: bash tools/corpus/build.sh [OUT_DIR]   (default /work/cache/corpus)
 #        GCOMPRIS=1 bash tools/corpus/build.sh OUT_DIR   adds GCompris's pictures
 #        to the training split (val and test are the same either way)
+#        SUPPLEMENT=1 bash tools/corpus/build.sh OUT_DIR   adds every other openly
+#        licensed icon set of @iconify/json to the training split, likewise
 # Needs root (apt-get) and the npm client. Deterministic: pinned versions,
 # sorted inputs, fixed split seed.
 set -euo pipefail
@@ -48,6 +50,10 @@ if [ "${GCOMPRIS:-0}" = 1 ]; then
     (cd "$GC" && apt-get download gcompris-qt-data=3.1-2 && dpkg-deb -x gcompris-qt-data_3.1-2_all.deb root)
   fi
   EXTRA=(--gcompris "$GC/root/usr/share/gcompris-qt/rcc")
+fi
+
+if [ "${SUPPLEMENT:-0}" = 1 ]; then
+  EXTRA+=(--iconify-supplement)
 fi
 
 /usr/bin/python3 "$HERE/build_corpus.py" \

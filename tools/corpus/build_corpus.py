@@ -312,6 +312,9 @@ def main():
     ap.add_argument("--gcompris", default="",
                     help="GCompris's resource bundles (rcc folder): a training-only supplement added after "
                          "the split, so val and test stay exactly as without it")
+    ap.add_argument("--iconify-supplement", action="store_true",
+                    help="every other openly licensed non-emoji, non-logo @iconify/json set "
+                         "(iconify.supplement_sets), added to train only after the split")
     a = ap.parse_args()
 
     emoji, labels = emoji_items(a.npm)
@@ -368,24 +371,34 @@ def main():
             dropped.add(id(it))
     items = [it for it in items if id(it) not in dropped]
 
-    # training-only supplement: pictures of a val or test concept are left out
-    if a.gcompris:
-        ext = os.path.join(a.out, "gcompris-src")
-        gcompris.extract(a.gcompris, ext)
-        extra = gcompris.gcompris_items(ext, concept_key)
-        def concepts(it):
-            # its group, and every caption read as a concept with or without a leading article
-            # ("the letter v", "v"), so that no caption names a val/test concept either
-            cs = {it["group"]}
-            for c in it["captions"]:
-                cs |= {concept_key(c), concept_key(re.sub(r"^(the|an?) ", "", c.lower()))}
-            return cs
+    # training-only supplements: pictures of a val or test concept are left out
+    def concepts(it):
+        # its group, and every caption read as a concept with or without a leading article
+        # ("the letter v", "v"), so that no caption names a val/test concept either
+        cs = {it["group"]}
+        for c in it["captions"]:
+            cs |= {concept_key(c), concept_key(re.sub(r"^(the|an?) ", "", c.lower()))}
+        return cs
+
+    def add_train_only(name, extra):
         kept = [it for it in extra if all(split_of.get(g, "train") == "train" for g in concepts(it))]
-        print(f"gcompris: {len(kept)} of {len(extra)} pictures kept (the rest name a val/test concept)",
+        print(f"{name}: {len(kept)} of {len(extra)} pictures kept (the rest name a val/test concept)",
               file=sys.stderr)
         for it in kept:
             split_of.setdefault(it["group"], "train")
-        items += kept
+        items.extend(kept)
+
+    if a.gcompris:
+        ext = os.path.join(a.out, "gcompris-src")
+        gcompris.extract(a.gcompris, ext)
+        add_train_only("gcompris", gcompris.gcompris_items(ext, concept_key))
+    if a.iconify_supplement:
+        sets = iconify.supplement_sets(a.npm)
+        extra = iconify.iconify_items(a.npm, by_label, lambda k: labels[k][2], icon_captions,
+                                      concept_key, sets)
+        known = {(it["subdir"], it["filename"]) for it in items}
+        add_train_only(f"iconify supplement ({len(sets)} sets)",
+                       [it for it in extra if (it["subdir"], it["filename"]) not in known])
 
     # render
     jobs = []

@@ -77,6 +77,34 @@ SETS = {
     "wi": ("mono", 1),
 }
 RESERVED = {"game-icons"}  # evaluation only (TRAINING_CORPUS.md)
+
+# The training-only supplement (build_corpus.py --iconify-supplement): every
+# other set of these categories with one of these licences, chosen by rule from
+# the pinned package's collections.json rather than by hand. Left out: emoji
+# (the same emoji as the datasource packages), logos and programming (brands,
+# not everyday nouns), the sets the corpus already reads through their own npm
+# packages, and the reserved game-icons.
+SUPPLEMENT_CATEGORIES = {"UI 24px", "UI 16px / 32px", "UI Other / Mixed Grid", "UI Multicolor",
+                         "Material", "Archive / Unmaintained", "Flags / Maps", "Thematic", None}
+SUPPLEMENT_LICENSES = {"MIT", "Apache-2.0", "ISC", "CC0-1.0", "CC-BY-3.0", "CC-BY-4.0",
+                       "CC-BY-SA-3.0", "CC-BY-SA-4.0", "OFL-1.1", "BSD-3-Clause", "Unlicense"}
+SUPPLEMENT_SKIP = {"tabler", "lucide", "fa6-brands", "fa-brands"}
+# Sets that put the style first ("baseline-dog", "twotone-dog"): stripped too, or
+# "baseline dog" would be a concept of its own and slip past the val/test check.
+STYLE_PREFIXES = {"ic": ("baseline", "outline", "round", "sharp", "twotone")}
+
+
+def supplement_sets(npm):
+    """set -> (kind, per_base) for the training-only supplement."""
+    cols = json.load(open(os.path.join(npm, "@iconify/json/collections.json"), encoding="utf-8"))
+    out = {}
+    for prefix, info in sorted(cols.items()):
+        if (prefix in SETS or prefix in RESERVED or prefix in SUPPLEMENT_SKIP
+                or info.get("category") not in SUPPLEMENT_CATEGORIES
+                or info.get("license", {}).get("spdx") not in SUPPLEMENT_LICENSES):
+            continue
+        out[prefix] = ("color" if info.get("palette") else "mono", 1)
+    return out
 STYLE_WORDS = {"fill", "filled", "outline", "outlined", "line", "linear", "solid", "bold",
                "duotone", "twotone", "regular", "light", "thin", "rounded", "sharp", "broken",
                "flat", "color", "colored", "alt", "o", "24px", "negative", "sm", "lg"}
@@ -109,15 +137,16 @@ def label_key(s):
     return re.sub(r"[^a-z0-9]+", " ", s.lower()).strip()
 
 
-def iconify_items(npm, emoji_by_label, emoji_captions, icon_captions, concept_key):
-    """Corpus items from @iconify/json. emoji_by_label maps label_key(CLDR
-    label or short name) to an emoji's code point key."""
+def iconify_items(npm, emoji_by_label, emoji_captions, icon_captions, concept_key, sets=None):
+    """Corpus items from @iconify/json's sets (SETS unless given). emoji_by_label
+    maps label_key(CLDR label or short name) to an emoji's code point key."""
+    sets = SETS if sets is None else sets
     root = os.path.join(npm, "@iconify/json/json")
     items = []
-    for prefix in sorted(SETS):
+    for prefix in sorted(sets):
         if prefix in RESERVED:
             continue
-        kind, per_base = SETS[prefix]
+        kind, per_base = sets[prefix]
         d = json.load(open(os.path.join(root, prefix + ".json"), encoding="utf-8"))
         lic = d["info"]["license"]["spdx"]
         author = d["info"].get("author", {}).get("name")
@@ -138,7 +167,12 @@ def iconify_items(npm, emoji_by_label, emoji_captions, icon_captions, concept_ke
                 continue
             if kind == "emoji" and (SKIN.search(name) or SKIN_MID.search(name + "-")):
                 continue
-            by_base.setdefault(base_name(name, suffixes), []).append(name)
+            base = name
+            for lead in STYLE_PREFIXES.get(prefix, ()):
+                if base.startswith(lead + "-"):
+                    base = base[len(lead) + 1:]
+                    break
+            by_base.setdefault(base_name(base, suffixes), []).append(name)
         for base, names in sorted(by_base.items()):
             # the plain name first, then the others in name order
             names.sort(key=lambda n: (n != base, len(n), n))
