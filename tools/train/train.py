@@ -101,8 +101,8 @@ def augment(u8, strength, gen):
 def gaussian_blur5(x, sigma):
     """A separable 5-tap Gaussian blur of N,C,H,W with edges replicated, as
     weighted sums of shifted slices: torch 1.13's depthwise conv2d on the CPU
-    took 0.25 s per pass over a batch of 256, which made --style-aug 0.3 train
-    3x slower; the slices take about a hundredth of that."""
+    took 0.25 s per pass over a batch of 256, four passes a step, and with it
+    style_augment took 1.4 s a batch against 0.4 s with the slices."""
     r = torch.arange(-2, 3, dtype=torch.float32)
     g = torch.exp(-r * r / (2 * sigma * sigma))
     g = (g / g.sum()).tolist()
