@@ -396,9 +396,7 @@ def main():
         sets = iconify.supplement_sets(a.npm)
         extra = iconify.iconify_items(a.npm, by_label, lambda k: labels[k][2], icon_captions,
                                       concept_key, sets)
-        known = {(it["subdir"], it["filename"]) for it in items}
-        add_train_only(f"iconify supplement ({len(sets)} sets)",
-                       [it for it in extra if (it["subdir"], it["filename"]) not in known])
+        add_train_only(f"iconify supplement ({len(sets)} sets)", extra)
 
     # render
     jobs = []

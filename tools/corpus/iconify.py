@@ -92,6 +92,11 @@ SUPPLEMENT_SKIP = {"tabler", "lucide", "fa6-brands", "fa-brands"}
 # Sets that put the style first ("baseline-dog", "twotone-dog"): stripped too, or
 # "baseline dog" would be a concept of its own and slip past the val/test check.
 STYLE_PREFIXES = {"ic": ("baseline", "outline", "round", "sharp", "twotone")}
+STYLE_WORDS = {"fill", "filled", "outline", "outlined", "line", "linear", "solid", "bold",
+               "duotone", "twotone", "regular", "light", "thin", "rounded", "sharp", "broken",
+               "flat", "color", "colored", "alt", "o", "24px", "negative", "sm", "lg"}
+SKIN = re.compile(r"-(light|medium-light|medium|medium-dark|dark)(-skin-tone)?$")
+SKIN_MID = re.compile(r"-(light|medium-light|medium|medium-dark|dark)-")
 
 
 def supplement_sets(npm):
@@ -105,16 +110,16 @@ def supplement_sets(npm):
             continue
         out[prefix] = ("color" if info.get("palette") else "mono", 1)
     return out
-STYLE_WORDS = {"fill", "filled", "outline", "outlined", "line", "linear", "solid", "bold",
-               "duotone", "twotone", "regular", "light", "thin", "rounded", "sharp", "broken",
-               "flat", "color", "colored", "alt", "o", "24px", "negative", "sm", "lg"}
-SKIN = re.compile(r"-(light|medium-light|medium|medium-dark|dark)(-skin-tone)?$")
-SKIN_MID = re.compile(r"-(light|medium-light|medium|medium-dark|dark)-")
 
 
-def base_name(name, suffixes):
-    """Strip a set's style suffixes and size numbers: "dog-24-regular" -> "dog"."""
+def base_name(name, suffixes, prefixes=()):
+    """Strip a set's style prefixes and suffixes and size numbers:
+    "dog-24-regular" -> "dog", "baseline-dog" -> "dog" given the prefix."""
     n = name
+    for p in prefixes:
+        if n.startswith(p + "-"):
+            n = n[len(p) + 1:]
+            break
     for s in sorted((s for s in suffixes if s), key=len, reverse=True):
         if n.endswith("-" + s):
             n = n[: -len(s) - 1]
@@ -167,12 +172,7 @@ def iconify_items(npm, emoji_by_label, emoji_captions, icon_captions, concept_ke
                 continue
             if kind == "emoji" and (SKIN.search(name) or SKIN_MID.search(name + "-")):
                 continue
-            base = name
-            for lead in STYLE_PREFIXES.get(prefix, ()):
-                if base.startswith(lead + "-"):
-                    base = base[len(lead) + 1:]
-                    break
-            by_base.setdefault(base_name(base, suffixes), []).append(name)
+            by_base.setdefault(base_name(name, suffixes, STYLE_PREFIXES.get(prefix, ())), []).append(name)
         for base, names in sorted(by_base.items()):
             # the plain name first, then the others in name order
             names.sort(key=lambda n: (n != base, len(n), n))
