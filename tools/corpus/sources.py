@@ -21,7 +21,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--json", required=True, help="the corpus's dataset_xmodal.json")
     ap.add_argument("--npm", required=True, help="node_modules holding @iconify/json")
-    ap.add_argument("--split", help="count only this split (default: all)")
+    ap.add_argument("--split", help="count only this split in the sets table (default: all)")
     a = ap.parse_args()
 
     images = json.load(open(a.json, encoding="utf-8"))["images"]
