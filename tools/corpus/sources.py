@@ -14,7 +14,8 @@ import collections
 import json
 import os
 
-ICONIFY = "@iconify/json:"
+ICONIFY_PKG = "@iconify/json"
+ICONIFY = ICONIFY_PKG + ":"  # an iconify image's source is "@iconify/json:SET"
 
 
 def main():
@@ -30,7 +31,7 @@ def main():
     by_split = collections.defaultdict(collections.Counter)
     licence = {}
     for im in images:
-        src = ICONIFY.rstrip(":") if im["source"].startswith(ICONIFY) else im["source"]
+        src = ICONIFY_PKG if im["source"].startswith(ICONIFY) else im["source"]
         by_split[src][im["split"]] += 1
         licence.setdefault(src, set()).add(im["license"])
     print("| source | train | val | test | total | licence |")
@@ -38,7 +39,7 @@ def main():
     tot = collections.Counter()
     for src, c in sorted(by_split.items(), key=lambda kv: -sum(kv[1].values())):
         tot.update(c)
-        lic = "per set" if src == ICONIFY.rstrip(":") else ", ".join(sorted(licence[src]))
+        lic = "per set" if src == ICONIFY_PKG else ", ".join(sorted(licence[src]))
         print(f"| {src} | {c['train']:,} | {c['val']:,} | {c['test']:,} | {sum(c.values()):,} | {lic} |")
     print(f"| **all** | **{tot['train']:,}** | **{tot['val']:,}** | **{tot['test']:,}** "
           f"| **{sum(tot.values()):,}** | |")
