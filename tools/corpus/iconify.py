@@ -99,9 +99,15 @@ SKIN = re.compile(r"-(light|medium-light|medium|medium-dark|dark)(-skin-tone)?$"
 SKIN_MID = re.compile(r"-(light|medium-light|medium|medium-dark|dark)-")
 
 
+def collections(npm):
+    """prefix -> the set's metadata (name, author, licence, category, palette)
+    from the installed @iconify/json package's collections.json."""
+    return json.load(open(os.path.join(npm, "@iconify/json/collections.json"), encoding="utf-8"))
+
+
 def supplement_sets(npm):
     """set -> (kind, per_base) for the training-only supplement."""
-    cols = json.load(open(os.path.join(npm, "@iconify/json/collections.json"), encoding="utf-8"))
+    cols = collections(npm)
     out = {}
     for prefix, info in sorted(cols.items()):
         if (prefix in SETS or prefix in RESERVED or prefix in SUPPLEMENT_SKIP

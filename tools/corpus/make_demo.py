@@ -82,7 +82,7 @@ def main():
     npm = a.npm or os.path.join(os.path.dirname(a.corpus.rstrip("/")), "npm", "node_modules")
     import iconify
     kinds = {k: v[0] for k, v in iconify.SETS.items()}
-    collections = json.load(open(os.path.join(npm, "@iconify/json/collections.json"), encoding="utf-8"))
+    collections = iconify.collections(npm)
 
     ds = json.load(open(os.path.join(a.corpus, "dataset_xmodal.json"), encoding="utf-8"))
     nouns = set(coverage.everyday_nouns("/usr/share/wordnet", 1))

@@ -13,6 +13,10 @@ import argparse
 import collections
 import json
 import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import iconify  # noqa: E402
 
 ICONIFY_PKG = "@iconify/json"
 ICONIFY = ICONIFY_PKG + ":"  # an iconify image's source is "@iconify/json:SET"
@@ -26,7 +30,7 @@ def main():
     a = ap.parse_args()
 
     images = json.load(open(a.json, encoding="utf-8"))["images"]
-    cols = json.load(open(os.path.join(a.npm, "@iconify/json/collections.json"), encoding="utf-8"))
+    cols = iconify.collections(a.npm)
 
     by_split = collections.defaultdict(collections.Counter)
     licence = {}
