@@ -5,6 +5,8 @@
 #        to the training split (val and test are the same either way)
 #        SUPPLEMENT=1 bash tools/corpus/build.sh OUT_DIR   adds every other openly
 #        licensed icon set of @iconify/json to the training split, likewise
+#        PYSIOGAME=1 bash tools/corpus/build.sh OUT_DIR   adds pysiogame's Art4Apps
+#        drawings to the training split, likewise (the three combine)
 # Needs root (apt-get) and the npm client. Deterministic: pinned versions,
 # sorted inputs, fixed split seed.
 set -euo pipefail
@@ -54,6 +56,16 @@ fi
 
 if [ "${SUPPLEMENT:-0}" = 1 ]; then
   EXTRA+=(--iconify-supplement)
+fi
+
+# pysiogame likewise: the pinned .deb unpacked, not installed.
+if [ "${PYSIOGAME:-0}" = 1 ]; then
+  PY="$(dirname "$NPM_PREFIX")/pysiogame"
+  if [ ! -d "$PY/root/usr/share/games/pysiogame" ]; then
+    mkdir -p "$PY"
+    (cd "$PY" && apt-get download pysiogame=4.20.01-1 && dpkg-deb -x pysiogame_4.20.01-1_all.deb root)
+  fi
+  EXTRA+=(--pysiogame "$PY/root")
 fi
 
 /usr/bin/python3 "$HERE/build_corpus.py" \

@@ -29,6 +29,7 @@ import xml.etree.ElementTree as ET
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gcompris  # noqa: E402
 import iconify  # noqa: E402
+import pysiogame  # noqa: E402
 
 from PIL import Image
 
@@ -312,6 +313,9 @@ def main():
     ap.add_argument("--gcompris", default="",
                     help="GCompris's resource bundles (rcc folder): a training-only supplement added after "
                          "the split, so val and test stay exactly as without it")
+    ap.add_argument("--pysiogame", default="",
+                    help="the unpacked pysiogame package (dpkg-deb -x): its Art4Apps drawings as a "
+                         "training-only supplement, likewise")
     ap.add_argument("--iconify-supplement", action="store_true",
                     help="every other openly licensed non-emoji, non-logo @iconify/json set "
                          "(iconify.supplement_sets), added to train only after the split")
@@ -397,6 +401,8 @@ def main():
         extra = iconify.iconify_items(a.npm, by_label, lambda k: labels[k][2], icon_captions,
                                       concept_key, sets)
         add_train_only(f"iconify supplement ({len(sets)} sets)", extra)
+    if a.pysiogame:
+        add_train_only("pysiogame", pysiogame.pysiogame_items(a.pysiogame, concept_key))
 
     # render
     jobs = []
