@@ -42,30 +42,30 @@ fi
 mkdir -p "$NPM_PREFIX"
 npm install --no-audit --no-fund --no-save --prefix "$NPM_PREFIX" "${NPM_PKGS[@]}"
 
-# GCompris's bundles come straight from the pinned .deb, unpacked beside npm's
-# tree: the game itself is not installed.
+# The picture supplements come straight from their pinned .debs, unpacked
+# beside npm's tree (the games themselves are not installed).
+# unpack_deb PACKAGE VERSION: prints the folder the package is unpacked in.
+unpack_deb() {
+  local dir
+  dir="$(dirname "$NPM_PREFIX")/${1%%-*}"
+  if [ ! -d "$dir/root" ]; then
+    mkdir -p "$dir"
+    # unpacked aside and renamed, so an interrupted unpack is redone
+    (cd "$dir" && apt-get download "$1=$2" >&2 && rm -rf root.tmp \
+      && dpkg-deb -x "${1}_${2}_all.deb" root.tmp && mv root.tmp root)
+  fi
+  echo "$dir/root"
+}
+
 EXTRA=()
 if [ "${GCOMPRIS:-0}" = 1 ]; then
-  GC="$(dirname "$NPM_PREFIX")/gcompris"
-  if [ ! -d "$GC/root/usr/share/gcompris-qt/rcc" ]; then
-    mkdir -p "$GC"
-    (cd "$GC" && apt-get download gcompris-qt-data=3.1-2 && dpkg-deb -x gcompris-qt-data_3.1-2_all.deb root)
-  fi
-  EXTRA=(--gcompris "$GC/root/usr/share/gcompris-qt/rcc")
+  EXTRA+=(--gcompris "$(unpack_deb gcompris-qt-data 3.1-2)/usr/share/gcompris-qt/rcc")
 fi
-
 if [ "${SUPPLEMENT:-0}" = 1 ]; then
   EXTRA+=(--iconify-supplement)
 fi
-
-# pysiogame likewise: the pinned .deb unpacked, not installed.
 if [ "${PYSIOGAME:-0}" = 1 ]; then
-  PY="$(dirname "$NPM_PREFIX")/pysiogame"
-  if [ ! -d "$PY/root/usr/share/games/pysiogame" ]; then
-    mkdir -p "$PY"
-    (cd "$PY" && apt-get download pysiogame=4.20.01-1 && dpkg-deb -x pysiogame_4.20.01-1_all.deb root)
-  fi
-  EXTRA+=(--pysiogame "$PY/root")
+  EXTRA+=(--pysiogame "$(unpack_deb pysiogame 4.20.01-1)")
 fi
 
 /usr/bin/python3 "$HERE/build_corpus.py" \
