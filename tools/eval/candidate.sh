@@ -12,7 +12,8 @@
 #   XMODAL   the binary; built from this checkout when unset
 # OUT_DIR gets one workspace, one text and one JSON report per measurement
 # (and NAME.ranks.jsonl, every query's rank: xmodal eval --ranks):
-# test, val, test-article (captions with "a"/"an"), tux (out of the corpus),
+# test, val, test-article (captions with "a"/"an"), test-sentence (the same
+# as sentences: "A dog."), tux (out of the corpus),
 # demo (the demo sample's own captions) and everyday (the newcomer's queries
 # on the demo, hit rate in the top 5).
 set -euo pipefail
@@ -35,6 +36,9 @@ fi
 if [ ! -f "$OUT/article/dataset_xmodal.json" ]; then
   /usr/bin/python3 "$HERE/with_articles.py" --corpus "$CORPUS" --split test --out "$OUT/article" >/dev/null
 fi
+if [ ! -f "$OUT/sentence/dataset_xmodal.json" ]; then
+  /usr/bin/python3 "$HERE/with_articles.py" --corpus "$CORPUS" --split test --out "$OUT/sentence" --sentence >/dev/null
+fi
 
 # measure NAME DATA [SPLIT]: index DATA's split with the model, evaluate it.
 measure() {
@@ -50,6 +54,7 @@ measure() {
 measure test "$CORPUS" test
 measure val "$CORPUS" val
 measure test-article "$OUT/article" test
+measure test-sentence "$OUT/sentence" test
 measure tux "$TUX" test
 measure demo "$DEMO"
 "$XMODAL" eval --workspace "$OUT/ws-demo" --queries "$ROOT/testdata/queries/everyday.tsv" --model "$MODEL" >"$OUT/everyday.txt"

@@ -18,7 +18,8 @@ json.dump({"images": pick("train", 1200, 3) + pick("val", 60) + pick("test", 60)
 PY
 COMMON=(--corpus "$WORK/corpus" --seed 3 --vision resnet --image-size 32 --r-stem 8 --r-widths 8,16,16,16
   --r-layers 1,1,1,1 --t-width 32 --t-layers 1 --t-heads 2 --ctx 16 --proj 16 --batch 32 --lr 1e-3
-  --aug 0.5 --style-aug 0.5 --article-aug 0.2 --definite-aug 0.5 --template-aug 0.3 --synonym-aug 0.2 --repeat emoji-datasource-google=2 --bf16 1 --threads 1 --epochs 2 --ckpt-minutes 100)
+  --aug 0.5 --style-aug 0.5 --article-aug 0.2 --definite-aug 0.5 --template-aug 0.3 --synonym-aug 0.2 --sentence-aug 0.3
+  --repeat emoji-datasource-google=2 --bf16 1 --threads 1 --epochs 2 --ckpt-minutes 100)
 rm -rf "$WORK/A" "$WORK/B"
 /usr/bin/python3 "$HERE/train.py" "${COMMON[@]}" --out "$WORK/A" > "$WORK/A.log"
 /usr/bin/python3 "$HERE/train.py" "${COMMON[@]}" --out "$WORK/B" --stop-at-step 7 > "$WORK/B1.log"
