@@ -229,8 +229,8 @@ def with_article(caption, word=""):
 def as_sentence(caption):
     """'a dog' -> 'A dog.': a caption written as a sentence, as descriptions and
     many typed queries are. The tokenizer lower-cases, so only the full stop
-    reaches the model, but the corpus's captions almost never end with one and
-    a model trained without it ranks "A dog." far below "a dog"."""
+    reaches the model, but 370 of the corpus's 446,085 training captions end
+    with one, and a model trained without it ranks "A dog." far below "a dog"."""
     c = caption.strip()
     if not c:
         return caption
