@@ -33,12 +33,15 @@ if [ -z "${XMODAL:-}" ]; then
   XMODAL="$OUT/xmodal"
   (cd "$ROOT" && go build -o "$XMODAL" ./cmd/xmodal)
 fi
-if [ ! -f "$OUT/article/dataset_xmodal.json" ]; then
-  /usr/bin/python3 "$HERE/with_articles.py" --corpus "$CORPUS" --split test --out "$OUT/article" >/dev/null
-fi
-if [ ! -f "$OUT/sentence/dataset_xmodal.json" ]; then
-  /usr/bin/python3 "$HERE/with_articles.py" --corpus "$CORPUS" --split test --out "$OUT/sentence" --sentence >/dev/null
-fi
+# rephrased NAME [FLAGS]: the test split as with_articles.py rewrites it, made once into OUT/NAME.
+rephrased() {
+  local dir="$OUT/$1"
+  shift
+  [ -f "$dir/dataset_xmodal.json" ] ||
+    /usr/bin/python3 "$HERE/with_articles.py" --corpus "$CORPUS" --split test --out "$dir" "$@" >/dev/null
+}
+rephrased article
+rephrased sentence --sentence
 
 # measure NAME DATA [SPLIT]: index DATA's split with the model, evaluate it.
 measure() {
