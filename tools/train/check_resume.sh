@@ -2,7 +2,8 @@
 # Check that training is deterministic and resumable: a tiny model trained for
 # two epochs straight (50 steps; --repeat doubles its one training source) must
 # equal, bit for bit, one stopped after step 7 and resumed from its checkpoint
-# (across an epoch boundary).
+# (across an epoch boundary). Then the same for a fine-tune of the result with
+# the hard-negative hinge (--init, --hard-weight).
 # Usage: bash tools/train/check_resume.sh CORPUS_DIR [SCRATCH_DIR]   (about 1 min of CPU)
 set -euo pipefail
 CORPUS="$1"
@@ -20,15 +21,22 @@ COMMON=(--corpus "$WORK/corpus" --seed 3 --vision resnet --image-size 32 --r-ste
   --r-layers 1,1,1,1 --t-width 32 --t-layers 1 --t-heads 2 --ctx 16 --proj 16 --batch 32 --lr 1e-3
   --aug 0.5 --style-aug 0.5 --article-aug 0.2 --definite-aug 0.5 --template-aug 0.3 --synonym-aug 0.2 --sentence-aug 0.3
   --repeat emoji-datasource-google=2 --bf16 1 --threads 1 --epochs 2 --ckpt-minutes 100)
-rm -rf "$WORK/A" "$WORK/B"
+FINETUNE=(--init "$WORK/A/last.pt" --hard-weight 1 --margin 0.2 --lr 1e-4 --epochs 1)
+rm -rf "$WORK/A" "$WORK/B" "$WORK/C" "$WORK/D"
 /usr/bin/python3 "$HERE/train.py" "${COMMON[@]}" --out "$WORK/A" > "$WORK/A.log"
 /usr/bin/python3 "$HERE/train.py" "${COMMON[@]}" --out "$WORK/B" --stop-at-step 7 > "$WORK/B1.log"
 /usr/bin/python3 "$HERE/train.py" "${COMMON[@]}" --out "$WORK/B" > "$WORK/B2.log"
+/usr/bin/python3 "$HERE/train.py" "${COMMON[@]}" "${FINETUNE[@]}" --out "$WORK/C" > "$WORK/C.log"
+/usr/bin/python3 "$HERE/train.py" "${COMMON[@]}" "${FINETUNE[@]}" --out "$WORK/D" --stop-at-step 5 > "$WORK/D1.log"
+/usr/bin/python3 "$HERE/train.py" "${COMMON[@]}" "${FINETUNE[@]}" --out "$WORK/D" > "$WORK/D2.log"
 /usr/bin/python3 - "$WORK" <<'PY'
 import sys, torch
-a = torch.load(sys.argv[1] + "/A/last.pt")
-b = torch.load(sys.argv[1] + "/B/last.pt")
-d = max(float((a["state_dict"][k].float() - b["state_dict"][k].float()).abs().max()) for k in a["state_dict"])
-print(f"steps {a['step']} and {b['step']}; largest weight difference {d}")
-sys.exit(0 if d == 0 and a["step"] == b["step"] else 1)
+ok = True
+for x, y in (("A", "B"), ("C", "D")):
+    a = torch.load(f"{sys.argv[1]}/{x}/last.pt")
+    b = torch.load(f"{sys.argv[1]}/{y}/last.pt")
+    d = max(float((a["state_dict"][k].float() - b["state_dict"][k].float()).abs().max()) for k in a["state_dict"])
+    print(f"{x} and {y}: steps {a['step']} and {b['step']}; largest weight difference {d}")
+    ok = ok and d == 0 and a["step"] == b["step"]
+sys.exit(0 if ok else 1)
 PY

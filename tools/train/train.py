@@ -14,7 +14,9 @@ positives (soft targets). Optional augmentation: random scale/translate
 (no flips) with white fill. Every epoch: loss, val and test recall
 (text->image: rank of each caption's image among all images of the split;
 image->text: best rank of the image's captions). Checkpoints: last.pt every
-epoch (and every --ckpt-minutes), best.pt by val recall sum.
+epoch (and every --ckpt-minutes), best.pt by val recall sum. Fine-tuning:
+--init starts from given weights; --hard-weight adds VSE++'s max-violation
+hinge on the hardest negative of another concept group.
 """
 import argparse
 import copy
@@ -179,6 +181,30 @@ def update_ema(avg, model, decay):
             x.data.copy_(y.data)
     torch._foreach_mul_(fa, decay)
     torch._foreach_add_(fa, fm, alpha=1 - decay)
+
+
+def max_violation(ie, te, groups, margin):
+    """VSE++'s hinge on the hardest negative (Faghri et al. 2018), both directions.
+
+    ie[i] and te[i] are a matching pair of unit vectors; pairs whose concept
+    groups are equal are not negatives (another vendor's drawing of the same
+    emoji is not a mistake)."""
+    sim = ie @ te.t()
+    pos = sim.diagonal()
+    neg = sim.masked_fill(groups[:, None] == groups[None, :], -2.0)
+    cost_caption = (margin + neg.amax(1) - pos).clamp(min=0)  # image i against its hardest caption
+    cost_image = (margin + neg.amax(0) - pos).clamp(min=0)  # caption i against its hardest image
+    return 0.5 * (cost_caption.mean() + cost_image.mean())
+
+
+def load_init(path):
+    """Weights to start from: a training checkpoint, or an exported model (F16 safetensors)."""
+    if path.endswith(".pt"):
+        return torch.load(path, map_location="cpu")["state_dict"]
+    if os.path.isdir(path):
+        path = os.path.join(path, "model.safetensors")
+    import export  # noqa: E402 (export imports this module; import late to avoid a cycle)
+    return export.read_safetensors(path)
 
 
 def recall(img_emb, txt_emb, cap_img, img_groups=None, ks=(1, 5, 10)):
@@ -346,6 +372,13 @@ def main():
                     help="SOURCE=N[,SOURCE=N]: each training image of these corpus sources is seen N times "
                          "an epoch (a few hundred drawings among 160,000 icons would otherwise barely count)")
     ap.add_argument("--group-targets", type=int, default=1)
+    ap.add_argument("--init", default="",
+                    help="start from these weights (a training checkpoint .pt, or an exported model folder or "
+                         "its model.safetensors) instead of random ones; the optimiser starts afresh")
+    ap.add_argument("--hard-weight", type=float, default=0.0,
+                    help="weight of VSE++'s max-violation hinge added to InfoNCE: each image and caption "
+                         "against its hardest negative of another concept group in the batch")
+    ap.add_argument("--margin", type=float, default=0.2, help="the hinge's margin, in cosine similarity")
     ap.add_argument("--bf16", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--ckpt-minutes", type=float, default=10.0)
@@ -454,6 +487,14 @@ def main():
             ema_model.load_state_dict(ck["ema"])
         step, best = ck["step"], ck.get("best", -1.0)
         say(event="resume", step=step)
+    elif a.init:
+        sd = load_init(a.init)
+        # BatchNorm's step counters are not exported; they do not affect training
+        missing, unexpected = model.load_state_dict(sd, strict=False)
+        missing = [k for k in missing if not k.endswith("num_batches_tracked")]
+        if missing or unexpected:
+            raise SystemExit(f"--init {a.init}: missing {missing[:5]}, unexpected {unexpected[:5]}")
+        say(event="init", path=a.init, tensors=len(sd))
     last_log = time.time()
     t_train = time.time() - (ck.get("train_seconds", 0.0) if step else 0.0)
     last_ckpt = time.time()
@@ -508,6 +549,9 @@ def main():
     # checkpoint takes the same steps as one that never stopped.
     run_loss, run_n = 0.0, 0
     perm_epoch, perm = -1, None
+    if a.init and step == 0:
+        # the starting weights compete for best.pt: a fine-tune that only hurts val changes nothing
+        evaluate("init")
     while progress() < 1.0:
         epoch, b = divmod(step, steps_per_epoch)
         if epoch != perm_epoch:
@@ -568,6 +612,8 @@ def main():
         else:
             lab = torch.arange(len(bi))
             loss = 0.5 * (F.cross_entropy(logits, lab) + F.cross_entropy(logits.t(), lab))
+        if a.hard_weight > 0:
+            loss = loss + a.hard_weight * max_violation(ie, te, img_group[bi], a.margin)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
