@@ -8,7 +8,8 @@ writes one per measurement). Prints each model's R@1/5/10 with a 95 %
 interval, and B − A with a paired 95 % interval. Queries are resampled in
 clusters, not one by one: an image with all its captions, joined with every
 other image that shares a caption word for word (the same emoji drawn by
-three vendors is one concept that succeeds or fails together). Resampling
+three vendors is one concept that succeeds or fails together); an
+image->text query goes with its image's cluster. Resampling
 single captions would make the intervals too narrow. An interval that
 contains 0 means the test set cannot tell the two models apart at that
 cut-off.
@@ -20,17 +21,19 @@ import sys
 import numpy as np
 
 
-def load(path, direction):
+def load(path):
     try:
         with open(path) as f:
-            rows = [json.loads(line) for line in f]
+            return [json.loads(line) for line in f]
     except (OSError, ValueError) as e:
         sys.exit(f"{path}: {e}")
-    return [(r["query"], r["image"], r["rank"]) for r in rows if r["direction"] == direction]
 
 
 def clusters(rows):
-    """Cluster number of each (query, image) row: images joined by shared query texts."""
+    """Image -> cluster number: images joined when a text->image query names both.
+
+    Image->text rows carry no shared text, so both directions take their
+    clusters from the file's text->image rows (an image in none is alone)."""
     parent = {}
 
     def find(x):
@@ -40,10 +43,12 @@ def clusters(rows):
             x = parent[x]
         return x
 
-    for query, image, _ in rows:
-        parent[find(("q", query))] = find(("i", image))
+    for r in rows:
+        find(("i", r["image"]))
+        if r["direction"] == "text_to_image":
+            parent[find(("q", r["query"]))] = find(("i", r["image"]))
     ids = {}
-    return np.array([ids.setdefault(find(("i", image)), len(ids)) for _, image, _ in rows])
+    return {x[1]: ids.setdefault(find(x), len(ids)) for x in list(parent) if x[0] == "i"}
 
 
 def main():
@@ -56,13 +61,17 @@ def main():
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     args = ap.parse_args()
 
-    a, b = load(args.a, args.direction), load(args.b, args.direction)
+    rows_a = load(args.a)
+    of_image = clusters(rows_a)
+    pick = lambda rows: [(r["query"], r["image"], r["rank"]) for r in rows if r["direction"] == args.direction]  # noqa: E731
+    a, b = pick(rows_a), pick(load(args.b))
     if [r[:2] for r in a] != [r[:2] for r in b]:
         sys.exit(f"{args.a} and {args.b} do not rank the same queries in the same order")
     if not a:
         sys.exit(f"{args.a}: no {args.direction} queries")
-    cluster = clusters(a)
-    n = int(cluster.max()) + 1
+    ids = {}
+    cluster = np.array([ids.setdefault(of_image[r[1]], len(ids)) for r in a])
+    n = len(ids)
     ra, rb = np.array([r[2] for r in a]), np.array([r[2] for r in b])
     # counts[s, i]: how often image i is drawn in sample s
     rng = np.random.default_rng(args.seed)
