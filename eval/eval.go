@@ -37,6 +37,9 @@ type Result struct {
 	// COCO1K is the 1K protocol's result beside the 5K one, for COCO's
 	// 5,000-image test split.
 	COCO1K *Result `json:"coco_1k,omitempty"`
+	// CI95 is how precisely the recalls are known, when asked for
+	// (Bootstrap).
+	CI95 *Intervals `json:"ci95,omitempty"`
 }
 
 // Evaluate ranks every caption's own image among all images (text→image)

@@ -17,7 +17,7 @@ import (
 )
 
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("eval", "--workspace WS [--split test] [--folds N] [--ranks FILE] [--json] | --workspace WS --queries FILE.tsv [--k 5] [--model M] [--exact] [--json] | --workspace WS --ann-recall [--split S] [--k 10] [--json]", stderr)
+	fs := newFlags("eval", "--workspace WS [--split test] [--folds N] [--ranks FILE] [--ci] [--json] | --workspace WS --queries FILE.tsv [--k 5] [--model M] [--exact] [--json] | --workspace WS --ann-recall [--split S] [--k 10] [--json]", stderr)
 	wsDir := fs.String("workspace", "", "workspace folder or postgres:// URL")
 	split := fs.String("split", "", "evaluate only this split (default: every image)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
@@ -26,6 +26,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	k := fs.Int("k", 5, "with --queries: how many images count; with --ann-recall: the recall@k measured (default 10)")
 	exact := fs.Bool("exact", false, exactUsage)
 	ranks := fs.String("ranks", "", "also write every query's rank and top 5 results to this file as JSON lines (captions by text, images by key), to see what fails")
+	ci := fs.Bool("ci", false, "also a 95 % bootstrap interval of each recall (10,000 resamplings of concepts: images joined by a shared caption)")
 	annRecall := fs.Bool("ann-recall", false, "measure the graph index against exact search: recall@k of text→image, image→image and text→text queries made of the workspace's own vectors")
 	var mf modelFlags
 	mf.add(fs, false)
@@ -53,19 +54,28 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *folds < 0 || *folds == 1 {
 		return usagef("--folds must be 2 or more")
 	}
-	if *ranks != "" && *folds != 0 {
-		return usagef("--ranks evaluates all images at once: leave out --folds")
+	if (*ranks != "" || *ci) && *folds != 0 {
+		return usagef("--ranks and --ci evaluate all images at once: leave out --folds")
 	}
 	var res eval.Result
-	if *ranks != "" {
+	if *ranks != "" || *ci {
 		var qs []eval.QueryRank
 		if res, qs, err = eval.WorkspaceRanks(ctx, ws, *split, 5); err != nil {
 			return err
 		}
-		if err := writeRanks(*ranks, qs); err != nil {
-			return err
+		if *ranks != "" {
+			if err := writeRanks(*ranks, qs); err != nil {
+				return err
+			}
+			fmt.Fprintf(stderr, "wrote the ranks of %d queries to %s\n", len(qs), *ranks)
 		}
-		fmt.Fprintf(stderr, "wrote the ranks of %d queries to %s\n", len(qs), *ranks)
+		if *ci {
+			iv, err := eval.Bootstrap(qs, 10000, 1)
+			if err != nil {
+				return err
+			}
+			res.CI95 = &iv
+		}
 	} else if res, err = eval.WorkspaceFolds(ctx, ws, *split, *folds); err != nil {
 		return err
 	}
@@ -97,16 +107,28 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 func printEval(stdout io.Writer, title string, res eval.Result) {
 	fmt.Fprintf(stdout, "%s\n\n", title)
-	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "direction\tR@1\tR@5\tR@10\tMedR\tMRR\t")
-	for _, d := range []struct {
-		name string
-		m    eval.Metrics
-	}{{"text→image", res.TextToImage}, {"image→text", res.ImageToText}} {
-		fmt.Fprintf(w, "%s\t%.1f\t%.1f\t%.1f\t%.0f\t%.3f\t\n", d.name, d.m.R1, d.m.R5, d.m.R10, d.m.MedR, d.m.MRR)
-	}
-	w.Flush()
+	m1, m2 := res.TextToImage, res.ImageToText
+	table(stdout, "R@1\tR@5\tR@10\tMedR\tMRR",
+		fmt.Sprintf("%.1f\t%.1f\t%.1f\t%.0f\t%.3f", m1.R1, m1.R5, m1.R10, m1.MedR, m1.MRR),
+		fmt.Sprintf("%.1f\t%.1f\t%.1f\t%.0f\t%.3f", m2.R1, m2.R5, m2.R10, m2.MedR, m2.MRR))
 	fmt.Fprintf(stdout, "rsum %.1f\n", res.RSum)
+	if iv := res.CI95; iv != nil {
+		fmt.Fprintf(stdout, "\n95 %% intervals (bootstrap, %d resamplings of %d concepts)\n\n", iv.Samples, iv.Clusters)
+		row := func(r eval.RecallIntervals) string {
+			return fmt.Sprintf("%.1f–%.1f\t%.1f–%.1f\t%.1f–%.1f", r.R1.Lo, r.R1.Hi, r.R5.Lo, r.R5.Hi, r.R10.Lo, r.R10.Hi)
+		}
+		table(stdout, "R@1\tR@5\tR@10", row(iv.TextToImage), row(iv.ImageToText))
+	}
+}
+
+// table prints a right-aligned table of the two directions: columns is the
+// header after "direction", t2i and i2t the cells of each row, tab-separated.
+func table(stdout io.Writer, columns, t2i, i2t string) {
+	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(w, "direction\t%s\t\n", columns)
+	fmt.Fprintf(w, "text→image\t%s\t\n", t2i)
+	fmt.Fprintf(w, "image→text\t%s\t\n", i2t)
+	w.Flush()
 }
 
 // isCOCO tells a COCO split by its images' names (COCO_val2014_....jpg,

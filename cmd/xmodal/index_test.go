@@ -157,6 +157,28 @@ func TestIndexSearchEval(t *testing.T) {
 		t.Errorf("--ranks with --folds: exit %d, %s", code, errOut)
 	}
 
+	// --ci: the same recalls, each inside its bootstrap interval.
+	code, out, errOut = xmodal(t, "eval", "--workspace", ws, "--ci", "--json")
+	var withCI struct {
+		TextToImage struct{ R1, R10 float64 } `json:"text_to_image"`
+		CI95        *struct {
+			Samples, Clusters int
+			TextToImage       struct{ R1, R10 struct{ Lo, Hi float64 } } `json:"text_to_image"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &withCI); code != 0 || err != nil || withCI.CI95 == nil {
+		t.Fatalf("eval --ci: exit %d, %v, %s%s", code, err, out, errOut)
+	}
+	if iv := withCI.CI95; iv.Samples != 10000 || iv.Clusters < 1 || iv.Clusters > 20 ||
+		iv.TextToImage.R1.Lo > res.TextToImage.R1 || iv.TextToImage.R1.Hi < res.TextToImage.R1 ||
+		iv.TextToImage.R10.Lo > res.TextToImage.R10 || iv.TextToImage.R10.Hi < res.TextToImage.R10 ||
+		withCI.TextToImage.R1 != res.TextToImage.R1 {
+		t.Errorf("eval --ci = %+v, recalls %+v", withCI, res.TextToImage)
+	}
+	if code, _, errOut = xmodal(t, "eval", "--workspace", ws, "--ci", "--folds", "2"); code != 2 || !strings.Contains(errOut, "--folds") {
+		t.Errorf("--ci with --folds: exit %d, %s", code, errOut)
+	}
+
 	// A model other than the workspace's is refused with a clear message.
 	code, _, errOut = xmodal(t, "search", "--workspace", ws, "--model", filepath.Join(fixtures, "model-b-gelu"), "--text", "x")
 	if code != 1 || !strings.Contains(errOut, "was built with the clip model") {
