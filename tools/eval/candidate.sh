@@ -11,7 +11,8 @@
 #   DEMO     the demo sample                                    demo/sample
 #   XMODAL   the binary; built from this checkout when unset
 # OUT_DIR gets one workspace, one text and one JSON report per measurement
-# (and NAME.ranks.jsonl, every query's rank: xmodal eval --ranks):
+# (and NAME.ranks.jsonl, every query's rank: xmodal eval --ranks; the JSON has
+# each recall's 95 % interval, --ci):
 # test, val, test-article (captions with "a"/"an"), test-sentence (the same
 # as sentences: "A dog."), tux (out of the corpus),
 # demo (the demo sample's own captions) and everyday (the newcomer's queries
@@ -51,7 +52,7 @@ measure() {
   rm -rf "$OUT/ws-$name"
   "$XMODAL" index --data "$data" "${args[@]}" --workspace "$OUT/ws-$name" --model "$MODEL" >"$OUT/ws-$name.log" 2>&1
   "$XMODAL" eval --workspace "$OUT/ws-$name" "${args[@]}" | tee "$OUT/$name.txt"
-  "$XMODAL" eval --workspace "$OUT/ws-$name" "${args[@]}" --json --ranks "$OUT/$name.ranks.jsonl" >"$OUT/$name.json"
+  "$XMODAL" eval --workspace "$OUT/ws-$name" "${args[@]}" --json --ci --ranks "$OUT/$name.ranks.jsonl" >"$OUT/$name.json"
 }
 
 measure test "$CORPUS" test
