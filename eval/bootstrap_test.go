@@ -1,7 +1,10 @@
 package eval
 
 import (
+	"fmt"
+	"math"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -107,4 +110,87 @@ func seq(n int) []float64 {
 		v[n-1-i] = float64(i) // reversed: interval95 sorts
 	}
 	return v
+}
+
+func TestCompare(t *testing.T) {
+	var a, b, same []QueryRank
+	better := 0 // captions B ranks first and A does not
+	for i := range 40 {
+		img := fmt.Sprintf("%02d.png", i)
+		r := 1 + i*7%13
+		a = append(a, t2i("caption of "+img, img, r))
+		same = append(same, t2i("caption of "+img, img, r))
+		if i%4 == 1 && r != 1 {
+			r = 1
+			better++
+		}
+		b = append(b, t2i("caption of "+img, img, r))
+	}
+	wantA := 0.0
+	for _, q := range a {
+		if q.Rank == 1 {
+			wantA += 100 / 40.0
+		}
+	}
+	for _, tc := range []struct {
+		name           string
+		b              []QueryRank
+		diff1          float64
+		excludesZero   bool
+		zeroWidthDiffs bool
+	}{
+		{"a model against itself", same, 0, false, true},
+		{"some captions better", b, 100 * float64(better) / 40, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmp, err := Compare(a, tc.b, 2000, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cmp.ImageToText != nil || cmp.TextToImage == nil || cmp.TextToImage.Queries != 40 || cmp.Clusters != 40 {
+				t.Fatalf("compare = %+v, want 40 text→image queries in 40 clusters and no image→text", cmp)
+			}
+			r := cmp.TextToImage.Recalls
+			if len(r) != 3 || r[0].K != 1 || r[2].K != 10 {
+				t.Fatalf("recalls %+v, want R@1, R@5, R@10", r)
+			}
+			if math.Abs(r[0].A-wantA) > 1e-9 || math.Abs(r[0].Diff-tc.diff1) > 1e-9 {
+				t.Errorf("R@1: A %.2f B %.2f diff %.2f, want A %.2f and diff %.2f", r[0].A, r[0].B, r[0].Diff, wantA, tc.diff1)
+			}
+			for _, d := range r {
+				if !(d.ACI.Lo <= d.A && d.A <= d.ACI.Hi && d.BCI.Lo <= d.B && d.B <= d.BCI.Hi && d.DiffCI.Lo <= d.Diff && d.Diff <= d.DiffCI.Hi) {
+					t.Errorf("R@%d: a point estimate outside its interval: %+v", d.K, d)
+				}
+				if tc.zeroWidthDiffs && d.DiffCI != (Interval{}) {
+					t.Errorf("R@%d against itself: difference interval %v, want [0, 0]", d.K, d.DiffCI)
+				}
+			}
+			// paired: B never loses a query, so no draw can favour A (and a
+			// model against itself differs by exactly 0, above)
+			if d := r[0]; tc.excludesZero && d.DiffCI.Lo <= 0 {
+				t.Errorf("R@1: difference interval %v should exclude 0", d.DiffCI)
+			}
+		})
+	}
+}
+
+func TestCompareErrors(t *testing.T) {
+	a := []QueryRank{t2i("a cat", "cat.png", 1), t2i("a dog", "dog.png", 2)}
+	for _, tc := range []struct {
+		name    string
+		a, b    []QueryRank
+		samples int
+		want    string
+	}{
+		{"no queries", nil, nil, 100, "no queries"},
+		{"fewer queries", a, a[:1], 100, "2 queries against 1"},
+		{"other queries", a, []QueryRank{a[0], t2i("a dog", "wolf.png", 2)}, 100, "query 2 differs"},
+		{"no samples", a, a, 0, "samples"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := Compare(tc.a, tc.b, tc.samples, 1); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
 }

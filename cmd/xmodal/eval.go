@@ -17,7 +17,7 @@ import (
 )
 
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("eval", "--workspace WS [--split test] [--folds N] [--ranks FILE] [--ci] [--json] | --workspace WS --queries FILE.tsv [--k 5] [--model M] [--exact] [--json] | --workspace WS --ann-recall [--split S] [--k 10] [--json]", stderr)
+	fs := newFlags("eval", "--workspace WS [--split test] [--folds N] [--ranks FILE] [--ci] [--json] | --workspace WS --queries FILE.tsv [--k 5] [--model M] [--exact] [--json] | --workspace WS --ann-recall [--split S] [--k 10] [--json] | --compare [--json] A.ranks.jsonl B.ranks.jsonl", stderr)
 	wsDir := fs.String("workspace", "", "workspace folder or postgres:// URL")
 	split := fs.String("split", "", "evaluate only this split (default: every image)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
@@ -27,11 +27,21 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	exact := fs.Bool("exact", false, exactUsage)
 	ranks := fs.String("ranks", "", "also write every query's rank and top 5 results to this file as JSON lines (captions by text, images by key), to see what fails")
 	ci := fs.Bool("ci", false, "also a 95 % bootstrap interval of each recall (10,000 resamplings of concepts: images joined by a shared caption)")
+	compare := fs.Bool("compare", false, "compare two models: read two --ranks files of the same evaluation, A and B, and print B − A with a paired 95 % bootstrap interval")
 	annRecall := fs.Bool("ann-recall", false, "measure the graph index against exact search: recall@k of text→image, image→image and text→text queries made of the workspace's own vectors")
 	var mf modelFlags
 	mf.add(fs, false)
-	if err := parse(fs, args, false); err != nil {
+	if err := parse(fs, args, true); err != nil {
 		return err
+	}
+	if *compare {
+		if fs.NArg() != 2 || *wsDir != "" {
+			return usagef("--compare reads two ranks files and no workspace: xmodal eval --compare [--json] A.ranks.jsonl B.ranks.jsonl")
+		}
+		return runEvalCompare(fs.Arg(0), fs.Arg(1), *asJSON, stdout)
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	if *wsDir == "" {
 		return usagef("--workspace is required")
@@ -214,6 +224,80 @@ func runEvalANN(ctx context.Context, wsDir, split string, k int, mf *modelFlags,
 		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%.4f\t%.3f\t%.3f\t\n", r.Queries, r.N, r.Indexed, r.Effort, r.Recall, r.GraphMS, r.ExactMS)
 	}
 	return w.Flush()
+}
+
+// runEvalCompare is eval --compare: a paired bootstrap of two ranks files.
+func runEvalCompare(pathA, pathB string, asJSON bool, stdout io.Writer) error {
+	a, err := readRanks(pathA)
+	if err != nil {
+		return err
+	}
+	b, err := readRanks(pathB)
+	if err != nil {
+		return err
+	}
+	cmp, err := eval.Compare(a, b, 10000, 1)
+	if err != nil {
+		return fmt.Errorf("%s and %s: %w", pathA, pathB, err)
+	}
+	if asJSON {
+		return json.NewEncoder(stdout).Encode(cmp)
+	}
+	fmt.Fprintf(stdout, "A: %s\nB: %s\n%d concepts (images joined by a shared caption) resampled %d times, both models alike\n\n", pathA, pathB, cmp.Clusters, cmp.Samples)
+	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "direction\tqueries\trecall\tA\t95 %\tB\t95 %\tB − A\t95 %\t\t")
+	differs := false
+	for _, d := range []struct {
+		name string
+		c    *eval.DirectionComparison
+	}{{"text→image", cmp.TextToImage}, {"image→text", cmp.ImageToText}} {
+		if d.c == nil {
+			continue
+		}
+		for _, r := range d.c.Recalls {
+			mark := ""
+			if r.DiffCI.Lo > 0 || r.DiffCI.Hi < 0 {
+				mark, differs = "*", true
+			}
+			fmt.Fprintf(w, "%s\t%d\tR@%d\t%.1f\t%.1f–%.1f\t%.1f\t%.1f–%.1f\t%+.1f\t[%+.1f, %+.1f]\t%s\t\n",
+				d.name, d.c.Queries, r.K, r.A, r.ACI.Lo, r.ACI.Hi, r.B, r.BCI.Lo, r.BCI.Hi, r.Diff, r.DiffCI.Lo, r.DiffCI.Hi, mark)
+		}
+	}
+	w.Flush()
+	if differs {
+		fmt.Fprintln(stdout, "\n* the interval of B − A excludes 0: a difference these queries can tell.")
+	}
+	fmt.Fprintln(stdout, "Where it holds 0, these queries cannot tell A from B at that cut-off.")
+	return nil
+}
+
+// readRanks reads a file that eval --ranks wrote.
+func readRanks(path string) ([]eval.QueryRank, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var qs []eval.QueryRank
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 16<<20)
+	for line := 1; sc.Scan(); line++ {
+		if len(strings.TrimSpace(sc.Text())) == 0 {
+			continue
+		}
+		var q eval.QueryRank
+		if err := json.Unmarshal(sc.Bytes(), &q); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+		if q.Direction != "text_to_image" && q.Direction != "image_to_text" {
+			return nil, fmt.Errorf("%s:%d: direction %q, want text_to_image or image_to_text: not an eval --ranks file", path, line, q.Direction)
+		}
+		qs = append(qs, q)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return qs, nil
 }
 
 // writeRanks writes one JSON object per query.

@@ -7,10 +7,12 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -177,6 +179,61 @@ func TestIndexSearchEval(t *testing.T) {
 	}
 	if code, _, errOut = xmodal(t, "eval", "--workspace", ws, "--ci", "--folds", "2"); code != 2 || !strings.Contains(errOut, "--folds") {
 		t.Errorf("--ci with --folds: exit %d, %s", code, errOut)
+	}
+
+	// --compare: a ranks file against itself differs by nothing; against a
+	// copy that ranks every caption first, by what A missed.
+	allFirst := filepath.Join(t.TempDir(), "first.jsonl")
+	short := filepath.Join(t.TempDir(), "short.jsonl")
+	lines := strings.SplitAfter(strings.TrimSpace(string(mustRead(t, ranksFile))), "\n")
+	os.WriteFile(allFirst, []byte(regexp.MustCompile(`"rank":\d+`).ReplaceAllString(strings.Join(lines, ""), `"rank":1`)), 0o644)
+	os.WriteFile(short, []byte(strings.Join(lines[1:], "")), 0o644)
+	for _, tc := range []struct {
+		b          string
+		diff, lo   float64
+		wantDiffer bool
+	}{
+		{ranksFile, 0, 0, false},
+		{allFirst, 100 - res.TextToImage.R1, 0, true},
+	} {
+		code, out, errOut = xmodal(t, "eval", "--compare", "--json", ranksFile, tc.b)
+		var cmp struct {
+			Samples     int
+			TextToImage struct {
+				Queries int
+				Recalls []struct {
+					K          int
+					A, B, Diff float64
+					DiffCI     struct{ Lo, Hi float64 } `json:"diff_ci95"`
+				}
+			} `json:"text_to_image"`
+		}
+		if err := json.Unmarshal([]byte(out), &cmp); code != 0 || err != nil || len(cmp.TextToImage.Recalls) != 3 {
+			t.Fatalf("eval --compare %s: exit %d, %v, %s%s", tc.b, code, err, out, errOut)
+		}
+		r1 := cmp.TextToImage.Recalls[0]
+		if cmp.Samples != 10000 || cmp.TextToImage.Queries != 40 || r1.A != res.TextToImage.R1 || math.Abs(r1.Diff-tc.diff) > 1e-9 ||
+			(r1.DiffCI.Lo > 0) != tc.wantDiffer || r1.DiffCI.Lo > r1.Diff || r1.DiffCI.Hi < r1.Diff {
+			t.Errorf("eval --compare %s: %+v; want R@1 A %.1f, B − A %.1f", tc.b, cmp, res.TextToImage.R1, tc.diff)
+		}
+	}
+	if code, out, _ = xmodal(t, "eval", "--compare", ranksFile, allFirst); code != 0 || !strings.Contains(out, "R@10") || !strings.Contains(out, "cannot tell A from B") {
+		t.Errorf("eval --compare as text: exit %d, %s", code, out)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--compare", ranksFile, short}, 1, "not the same evaluation"},
+		{[]string{"--compare", ranksFile, filepath.Join(fixtures, "model-a", "config.json")}, 1, "config.json:1"},
+		{[]string{"--compare", ranksFile}, 2, "two ranks files"},
+		{[]string{"--workspace", ws, "--compare", ranksFile, ranksFile}, 2, "no workspace"},
+		{[]string{"--workspace", ws, ranksFile}, 2, "unexpected argument"},
+	} {
+		if code, _, errOut = xmodal(t, append([]string{"eval"}, tc.args...)...); code != tc.code || !strings.Contains(errOut, tc.want) {
+			t.Errorf("eval %v: exit %d, %s; want exit %d and %q", tc.args, code, errOut, tc.code, tc.want)
+		}
 	}
 
 	// A model other than the workspace's is refused with a clear message.
