@@ -14,7 +14,8 @@ positives (soft targets). Optional augmentation: random scale/translate
 (no flips) with white fill. Every epoch: loss, val and test recall
 (text->image: rank of each caption's image among all images of the split;
 image->text: best rank of the image's captions). Checkpoints: last.pt every
-epoch (and every --ckpt-minutes), best.pt by val recall sum. Fine-tuning:
+epoch (and every --ckpt-minutes), best.pt by val recall sum (with
+--select-sentences, plus that of val's captions written as sentences). Fine-tuning:
 --init starts from given weights; --hard-weight adds VSE++'s max-violation
 hinge on the hardest negative of another concept group.
 """
@@ -379,6 +380,9 @@ def main():
                     help="weight of VSE++'s max-violation hinge added to InfoNCE: each image and caption "
                          "against its hardest negative of another concept group in the batch")
     ap.add_argument("--margin", type=float, default=0.2, help="the hinge's margin, in cosine similarity")
+    ap.add_argument("--select-sentences", type=int, default=0,
+                    help="choose best.pt by the val recall sum of the captions plus that of the same captions "
+                         "written as sentences ('A dog.'), not of the captions alone")
     ap.add_argument("--bf16", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--ckpt-minutes", type=float, default=10.0)
@@ -425,14 +429,17 @@ def main():
     for j, i in enumerate(cap_owner.tolist()):
         img_caps[i].append(j)
 
-    def eval_set(split):
+    def eval_set(split, ids=cap_ids):
         idx = splits[split]
         pos = {g: k for k, g in enumerate(idx)}
         caps = [j for i in idx for j in img_caps[i]]
         cap_img = [pos[int(cap_owner[j])] for j in caps]
-        return torch.tensor(idx), cap_ids[caps], cap_img, img_group[idx]
+        return torch.tensor(idx), ids[caps], cap_img, img_group[idx]
 
     evsets = {s: eval_set(s) for s in ("val", "test")}
+    if a.select_sentences:
+        sent_ids = torch.tensor([tok(as_sentence(r), a.ctx) for r in cap_raw], dtype=torch.long)
+        evsets["val-sentence"] = eval_set("val", sent_ids)
     say(event="data", n_images=len(imgs), n_captions=len(cap_ids),
         **{f"n_{s}": len(v) for s, v in splits.items()}, prep_seconds=round(time.time() - t0, 1))
 
@@ -539,8 +546,9 @@ def main():
         say(event="eval", tag=tag, step=step, epoch=round(step / steps_per_epoch, 2),
             elapsed_min=round((time.time() - t_train) / 60, 2),
             logit_scale=round(float(model.logit_scale.exp()), 2), **res)
-        if res["val"]["rsum"] > best:
-            best = res["val"]["rsum"]
+        score = res["val"]["rsum"] + (res["val-sentence"]["rsum"] if a.select_sentences else 0.0)
+        if score > best:
+            best = score
             save("best.pt", {"eval": res, "ema": a.ema}, ema_model)
         return res
 
