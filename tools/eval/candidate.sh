@@ -8,13 +8,14 @@
 # Environment, with the defaults used on the development machines:
 #   CORPUS   the training corpus (tools/corpus/build.sh)      /work/cache/corpus
 #   TUX      the Tux Paint set (tools/eval/tuxpaint.py)        /work/cache/tuxeval
+#   GAME     the game-icons set (tools/eval/gameicons.py)      /work/cache/gameeval
 #   DEMO     the demo sample                                    demo/sample
 #   XMODAL   the binary; built from this checkout when unset
 # OUT_DIR gets one workspace, one text and one JSON report per measurement
 # (and NAME.ranks.jsonl, every query's rank: xmodal eval --ranks; the JSON has
 # each recall's 95 % interval, --ci):
 # test, val, test-article (captions with "a"/"an"), test-sentence (the same
-# as sentences: "A dog."), tux (out of the corpus),
+# as sentences: "A dog."), tux and game (out of the corpus),
 # demo (the demo sample's own captions) and everyday (the newcomer's queries
 # on the demo, hit rate in the top 5).
 set -euo pipefail
@@ -28,6 +29,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 CORPUS="${CORPUS:-/work/cache/corpus}"
 TUX="${TUX:-/work/cache/tuxeval}"
+GAME="${GAME:-/work/cache/gameeval}"
 DEMO="${DEMO:-$ROOT/demo/sample}"
 mkdir -p "$OUT"
 if [ -z "${XMODAL:-}" ]; then
@@ -60,6 +62,7 @@ measure val "$CORPUS" val
 measure test-article "$OUT/article" test
 measure test-sentence "$OUT/sentence" test
 measure tux "$TUX" test
+measure game "$GAME" test
 measure demo "$DEMO"
 "$XMODAL" eval --workspace "$OUT/ws-demo" --queries "$ROOT/testdata/queries/everyday.tsv" --model "$MODEL" >"$OUT/everyday.txt"
 "$XMODAL" eval --workspace "$OUT/ws-demo" --queries "$ROOT/testdata/queries/everyday.tsv" --model "$MODEL" --json >"$OUT/everyday.json"
