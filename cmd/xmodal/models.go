@@ -183,6 +183,9 @@ func runModelsInspect(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(w, "text tower\t%d layers, width %d, %d heads, MLP %d, %s; vocabulary %d, context %d; %s parameters\n",
 		info.Text.Layers, info.Text.Width, info.Text.Heads, info.Text.MLP, info.Text.Activation,
 		info.Text.VocabSize, info.Text.ContextLength, human(info.Text.Parameters))
+	if info.Text.StripsFinalFullStop {
+		fmt.Fprintf(w, "text input	a final full stop is dropped before tokenizing (\"A dog.\" reads as \"A dog\")\n")
+	}
 	return w.Flush()
 }
 

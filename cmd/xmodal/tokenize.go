@@ -56,43 +56,43 @@ func runTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		return nil
 	}
-	tok, modelContext, err := loadTokenizer(*modelDir)
+	tok, cfg, err := loadTokenizer(*modelDir)
 	if err != nil {
 		return err
 	}
 	if *contextLen <= 0 {
-		*contextLen = modelContext
+		*contextLen = cfg.MaxPositionEmbeddings
 	}
 	for _, t := range texts {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := enc.Encode(line{t, tok.Encode(t, *contextLen)}); err != nil {
+		if err := enc.Encode(line{t, tok.Encode(cfg.Prepare(t), *contextLen)}); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// loadTokenizer reads a model's vocabulary and context length without its
+// loadTokenizer reads a model's vocabulary and text config without its
 // weights, except for the embedded model, which costs nothing to load.
-func loadTokenizer(name string) (*tokenize.Tokenizer, int, error) {
+func loadTokenizer(name string) (*tokenize.Tokenizer, clip.TextConfig, error) {
 	if name == "" || name == builtin.Name {
 		m, err := builtin.Load()
 		if err != nil {
-			return nil, 0, err
+			return nil, clip.TextConfig{}, err
 		}
 		defer m.Close()
-		return m.Tokenizer, m.ContextLength(), nil
+		return m.Tokenizer, m.Config.Text, nil
 	}
 	dir, err := model.Dir(name)
 	if err != nil {
-		return nil, 0, err
+		return nil, clip.TextConfig{}, err
 	}
 	cfg, err := clip.LoadConfig(dir)
 	if err != nil {
-		return nil, 0, err
+		return nil, clip.TextConfig{}, err
 	}
 	tok, err := tokenize.Load(dir)
-	return tok, cfg.Text.MaxPositionEmbeddings, err
+	return tok, cfg.Text, err
 }

@@ -2,6 +2,7 @@ package builtin
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -28,6 +29,15 @@ func TestDefaultModel(t *testing.T) {
 	}
 	if d := nn.Dot(texts[0], texts[1]); d > 0.999 {
 		t.Errorf("different texts embed alike (cosine %.4f)", d)
+	}
+	// its training captions almost never end with a full stop, so its
+	// config has xmodal drop one: a sentence reads as the bare caption
+	sentences, err := m.EncodeTexts(ctx, []string{"A red heart.", "a red heart", "A red heart"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !info.Text.StripsFinalFullStop || !slices.Equal(sentences[0], sentences[1]) || !slices.Equal(sentences[0], sentences[2]) {
+		t.Errorf("the default model reads \"A red heart.\" apart from \"a red heart\" (strips final full stop: %v)", info.Text.StripsFinalFullStop)
 	}
 	id1, err := m.ID()
 	if err != nil || len(id1) != 64 {

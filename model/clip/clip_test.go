@@ -1,10 +1,12 @@
 package clip
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -482,4 +484,71 @@ func cosine(a, b []float32) float64 {
 		bb += float64(b[i]) * float64(b[i])
 	}
 	return ab / math.Sqrt(aa*bb)
+}
+
+func TestPrepareStripsFinalFullStop(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"A dog.", "A dog"},
+		{"A dog...", "A dog"},
+		{"A dog. ", "A dog"},
+		{"A dog . \n", "A dog"},
+		{"Lighthouse. Red and white striped lighthouse.", "Lighthouse. Red and white striped lighthouse"},
+		{"a dog", "a dog"},
+		{"Is it a dog?", "Is it a dog?"},
+		{"...", "..."},
+		{"", ""},
+	} {
+		if got := (TextConfig{StripFinalFullStop: true}).Prepare(tc.in); got != tc.want {
+			t.Errorf("Prepare(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		if got := (TextConfig{}).Prepare(tc.in); got != tc.in {
+			t.Errorf("Prepare(%q) without StripFinalFullStop = %q, want it unchanged", tc.in, got)
+		}
+	}
+}
+
+// A config that asks for it makes "A dog." the same text as "A dog", in
+// the ids and so in the embedding; without it the full stop is a token.
+func TestConfigStripsFinalFullStop(t *testing.T) {
+	plain := loadModel(t, "model-a")
+	dir := t.TempDir()
+	for _, f := range []string{"config.json", "vocab.json", "merges.txt", "model.safetensors", "preprocessor_config.json"} {
+		data, err := os.ReadFile(filepath.Join(fixtures, "model-a", f))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if f == "config.json" {
+			data = bytes.Replace(data, []byte(`"text_config": {`), []byte(`"text_config": {"xmodal_strip_final_full_stop": true, `), 1)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Config.Text.StripFinalFullStop {
+		t.Fatal("xmodal_strip_final_full_stop: true was not read")
+	}
+	bare, _ := plain.Tokenize("A dog")
+	dotted, _ := plain.Tokenize("A dog.")
+	stripped, _ := m.Tokenize("A dog.")
+	if slices.Equal(bare, dotted) || !slices.Equal(stripped, bare) {
+		t.Errorf("ids: plain %v and %v, stripping %v", bare, dotted, stripped)
+	}
+	got, err := m.EncodeTexts(context.Background(), []string{"A dog.", "A dog"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got[0], got[1]) {
+		t.Error(`"A dog." and "A dog" embed differently with the full stop stripped`)
+	}
+	idPlain, _ := plain.ID()
+	idStrip, _ := m.ID()
+	if idPlain == idStrip {
+		t.Error("the setting does not change the model's ID: workspaces would mix its vectors with the plain model's")
+	}
 }

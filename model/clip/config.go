@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/xmodal/xmodal/imageio"
 )
@@ -24,6 +25,25 @@ type TextConfig struct {
 	MaxPositionEmbeddings int     `json:"max_position_embeddings"`
 	HiddenAct             string  `json:"hidden_act"`
 	LayerNormEps          float64 `json:"layer_norm_eps"`
+	// StripFinalFullStop drops the full stops that end a text before it
+	// is tokenized ("A dog." reads as "A dog"). An xmodal key, not
+	// Hugging Face's: for models whose training captions almost never end
+	// with one, to which a final full stop is noise that moves the text
+	// away from its picture.
+	StripFinalFullStop bool `json:"xmodal_strip_final_full_stop,omitempty"`
+}
+
+// Prepare returns text as the model reads it: without the full stops and
+// white space that end it ("A dog." and "A dog..." → "A dog") when
+// StripFinalFullStop is set, unless nothing else is left.
+func (c TextConfig) Prepare(text string) string {
+	if !c.StripFinalFullStop {
+		return text
+	}
+	if t := strings.TrimRight(text, ". \t\r\n"); strings.TrimSpace(t) != "" {
+		return t
+	}
+	return text
 }
 
 // VisionConfig is the vision tower's part of config.json. A ResNet tower

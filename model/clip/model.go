@@ -202,12 +202,13 @@ func (m *Model) Dim() int { return m.Config.ProjectionDim }
 // ContextLength is the most tokens a text may have, SOT and EOT included.
 func (m *Model) ContextLength() int { return m.Config.Text.MaxPositionEmbeddings }
 
-// Tokenize returns a text's token ids, truncated to the context length.
+// Tokenize returns a text's token ids, truncated to the context length,
+// after the normalisation the model's config asks for (TextConfig.Prepare).
 func (m *Model) Tokenize(text string) ([]int, error) {
 	if m.Tokenizer == nil {
 		return nil, fmt.Errorf("model has no tokenizer")
 	}
-	return m.Tokenizer.Encode(text, m.ContextLength()), nil
+	return m.Tokenizer.Encode(m.Config.Text.Prepare(text), m.ContextLength()), nil
 }
 
 // EncodeTexts embeds texts. The embeddings are not normalised.
@@ -318,6 +319,9 @@ type TowerInfo struct {
 	// Text only.
 	VocabSize     int `json:"vocab_size,omitempty"`
 	ContextLength int `json:"context_length,omitempty"`
+	// StripsFinalFullStop: texts lose their final full stops before
+	// tokenizing (TextConfig.StripFinalFullStop).
+	StripsFinalFullStop bool `json:"strips_final_full_stop,omitempty"`
 	// Vision only.
 	Architecture string `json:"architecture,omitempty"` // "vit" or "resnet"
 	ImageSize    int    `json:"image_size,omitempty"`
@@ -335,7 +339,7 @@ func (m *Model) Info() Info {
 		Text: TowerInfo{
 			Width: t.HiddenSize, Layers: t.NumHiddenLayers, Heads: t.NumAttentionHeads,
 			MLP: t.IntermediateSize, Activation: t.HiddenAct, Parameters: m.text.params(),
-			VocabSize: t.VocabSize, ContextLength: t.MaxPositionEmbeddings,
+			VocabSize: t.VocabSize, ContextLength: t.MaxPositionEmbeddings, StripsFinalFullStop: t.StripFinalFullStop,
 		},
 		Vision: m.vision.info(),
 	}
