@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Check that training is deterministic and resumable: a tiny model trained for
-# two epochs straight (50 steps; --repeat doubles its one training source) must
+# two epochs straight (50 steps; --repeat doubles its one training source; with
+# the WordNet gloss loss) must
 # equal, bit for bit, one stopped after step 7 and resumed from its checkpoint
 # (across an epoch boundary). Then the same for a fine-tune of the result with
 # the hard-negative hinge, chosen with sentences too (--init, --hard-weight,
@@ -21,7 +22,7 @@ PY
 COMMON=(--corpus "$WORK/corpus" --seed 3 --vision resnet --image-size 32 --r-stem 8 --r-widths 8,16,16,16
   --r-layers 1,1,1,1 --t-width 32 --t-layers 1 --t-heads 2 --ctx 16 --proj 16 --batch 32 --lr 1e-3
   --aug 0.5 --style-aug 0.5 --article-aug 0.2 --definite-aug 0.5 --template-aug 0.3 --synonym-aug 0.2 --sentence-aug 0.3
-  --repeat emoji-datasource-google=2 --bf16 1 --threads 1 --epochs 2 --ckpt-minutes 100)
+  --gloss-weight 0.5 --gloss-batch 16 --repeat emoji-datasource-google=2 --bf16 1 --threads 1 --epochs 2 --ckpt-minutes 100)
 FINETUNE=(--init "$WORK/A/last.pt" --hard-weight 1 --margin 0.2 --select-sentences 1 --lr 1e-4 --epochs 1)
 rm -rf "$WORK/A" "$WORK/B" "$WORK/C" "$WORK/D"
 /usr/bin/python3 "$HERE/train.py" "${COMMON[@]}" --out "$WORK/A" > "$WORK/A.log"

@@ -1,5 +1,6 @@
-"""WordNet synonyms for caption augmentation (Debian's `wordnet` package,
-read straight from its database files: no NLTK needed).
+"""WordNet synonyms for caption augmentation, and definitions for the
+gloss loss (Debian's `wordnet` package, read straight from its database
+files: no NLTK needed).
 
 Only a noun's most frequent sense is used, whose other lemma names are its
 synonyms ("car" -> "auto", "automobile", "motorcar"); rarer senses would
@@ -40,6 +41,42 @@ def load(root=WORDNET):
                 syn.append(name.replace("_", " ").lower())
             if syn:
                 out[lemma.replace("_", " ")] = syn
+    return out
+
+
+def glosses(root=WORDNET):
+    """Returns [(lemmas, definition)] for every noun synset that is the most
+    frequent sense of one of its lemmas: (["pickelhaube"], "a spiked helmet
+    worn by German soldiers"). Lemmas are lower case, without proper names;
+    the definition is the gloss before its quoted examples."""
+    first = {}  # lemma -> offset of its most frequent sense
+    with open(os.path.join(root, "index.noun"), encoding="latin-1") as f:
+        for line in f:
+            if line.startswith(" "):
+                continue
+            p = line.split()
+            n_ptrs = int(p[3])
+            offsets = p[6 + n_ptrs:]
+            if offsets:
+                first[p[0]] = int(offsets[0])
+    out = []
+    with open(os.path.join(root, "data.noun"), "rb") as f:
+        for off in sorted(set(first.values())):
+            f.seek(off)
+            line = f.readline().decode("latin-1")
+            head, _, gloss = line.partition(" | ")
+            p = head.split()
+            n = int(p[3], 16)
+            lemmas = []
+            for name in (p[4 + 2 * i] for i in range(n)):
+                name = re.sub(r"\(.*\)$", "", name)
+                # only lemmas whose own first sense this is: "dog" names an
+                # andiron too, but that is not what "dog" means
+                if not name[:1].isupper() and first.get(name.lower()) == off:
+                    lemmas.append(name.replace("_", " ").lower())
+            definition = re.split(r';\s*"', gloss.strip(), maxsplit=1)[0].strip().rstrip(";").strip()
+            if lemmas and definition:
+                out.append((lemmas, definition))
     return out
 
 

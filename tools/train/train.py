@@ -380,6 +380,11 @@ def main():
                     help="weight of VSE++'s max-violation hinge added to InfoNCE: each image and caption "
                          "against its hardest negative of another concept group in the batch")
     ap.add_argument("--margin", type=float, default=0.2, help="the hinge's margin, in cosine similarity")
+    ap.add_argument("--gloss-weight", type=float, default=0.0,
+                    help="weight of a text-only InfoNCE loss that pairs WordNet nouns with their definitions "
+                         "('pickelhaube' with 'a spiked helmet worn by German soldiers'), so words no caption "
+                         "uses land near words that pictures taught")
+    ap.add_argument("--gloss-batch", type=int, default=128, help="noun-definition pairs a step")
     ap.add_argument("--select-sentences", type=int, default=0,
                     help="choose best.pt by the val recall sum of the captions plus that of the same captions "
                          "written as sentences ('A dog.'), not of the captions alone")
@@ -390,6 +395,7 @@ def main():
                     help="0 = once per epoch")
     a = ap.parse_args()
     syn_table = synonyms.load() if a.synonym_aug > 0 else {}
+    gloss_pairs = synonyms.glosses() if a.gloss_weight > 0 else []
 
     keep_freed_memory()
     torch.set_num_threads(a.threads)
@@ -437,6 +443,9 @@ def main():
         return torch.tensor(idx), ids[caps], cap_img, img_group[idx]
 
     evsets = {s: eval_set(s) for s in ("val", "test")}
+    gloss_ids = torch.tensor([tok(d, a.ctx) for _, d in gloss_pairs], dtype=torch.long)
+    if gloss_pairs:
+        say(event="glosses", synsets=len(gloss_pairs), lemmas=sum(len(x) for x, _ in gloss_pairs))
     if a.select_sentences:
         sent_ids = torch.tensor([tok(as_sentence(r), a.ctx) for r in cap_raw], dtype=torch.long)
         evsets["val-sentence"] = eval_set("val", sent_ids)
@@ -552,6 +561,29 @@ def main():
             save("best.pt", {"eval": res, "ema": a.ema}, ema_model)
         return res
 
+    def trim(ids):
+        # the text tower is causal and pools at the end token, so padding
+        # after the longest text's end changes nothing and costs time
+        n = int((ids == tok.eot).float().argmax(1).max()) + 1
+        return ids[:, :min(ids.shape[1], -(-n // 8) * 8)]  # few shapes: oneDNN builds kernels per shape
+
+    def gloss_loss(step, scale):
+        """Symmetric InfoNCE between WordNet nouns and their definitions, in
+        the text tower alone: one lemma of each of --gloss-batch synsets."""
+        grng = random.Random(a.seed * 1_000_037 + step)
+        pick = [grng.randrange(len(gloss_pairs)) for _ in range(a.gloss_batch)]
+        lemma_ids = torch.tensor([ids_of(grng.choice(gloss_pairs[k][0])) for k in pick], dtype=torch.long)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(a.bf16)):
+            le = model.get_text_features(trim(lemma_ids))
+            ge = model.get_text_features(trim(gloss_ids[pick]))
+        logits = scale * F.normalize(le.float(), dim=-1) @ F.normalize(ge.float(), dim=-1).t()
+        # the same synset drawn twice is a positive, not a negative
+        p = torch.tensor(pick)
+        tgt = (p[:, None] == p[None, :]).float()
+        tgt = tgt / tgt.sum(1, keepdim=True)
+        return 0.5 * (torch.sum(-tgt * F.log_softmax(logits, 1), 1).mean()
+                      + torch.sum(-tgt * F.log_softmax(logits.t(), 1), 1).mean())
+
     # Every random choice of a step comes from generators seeded by (seed, step)
     # and each epoch's order from (seed, epoch): a run resumed from any
     # checkpoint takes the same steps as one that never stopped.
@@ -622,6 +654,8 @@ def main():
             loss = 0.5 * (F.cross_entropy(logits, lab) + F.cross_entropy(logits.t(), lab))
         if a.hard_weight > 0:
             loss = loss + a.hard_weight * max_violation(ie, te, img_group[bi], a.margin)
+        if a.gloss_weight > 0:
+            loss = loss + a.gloss_weight * gloss_loss(step, scale)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
