@@ -245,7 +245,7 @@ func runEvalCompare(pathA, pathB string, asJSON bool, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "A: %s\nB: %s\n%d concepts (images joined by a shared caption) resampled %d times, both models alike\n\n", pathA, pathB, cmp.Clusters, cmp.Samples)
 	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "direction\tqueries\trecall\tA\t95 %\tB\t95 %\tB − A\t95 %\t\t")
+	fmt.Fprintln(w, "direction\tqueries\trecall\tA\t95 %\tB\t95 %\tB − A\t95 %\t")
 	differs := false
 	for _, d := range []struct {
 		name string
@@ -257,9 +257,10 @@ func runEvalCompare(pathA, pathB string, asJSON bool, stdout io.Writer) error {
 		for _, r := range d.c.Recalls {
 			mark := ""
 			if r.DiffCI.Lo > 0 || r.DiffCI.Hi < 0 {
-				mark, differs = "*", true
+				mark, differs = " *", true
 			}
-			fmt.Fprintf(w, "%s\t%d\tR@%d\t%.1f\t%.1f–%.1f\t%.1f\t%.1f–%.1f\t%+.1f\t[%+.1f, %+.1f]\t%s\t\n",
+			// the mark trails its row, outside the aligned cells
+			fmt.Fprintf(w, "%s\t%d\tR@%d\t%.1f\t%.1f–%.1f\t%.1f\t%.1f–%.1f\t%+.1f\t[%+.1f, %+.1f]\t%s\n",
 				d.name, d.c.Queries, r.K, r.A, r.ACI.Lo, r.ACI.Hi, r.B, r.BCI.Lo, r.BCI.Hi, r.Diff, r.DiffCI.Lo, r.DiffCI.Hi, mark)
 		}
 	}
