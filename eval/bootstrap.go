@@ -165,7 +165,7 @@ func concepts(qs []QueryRank) (cluster []int, n int) {
 
 // interval95 is the 2.5th and 97.5th percentile of v (linear interpolation
 // between order statistics), ignoring NaN (a resample without queries of
-// a direction); a zero Interval when nothing is left.
+// a direction); a zero Interval when nothing is left. It reorders v.
 func interval95(v []float64) Interval {
 	v = slices.DeleteFunc(v, math.IsNaN)
 	if len(v) == 0 {

@@ -184,7 +184,7 @@ func runModelsInspect(args []string, stdout, stderr io.Writer) error {
 		info.Text.Layers, info.Text.Width, info.Text.Heads, info.Text.MLP, info.Text.Activation,
 		info.Text.VocabSize, info.Text.ContextLength, human(info.Text.Parameters))
 	if info.Text.StripsFinalFullStop {
-		fmt.Fprintf(w, "text input	a final full stop is dropped before tokenizing (\"A dog.\" reads as \"A dog\")\n")
+		fmt.Fprintln(w, "text input\ta final full stop is dropped before tokenizing (\"A dog.\" reads as \"A dog\")")
 	}
 	return w.Flush()
 }

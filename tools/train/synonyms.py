@@ -13,19 +13,26 @@ import re
 WORDNET = "/usr/share/wordnet"
 
 
-def load(root=WORDNET):
-    """Returns {noun or noun phrase: [synonyms]} for every noun whose most
-    frequent sense has other common lemma names."""
+def first_senses(root=WORDNET):
+    """{lemma: data.noun offset of its most frequent sense}, lemmas as
+    index.noun spells them ("domestic_dog")."""
     first = {}
     with open(os.path.join(root, "index.noun"), encoding="latin-1") as f:
         for line in f:
             if line.startswith(" "):
                 continue  # the licence header
             p = line.split()
-            lemma, n_synsets, n_ptrs = p[0], int(p[2]), int(p[3])
+            n_ptrs = int(p[3])
             offsets = p[6 + n_ptrs:]
-            if n_synsets and offsets:
-                first[lemma] = int(offsets[0])
+            if offsets:
+                first[p[0]] = int(offsets[0])
+    return first
+
+
+def load(root=WORDNET):
+    """Returns {noun or noun phrase: [synonyms]} for every noun whose most
+    frequent sense has other common lemma names."""
+    first = first_senses(root)
     out = {}
     with open(os.path.join(root, "data.noun"), "rb") as f:
         for lemma, off in first.items():
@@ -49,16 +56,7 @@ def glosses(root=WORDNET):
     frequent sense of one of its lemmas: (["pickelhaube"], "a spiked helmet
     worn by German soldiers"). Lemmas are lower case, without proper names;
     the definition is the gloss before its quoted examples."""
-    first = {}  # lemma -> offset of its most frequent sense
-    with open(os.path.join(root, "index.noun"), encoding="latin-1") as f:
-        for line in f:
-            if line.startswith(" "):
-                continue
-            p = line.split()
-            n_ptrs = int(p[3])
-            offsets = p[6 + n_ptrs:]
-            if offsets:
-                first[p[0]] = int(offsets[0])
+    first = first_senses(root)
     out = []
     with open(os.path.join(root, "data.noun"), "rb") as f:
         for off in sorted(set(first.values())):

@@ -447,7 +447,10 @@ def main():
     if gloss_pairs:
         say(event="glosses", synsets=len(gloss_pairs), lemmas=sum(len(x) for x, _ in gloss_pairs))
     if a.select_sentences:
-        sent_ids = torch.tensor([tok(as_sentence(r), a.ctx) for r in cap_raw], dtype=torch.long)
+        # only val's rows are read
+        sent_ids = cap_ids.clone()
+        for j in (j for i in splits["val"] for j in img_caps[i]):
+            sent_ids[j] = torch.tensor(tok(as_sentence(cap_raw[j]), a.ctx))
         evsets["val-sentence"] = eval_set("val", sent_ids)
     say(event="data", n_images=len(imgs), n_captions=len(cap_ids),
         **{f"n_{s}": len(v) for s, v in splits.items()}, prep_seconds=round(time.time() - t0, 1))
