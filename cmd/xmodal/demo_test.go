@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -135,8 +137,33 @@ func TestDemoEverydayQueries(t *testing.T) {
 	if rep.Total != 40 || rep.K != 5 || rep.Hits < floor {
 		t.Errorf("%d of %d in the top %d; the floor is %d", rep.Hits, rep.Total, rep.K, floor)
 	}
+	report := out
 	code, out, _ = xmodal(t, "eval", "--workspace", ws, "--queries", filepath.Join("..", "..", "testdata", "queries", "everyday.tsv"))
 	if code != 0 || !strings.Contains(out, "queries have a matching image in the top 5") {
 		t.Errorf("eval --queries text output: %s", out)
+	}
+
+	// --compare on two reports: against one that finds nothing, every hit
+	// is A's alone.
+	dir := t.TempDir()
+	a, none := filepath.Join(dir, "a.json"), filepath.Join(dir, "none.json")
+	os.WriteFile(a, []byte(report), 0o644)
+	os.WriteFile(none, []byte(regexp.MustCompile(`"rank":\d+`).ReplaceAllString(report, `"rank":0`)), 0o644)
+	code, out, errOut = xmodal(t, "eval", "--compare", "--json", a, none)
+	var cmp struct {
+		HitsA int      `json:"hits_a"`
+		HitsB int      `json:"hits_b"`
+		OnlyA []string `json:"only_a"`
+		OnlyB []string `json:"only_b"`
+		P     float64
+	}
+	if err := json.Unmarshal([]byte(out), &cmp); code != 0 || err != nil {
+		t.Fatalf("eval --compare of two reports: exit %d, %v, %s%s", code, err, out, errOut)
+	}
+	if cmp.HitsA != rep.Hits || cmp.HitsB != 0 || len(cmp.OnlyA) != rep.Hits || len(cmp.OnlyB) != 0 || cmp.P >= 0.05 {
+		t.Errorf("eval --compare of two reports: %+v, want A's %d hits alone and p < 0.05", cmp, rep.Hits)
+	}
+	if code, out, _ = xmodal(t, "eval", "--compare", a, a); code != 0 || !strings.Contains(out, "only B (0): none") || !strings.Contains(out, "p = 1, these queries cannot tell A from B") {
+		t.Errorf("eval --compare of a report with itself: exit %d, %s", code, out)
 	}
 }

@@ -17,7 +17,7 @@ import (
 )
 
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("eval", "--workspace WS [--split test] [--folds N] [--ranks FILE] [--ci] [--json] | --workspace WS --queries FILE.tsv [--k 5] [--model M] [--exact] [--json] | --workspace WS --ann-recall [--split S] [--k 10] [--json] | --compare [--json] A.ranks.jsonl B.ranks.jsonl", stderr)
+	fs := newFlags("eval", "--workspace WS [--split test] [--folds N] [--ranks FILE] [--ci] [--json] | --workspace WS --queries FILE.tsv [--k 5] [--model M] [--exact] [--json] | --workspace WS --ann-recall [--split S] [--k 10] [--json] | --compare [--json] A B (two --ranks files, or two --queries --json reports)", stderr)
 	wsDir := fs.String("workspace", "", "workspace folder or postgres:// URL")
 	split := fs.String("split", "", "evaluate only this split (default: every image)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
@@ -27,7 +27,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	exact := fs.Bool("exact", false, exactUsage)
 	ranks := fs.String("ranks", "", "also write every query's rank and top 5 results to this file as JSON lines (captions by text, images by key), to see what fails")
 	ci := fs.Bool("ci", false, "also a 95 % bootstrap interval of each recall (10,000 resamplings of concepts: images joined by a shared caption)")
-	compare := fs.Bool("compare", false, "compare two models: read two --ranks files of the same evaluation, A and B, and print B − A with a paired 95 % bootstrap interval")
+	compare := fs.Bool("compare", false, "compare two models: read two --ranks files of the same evaluation, A and B, and print B − A with a paired 95 % bootstrap interval; or two --queries --json reports of the same query file, and test the queries only one finds")
 	annRecall := fs.Bool("ann-recall", false, "measure the graph index against exact search: recall@k of text→image, image→image and text→text queries made of the workspace's own vectors")
 	var mf modelFlags
 	mf.add(fs, false)
@@ -36,7 +36,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if *compare {
 		if fs.NArg() != 2 || *wsDir != "" {
-			return usagef("--compare reads two ranks files and no workspace: xmodal eval --compare [--json] A.ranks.jsonl B.ranks.jsonl")
+			return usagef("--compare reads two ranks files or two query reports, and no workspace: xmodal eval --compare [--json] A.ranks.jsonl B.ranks.jsonl")
 		}
 		return runEvalCompare(fs.Arg(0), fs.Arg(1), *asJSON, stdout)
 	}
@@ -226,8 +226,16 @@ func runEvalANN(ctx context.Context, wsDir, split string, k int, mf *modelFlags,
 	return w.Flush()
 }
 
-// runEvalCompare is eval --compare: a paired bootstrap of two ranks files.
+// runEvalCompare is eval --compare: a paired bootstrap of two ranks files,
+// or an exact McNemar test of two query reports.
 func runEvalCompare(pathA, pathB string, asJSON bool, stdout io.Writer) error {
+	if repA, ok := readQueryReport(pathA); ok {
+		repB, ok := readQueryReport(pathB)
+		if !ok {
+			return fmt.Errorf("%s: not an eval --queries --json report, as %s is", pathB, pathA)
+		}
+		return runEvalCompareHits(pathA, pathB, repA, repB, asJSON, stdout)
+	}
 	a, err := readRanks(pathA)
 	if err != nil {
 		return err
@@ -270,6 +278,41 @@ func runEvalCompare(pathA, pathB string, asJSON bool, stdout io.Writer) error {
 	}
 	fmt.Fprintln(stdout, "Where it holds 0, these queries cannot tell A from B at that cut-off.")
 	return nil
+}
+
+// runEvalCompareHits compares two reports of one query file.
+func runEvalCompareHits(pathA, pathB string, a, b eval.QueryReport, asJSON bool, stdout io.Writer) error {
+	cmp, err := eval.CompareHits(a, b)
+	if err != nil {
+		return fmt.Errorf("%s and %s: %w", pathA, pathB, err)
+	}
+	if asJSON {
+		return json.NewEncoder(stdout).Encode(cmp)
+	}
+	list := func(qs []string) string {
+		if len(qs) == 0 {
+			return "none"
+		}
+		return strings.Join(qs, ", ")
+	}
+	fmt.Fprintf(stdout, "A: %s\nB: %s\n%d queries, a hit when a matching image is in the top %d\n\n", pathA, pathB, cmp.Queries, cmp.K)
+	fmt.Fprintf(stdout, "A finds %d, B finds %d.\nonly A (%d): %s\nonly B (%d): %s\n\n", cmp.HitsA, cmp.HitsB, len(cmp.OnlyA), list(cmp.OnlyA), len(cmp.OnlyB), list(cmp.OnlyB))
+	verdict := "these queries cannot tell A from B (that takes p < 0.05)"
+	if cmp.P < 0.05 {
+		verdict = "a difference these queries can tell (p < 0.05)"
+	}
+	fmt.Fprintf(stdout, "exact McNemar test of the %d queries only one finds: p = %.3g, %s.\n", len(cmp.OnlyA)+len(cmp.OnlyB), cmp.P, verdict)
+	return nil
+}
+
+// readQueryReport reads a file that eval --queries --json wrote; ok is
+// false for anything else, such as a ranks file.
+func readQueryReport(path string) (rep eval.QueryReport, ok bool) {
+	data, err := os.ReadFile(path)
+	if err != nil || json.Unmarshal(data, &rep) != nil {
+		return rep, false
+	}
+	return rep, len(rep.Outcomes) > 0 && rep.K > 0
 }
 
 // readRanks reads a file that eval --ranks wrote.
