@@ -36,7 +36,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if *compare {
 		if fs.NArg() != 2 || *wsDir != "" {
-			return usagef("--compare reads two ranks files or two query reports, and no workspace: xmodal eval --compare [--json] A.ranks.jsonl B.ranks.jsonl")
+			return usagef("--compare reads two ranks files or two query reports, and no workspace: xmodal eval --compare [--json] A B")
 		}
 		return runEvalCompare(fs.Arg(0), fs.Arg(1), *asJSON, stdout)
 	}
