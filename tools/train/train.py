@@ -184,6 +184,15 @@ def update_ema(avg, model, decay):
     torch._foreach_add_(fa, fm, alpha=1 - decay)
 
 
+def grouped_infonce(logits, groups):
+    """Symmetric InfoNCE whose targets spread over every column of the row's
+    group: items of one group are positives of each other, not negatives."""
+    tgt = (groups[:, None] == groups[None, :]).float()
+    tgt = tgt / tgt.sum(1, keepdim=True)
+    return 0.5 * (torch.sum(-tgt * F.log_softmax(logits, 1), 1).mean()
+                  + torch.sum(-tgt * F.log_softmax(logits.t(), 1), 1).mean())
+
+
 def max_violation(ie, te, groups, margin):
     """VSE++'s hinge on the hardest negative (Faghri et al. 2018), both directions.
 
@@ -581,11 +590,7 @@ def main():
             ge = model.get_text_features(trim(gloss_ids[pick]))
         logits = scale * F.normalize(le.float(), dim=-1) @ F.normalize(ge.float(), dim=-1).t()
         # the same synset drawn twice is a positive, not a negative
-        p = torch.tensor(pick)
-        tgt = (p[:, None] == p[None, :]).float()
-        tgt = tgt / tgt.sum(1, keepdim=True)
-        return 0.5 * (torch.sum(-tgt * F.log_softmax(logits, 1), 1).mean()
-                      + torch.sum(-tgt * F.log_softmax(logits.t(), 1), 1).mean())
+        return grouped_infonce(logits, torch.tensor(pick))
 
     # Every random choice of a step comes from generators seeded by (seed, step)
     # and each epoch's order from (seed, epoch): a run resumed from any
@@ -647,11 +652,7 @@ def main():
         scale = model.logit_scale.exp().clamp(max=100.0)
         logits = scale * ie @ te.t()
         if a.group_targets:
-            g = img_group[bi]
-            tgt = (g[:, None] == g[None, :]).float()
-            tgt = tgt / tgt.sum(1, keepdim=True)
-            loss = 0.5 * (torch.sum(-tgt * F.log_softmax(logits, 1), 1).mean()
-                          + torch.sum(-tgt * F.log_softmax(logits.t(), 1), 1).mean())
+            loss = grouped_infonce(logits, img_group[bi])
         else:
             lab = torch.arange(len(bi))
             loss = 0.5 * (F.cross_entropy(logits, lab) + F.cross_entropy(logits.t(), lab))
