@@ -17,7 +17,8 @@ image->text: best rank of the image's captions). Checkpoints: last.pt every
 epoch (and every --ckpt-minutes), best.pt by val recall sum (with
 --select-sentences, plus that of val's captions written as sentences). Fine-tuning:
 --init starts from given weights; --hard-weight adds VSE++'s max-violation
-hinge on the hardest negative of another concept group.
+hinge on the hardest negative of another concept group. --loss sigmoid trains
+with SigLIP's pairwise sigmoid loss instead of InfoNCE.
 """
 import argparse
 import copy
@@ -191,6 +192,15 @@ def grouped_infonce(logits, groups):
     tgt = tgt / tgt.sum(1, keepdim=True)
     return 0.5 * (torch.sum(-tgt * F.log_softmax(logits, 1), 1).mean()
                   + torch.sum(-tgt * F.log_softmax(logits.t(), 1), 1).mean())
+
+
+def grouped_sigmoid(logits, groups, bias):
+    """SigLIP's pairwise sigmoid loss (Zhai et al. 2023): each image-caption
+    pair of the batch is its own binary problem, positive when the two share a
+    concept group, so no softmax couples a row's pairs. Summed over the pairs
+    and divided by the batch size, as in the paper."""
+    sign = 2.0 * (groups[:, None] == groups[None, :]).float() - 1.0
+    return -F.logsigmoid(sign * (logits + bias)).sum() / logits.shape[0]
 
 
 def max_violation(ie, te, groups, margin):
@@ -382,6 +392,9 @@ def main():
                     help="SOURCE=N[,SOURCE=N]: each training image of these corpus sources is seen N times "
                          "an epoch (a few hundred drawings among 160,000 icons would otherwise barely count)")
     ap.add_argument("--group-targets", type=int, default=1)
+    ap.add_argument("--loss", default="softmax", choices=("softmax", "sigmoid"),
+                    help="softmax: symmetric InfoNCE (CLIP); sigmoid: SigLIP's pairwise loss, with a "
+                         "learned bias (init -10) and the logit scale initialised at ln 10")
     ap.add_argument("--init", default="",
                     help="start from these weights (a training checkpoint .pt, or an exported model folder or "
                          "its model.safetensors) instead of random ones; the optimiser starts afresh")
@@ -477,7 +490,10 @@ def main():
         vcfg = dict(hidden_size=a.v_width, intermediate_size=inter(a.v_width), num_hidden_layers=a.v_layers,
                     num_attention_heads=a.v_heads, num_channels=3, image_size=a.image_size,
                     patch_size=a.patch, hidden_act=a.act, layer_norm_eps=1e-5)
-    model = CLIPModel(tcfg, vcfg, a.proj)
+    sigmoid = a.loss == "sigmoid"
+    model = CLIPModel(tcfg, vcfg, a.proj, **({"logit_scale_init": math.log(10.0)} if sigmoid else {}))
+    # the sigmoid loss's bias is the loss's, not the model's: it is not exported
+    logit_bias = torch.nn.Parameter(torch.tensor(-10.0)) if sigmoid else None
     if a.vision == "resnet":
         model = model.to(memory_format=torch.channels_last)
     nparams = sum(p.numel() for p in model.parameters())
@@ -488,7 +504,8 @@ def main():
         (no_decay if p.ndim < 2 or "embedding" in n or n == "logit_scale" or ".bn" in n
          or "downsample.1" in n else decay).append(p)
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.wd},
-                             {"params": no_decay, "weight_decay": 0.0}],
+                             {"params": no_decay, "weight_decay": 0.0}]
+                           + ([{"params": [logit_bias], "weight_decay": 0.0}] if sigmoid else []),
                             lr=a.lr, betas=(0.9, 0.98), eps=1e-6, foreach=True)
 
     # The average starts as the initial weights; its decay is ramped up
@@ -513,6 +530,8 @@ def main():
         opt.load_state_dict(ck["optimizer"])
         if ema_model is not None:
             ema_model.load_state_dict(ck["ema"])
+        if sigmoid:
+            logit_bias.data.copy_(ck["logit_bias"])
         step, best = ck["step"], ck.get("best", -1.0)
         say(event="resume", step=step)
     elif a.init:
@@ -556,6 +575,8 @@ def main():
         extra = {"optimizer": opt.state_dict()}
         if ema_model is not None:
             extra["ema"] = ema_model.state_dict()
+        if sigmoid:
+            extra["logit_bias"] = logit_bias.detach().clone()
         save("last.pt", extra)
 
     def evaluate(tag):
@@ -566,7 +587,8 @@ def main():
             res[s] = {k: round(v, 2) for k, v in recall(ie, te, cap_img, grp).items()}
         say(event="eval", tag=tag, step=step, epoch=round(step / steps_per_epoch, 2),
             elapsed_min=round((time.time() - t_train) / 60, 2),
-            logit_scale=round(float(model.logit_scale.exp()), 2), **res)
+            logit_scale=round(float(model.logit_scale.exp()), 2),
+            **({"logit_bias": round(float(logit_bias), 3)} if sigmoid else {}), **res)
         score = res["val"]["rsum"] + (res["val-sentence"]["rsum"] if a.select_sentences else 0.0)
         if score > best:
             best = score
@@ -651,7 +673,9 @@ def main():
         te = F.normalize(te.float(), dim=-1)
         scale = model.logit_scale.exp().clamp(max=100.0)
         logits = scale * ie @ te.t()
-        if a.group_targets:
+        if sigmoid:
+            loss = grouped_sigmoid(logits, img_group[bi] if a.group_targets else torch.arange(len(bi)), logit_bias)
+        elif a.group_targets:
             loss = grouped_infonce(logits, img_group[bi])
         else:
             lab = torch.arange(len(bi))
