@@ -147,8 +147,12 @@ func TestDemoEverydayQueries(t *testing.T) {
 	// is A's alone.
 	dir := t.TempDir()
 	a, none := filepath.Join(dir, "a.json"), filepath.Join(dir, "none.json")
-	os.WriteFile(a, []byte(report), 0o644)
-	os.WriteFile(none, []byte(regexp.MustCompile(`"rank":\d+`).ReplaceAllString(report, `"rank":0`)), 0o644)
+	if err := os.WriteFile(a, []byte(report), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(none, []byte(regexp.MustCompile(`"rank":\d+`).ReplaceAllString(report, `"rank":0`)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	code, out, errOut = xmodal(t, "eval", "--compare", "--json", a, none)
 	var cmp struct {
 		HitsA int      `json:"hits_a"`

@@ -673,13 +673,9 @@ def main():
         te = F.normalize(te.float(), dim=-1)
         scale = model.logit_scale.exp().clamp(max=100.0)
         logits = scale * ie @ te.t()
-        if sigmoid:
-            loss = grouped_sigmoid(logits, img_group[bi] if a.group_targets else torch.arange(len(bi)), logit_bias)
-        elif a.group_targets:
-            loss = grouped_infonce(logits, img_group[bi])
-        else:
-            lab = torch.arange(len(bi))
-            loss = 0.5 * (F.cross_entropy(logits, lab) + F.cross_entropy(logits.t(), lab))
+        # without group targets every pair is its own group: plain CLIP targets
+        groups = img_group[bi] if a.group_targets else torch.arange(len(bi))
+        loss = grouped_sigmoid(logits, groups, logit_bias) if sigmoid else grouped_infonce(logits, groups)
         if a.hard_weight > 0:
             loss = loss + a.hard_weight * max_violation(ie, te, img_group[bi], a.margin)
         if a.gloss_weight > 0:
