@@ -315,6 +315,18 @@ func TestParseConfigDefaults(t *testing.T) {
 	}
 }
 
+func TestParseConfigStemStride(t *testing.T) {
+	for _, tc := range []struct {
+		stride  string
+		wantErr bool
+	}{{"", false}, {`, "stem_stride": 4`, false}, {`, "stem_stride": 8`, true}, {`, "stem_stride": -1`, true}} {
+		_, err := ParseConfig([]byte(`{"vision_config": {"model_type": "xmodal_resnet", "hidden_size": 256, "image_size": 128` + tc.stride + `}}`))
+		if (err != nil) != tc.wantErr {
+			t.Errorf("stem_stride%q: err = %v, want error %v", tc.stride, err, tc.wantErr)
+		}
+	}
+}
+
 func TestParsePreprocessor(t *testing.T) {
 	tests := []struct {
 		json       string

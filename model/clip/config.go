@@ -47,8 +47,9 @@ func (c TextConfig) Prepare(text string) string {
 }
 
 // VisionConfig is the vision tower's part of config.json. A ResNet tower
-// (ModelType ResNetVision) uses only ImageSize, NumChannels and HiddenSize
-// (its feature width); its depth and widths are read from the weights.
+// (ModelType ResNetVision) uses only ImageSize, NumChannels, HiddenSize
+// (its feature width) and StemStride; its depth and widths are read from
+// the weights.
 type VisionConfig struct {
 	ModelType         string  `json:"model_type,omitempty"`
 	HiddenSize        int     `json:"hidden_size"`
@@ -60,6 +61,10 @@ type VisionConfig struct {
 	PatchSize         int     `json:"patch_size"`
 	HiddenAct         string  `json:"hidden_act"`
 	LayerNormEps      float64 `json:"layer_norm_eps"`
+	// StemStride is a ResNet tower's stride in its 7×7 stem convolution;
+	// 0 means torchvision's 2. Stride 4 at 128 px leaves the rest of the
+	// network the work that stride 2 leaves it at 64 px.
+	StemStride int `json:"stem_stride,omitempty"`
 }
 
 // Config is a CLIPModel's config.json. Keys it does not give take the
@@ -157,7 +162,9 @@ func (c Config) Validate() error {
 	}
 	if v.ModelType == ResNetVision {
 		// The ViT's fields do not apply.
-		checks = append(checks, check{v.HiddenSize > 0 && v.ImageSize > 0, "vision_config.hidden_size and image_size must be positive"})
+		checks = append(checks,
+			check{v.HiddenSize > 0 && v.ImageSize > 0, "vision_config.hidden_size and image_size must be positive"},
+			check{v.StemStride >= 0 && v.StemStride <= 7, "vision_config.stem_stride must be between 1 and 7 (the stem is 7×7)"})
 	} else {
 		checks = append(checks,
 			check{v.HiddenSize > 0 && v.IntermediateSize > 0 && v.NumHiddenLayers >= 0, "vision_config sizes must be positive"},

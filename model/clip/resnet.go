@@ -83,7 +83,11 @@ func (l *loader) resnetTower(c VisionConfig, projDim int) *resnetTower {
 		return nil
 	}
 	ts := &setTensors{set: set}
-	net, err := cnn.LoadResNet(ts, "vision_model.")
+	stride := c.StemStride
+	if stride == 0 {
+		stride = 2
+	}
+	net, err := cnn.LoadResNet(ts, "vision_model.", stride)
 	if ts.err != nil {
 		err = ts.err
 	}

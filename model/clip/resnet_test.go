@@ -12,14 +12,15 @@ import (
 	"github.com/xmodal/xmodal/nn"
 )
 
-// loadResNetTiny assembles testdata/resnet-tiny (made by
+// loadResNetTiny assembles testdata/NAME (made by
 // tools/train/make_resnet_golden.py) with model-a's vocabulary files.
-func loadResNetTiny(t *testing.T) (*Model, resnetGolden) {
+func loadResNetTiny(t *testing.T, name string) (*Model, resnetGolden) {
 	t.Helper()
 	dir := t.TempDir()
+	src := filepath.Join("testdata", name)
 	for _, f := range []struct{ from, name string }{
-		{"testdata/resnet-tiny", "config.json"},
-		{"testdata/resnet-tiny", "model.safetensors"},
+		{src, "config.json"},
+		{src, "model.safetensors"},
 		{filepath.Join(fixtures, "model-a"), "vocab.json"},
 		{filepath.Join(fixtures, "model-a"), "merges.txt"},
 	} {
@@ -37,7 +38,7 @@ func loadResNetTiny(t *testing.T) (*Model, resnetGolden) {
 	}
 	t.Cleanup(func() { m.Close() })
 	var g resnetGolden
-	data, err := os.ReadFile("testdata/resnet-tiny/expected.json")
+	data, err := os.ReadFile(filepath.Join(src, "expected.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,9 +75,17 @@ func maxAbsDiff(t *testing.T, got, want [][]float32) float64 {
 
 // TestResNetVisionMatchesTorch checks the CLIP variant with a ResNet image
 // tower against torch on the same F16 weights: tokens, text and image
-// embeddings, in float32 and in the CPU's reduced precisions.
+// embeddings, in float32 and in the CPU's reduced precisions. resnet-tiny
+// has torchvision's stem (its config does not name a stride);
+// resnet-tiny-stride3 takes 48 px images through a stride-3 stem.
 func TestResNetVisionMatchesTorch(t *testing.T) {
-	m, g := loadResNetTiny(t)
+	for _, name := range []string{"resnet-tiny", "resnet-tiny-stride3"} {
+		t.Run(name, func(t *testing.T) { testResNetVisionMatchesTorch(t, name) })
+	}
+}
+
+func testResNetVisionMatchesTorch(t *testing.T, name string) {
+	m, g := loadResNetTiny(t, name)
 	ctx := context.Background()
 	for i, text := range g.Texts {
 		ids, err := m.Tokenize(text)
@@ -131,7 +140,7 @@ func TestResNetVisionMatchesTorch(t *testing.T) {
 }
 
 func TestResNetInfo(t *testing.T) {
-	m, _ := loadResNetTiny(t)
+	m, _ := loadResNetTiny(t, "resnet-tiny")
 	info := m.Info()
 	v := info.Vision
 	if v.Architecture != "resnet" || v.Width != 24 || v.Layers != 5 || v.ImageSize != 40 || v.PatchSize != 0 {

@@ -89,7 +89,8 @@ func (s StateDict) Conv(name, bn string, stride, pad int) (*nn.Conv2D, error) {
 }
 
 // ResNet is torchvision's ResNet without its classifier: the stem (7×7
-// convolution, stride 2, and a 3×3 max-pool), four stages of residual
+// convolution, stride 2 unless the loader is told otherwise, and a 3×3
+// max-pool), four stages of residual
 // blocks, and a global average pool. Blocks are bottlenecks (ResNet-50 and
 // deeper) or basic blocks of two 3×3 convolutions (ResNet-18/34 and narrow
 // variants), whichever the state dict holds. Its methods are safe for
@@ -109,10 +110,14 @@ type block struct {
 
 // LoadResNet reads a ResNet whose tensors are named as torchvision's
 // (conv1, bn1, layer1.0.conv1, …) after prefix. The depth and widths are
-// read from the tensors.
-func LoadResNet(t Tensors, prefix string) (*ResNet, error) {
+// read from the tensors; stemStride is the stem convolution's stride,
+// which is 2 in torchvision's.
+func LoadResNet(t Tensors, prefix string, stemStride int) (*ResNet, error) {
+	if stemStride < 1 {
+		return nil, fmt.Errorf("%sconv1: stride %d", prefix, stemStride)
+	}
 	s := StateDict{T: t, Prefix: prefix}
-	stem, err := s.Conv("conv1", "bn1", 2, 3)
+	stem, err := s.Conv("conv1", "bn1", stemStride, 3)
 	if err != nil {
 		return nil, err
 	}

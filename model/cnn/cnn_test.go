@@ -78,7 +78,7 @@ func TestLoadResNet(t *testing.T) {
 		{"no stem", &tensors{}, "conv1.weight is missing"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := LoadResNet(tc.t, "")
+			r, err := LoadResNet(tc.t, "", 2)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("err = %v, want %q", err, tc.err)

@@ -356,7 +356,7 @@ func build(cfg Config, w *weights, v *Vocab) (*Model, error) {
 	case cfg.Precomp:
 	case img.Has("cnn.module.conv1.weight"):
 		cfg.CNNType = "resnet"
-		if m.cnn, err = cnn.LoadResNet(w, "img.cnn.module."); err != nil {
+		if m.cnn, err = cnn.LoadResNet(w, "img.cnn.module.", 2); err != nil {
 			return nil, err
 		}
 	default:

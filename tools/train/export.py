@@ -72,7 +72,8 @@ def read_safetensors(path):
 
 def resnet_vision_config(vc, proj):
     return {"model_type": "xmodal_resnet", "block": "basic", "image_size": vc["image_size"],
-            "num_channels": 3, "stem_width": vc["stem_width"], "widths": vc["widths"],
+            "num_channels": 3, "stem_width": vc["stem_width"], "stem_stride": vc.get("stem_stride", 2),
+            "widths": vc["widths"],
             "layers": vc["layers"], "hidden_size": vc["hidden_size"],
             "batch_norm_eps": vc["batch_norm_eps"], "projection_dim": proj}
 
@@ -123,7 +124,7 @@ def resnet_image_features(w, vc, px):
                             w[bn + ".weight"], w[bn + ".bias"], False, 0.0, eps)
 
     p = "vision_model."
-    x = F.max_pool2d(F.relu(cbn(px, p + "conv1", p + "bn1", 2, 3)), 3, 2, 1)
+    x = F.max_pool2d(F.relu(cbn(px, p + "conv1", p + "bn1", vc.get("stem_stride", 2), 3)), 3, 2, 1)
     for li, n in enumerate(vc["layers"]):
         for i in range(n):
             q = f"{p}layer{li + 1}.{i}."

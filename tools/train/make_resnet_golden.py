@@ -5,6 +5,8 @@ models, and the embeddings torch computes for a few texts and images, which
 the Go tests must reproduce.
 
   /usr/bin/python3 tools/train/make_resnet_golden.py --out model/clip/testdata/resnet-tiny
+  /usr/bin/python3 tools/train/make_resnet_golden.py --out model/clip/testdata/resnet-tiny-stride3 \
+      --image-size 48 --stem-stride 3
 
 Batch-norm statistics and affine parameters are randomised so that folding
 them into the convolutions is exercised. Expected values come from the
@@ -29,12 +31,15 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     ap.add_argument("--vocab-dir", default=os.path.join(HERE, "../../testdata/clip/model-a"))
+    ap.add_argument("--image-size", type=int, default=40)
+    ap.add_argument("--stem-stride", type=int, default=2)
     a = ap.parse_args()
     torch.manual_seed(7)
     tc = dict(vocab_size=49408, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
               num_attention_heads=2, max_position_embeddings=16, hidden_act="quick_gelu",
               layer_norm_eps=1e-5)
-    vc = dict(model_type="xmodal_resnet", image_size=40, num_channels=3, stem_width=8,
+    vc = dict(model_type="xmodal_resnet", image_size=a.image_size, num_channels=3, stem_width=8,
+              stem_stride=a.stem_stride,
               widths=[8, 16, 16, 24], layers=[1, 2, 1, 1], block="basic", hidden_size=24,
               batch_norm_eps=1e-5)
     proj = 12
@@ -52,7 +57,7 @@ def main():
     E.write_safetensors_f16(os.path.join(a.out, "model.safetensors"), sd,
                             {"format": "pt", "producer": "xmodal tools/train/make_resnet_golden.py"})
     with open(os.path.join(a.out, "config.json"), "w") as f:
-        json.dump(E.config_json(tc, vc, proj, float(sd["logit_scale"]), name="resnet-tiny"), f, indent=2)
+        json.dump(E.config_json(tc, vc, proj, float(sd["logit_scale"]), name=os.path.basename(a.out.rstrip("/"))), f, indent=2)
         f.write("\n")
     back = E.read_safetensors(os.path.join(a.out, "model.safetensors"))
     m16 = CLIPModel(tc, vc, proj)

@@ -354,6 +354,9 @@ def main():
     ap.add_argument("--act", default="quick_gelu")
     ap.add_argument("--vision", default="vit", choices=("vit", "resnet"))
     ap.add_argument("--r-stem", type=int, default=32)
+    ap.add_argument("--r-stem-stride", type=int, default=2,
+                    help="stride of the ResNet's 7x7 stem: 3 at --image-size 96 (4 at 128) leaves the rest "
+                         "of the network the work that 2 leaves it at 64")
     ap.add_argument("--r-widths", default="32,64,128,256")
     ap.add_argument("--r-layers", default="2,2,2,2")
     ap.add_argument("--epochs", type=float, default=0.0,
@@ -484,7 +487,8 @@ def main():
     if a.vision == "resnet":
         widths = [int(v) for v in a.r_widths.split(",")]
         vcfg = dict(model_type="xmodal_resnet", image_size=a.image_size, num_channels=3,
-                    stem_width=a.r_stem, widths=widths, layers=[int(v) for v in a.r_layers.split(",")],
+                    stem_width=a.r_stem, stem_stride=a.r_stem_stride, widths=widths,
+                    layers=[int(v) for v in a.r_layers.split(",")],
                     block="basic", hidden_size=widths[-1], batch_norm_eps=1e-5)
     else:
         vcfg = dict(hidden_size=a.v_width, intermediate_size=inter(a.v_width), num_hidden_layers=a.v_layers,
