@@ -62,8 +62,8 @@ type VisionConfig struct {
 	HiddenAct         string  `json:"hidden_act"`
 	LayerNormEps      float64 `json:"layer_norm_eps"`
 	// StemStride is a ResNet tower's stride in its 7×7 stem convolution;
-	// 0 means torchvision's 2. Stride 4 at 128 px leaves the rest of the
-	// network the work that stride 2 leaves it at 64 px.
+	// 0 means torchvision's 2. Stride 3 at 96 px leaves the blocks the
+	// map, and so the work, that stride 2 leaves them at 64 px.
 	StemStride int `json:"stem_stride,omitempty"`
 }
 
