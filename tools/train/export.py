@@ -31,6 +31,7 @@ sys.path.insert(0, HERE)
 from clip_model import CLIPModel  # noqa: E402
 from clip_tokenizer import Tokenizer  # noqa: E402
 import train as T  # noqa: E402
+from resnet_tower import stem_stride  # noqa: E402
 
 MEAN = [0.48145466, 0.4578275, 0.40821073]
 STD = [0.26862954, 0.26130258, 0.27577711]
@@ -72,7 +73,7 @@ def read_safetensors(path):
 
 def resnet_vision_config(vc, proj):
     return {"model_type": "xmodal_resnet", "block": "basic", "image_size": vc["image_size"],
-            "num_channels": 3, "stem_width": vc["stem_width"], "stem_stride": vc.get("stem_stride", 2),
+            "num_channels": 3, "stem_width": vc["stem_width"], "stem_stride": stem_stride(vc),
             "widths": vc["widths"],
             "layers": vc["layers"], "hidden_size": vc["hidden_size"],
             "batch_norm_eps": vc["batch_norm_eps"], "projection_dim": proj}
@@ -124,7 +125,7 @@ def resnet_image_features(w, vc, px):
                             w[bn + ".weight"], w[bn + ".bias"], False, 0.0, eps)
 
     p = "vision_model."
-    x = F.max_pool2d(F.relu(cbn(px, p + "conv1", p + "bn1", vc.get("stem_stride", 2), 3)), 3, 2, 1)
+    x = F.max_pool2d(F.relu(cbn(px, p + "conv1", p + "bn1", stem_stride(vc), 3)), 3, 2, 1)
     for li, n in enumerate(vc["layers"]):
         for i in range(n):
             q = f"{p}layer{li + 1}.{i}."

@@ -3,13 +3,19 @@
 State-dict names are torchvision's (conv1, bn1, layer{1..4}.{i}.conv1/bn1/conv2/bn2
 [/conv3/bn3], downsample.0/1), so xmodal's Go loader reads them as it reads
 VSE++'s ResNets. The stem is torchvision's (7x7 stride 2, batch norm, ReLU,
-3x3 stride-2 max pool) unless stem_stride says otherwise: stride 4 at 128 px
-leaves the rest of the network the work it does at 64 px; widths and block
-counts are free; the head is a global average pool (the projection to the joint space lives in the CLIP
-model as visual_projection).
+3x3 stride-2 max pool) unless stem_stride says otherwise: stride 3 at 96 px
+leaves the rest of the network the work it does at 64 px. Widths and block
+counts are free; the head is a global average pool (the projection to the
+joint space lives in the CLIP model as visual_projection).
 """
 import torch
 import torch.nn as nn
+
+
+def stem_stride(c):
+    """The stem's stride in config c; configs and checkpoints from before the
+    field existed mean torchvision's 2."""
+    return c.get("stem_stride", 2)
 
 
 class BasicBlock(nn.Module):
@@ -35,7 +41,7 @@ class ResNetTower(nn.Module):
     def __init__(self, c):
         super().__init__()
         widths, layers = c["widths"], c["layers"]
-        self.conv1 = nn.Conv2d(3, c["stem_width"], 7, c.get("stem_stride", 2), 3, bias=False)
+        self.conv1 = nn.Conv2d(3, c["stem_width"], 7, stem_stride(c), 3, bias=False)
         self.bn1 = nn.BatchNorm2d(c["stem_width"])
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
