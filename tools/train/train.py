@@ -159,6 +159,12 @@ def style_augment(u8, p, gen):
     return ((1.0 - y) * 255.0).round().clamp(0, 255).to(torch.uint8)
 
 
+def cut_length(longest, ctx):
+    """The length a batch of texts is cut to: its longest, rounded up to 8
+    so that oneDNN, which builds kernels per shape, sees few shapes."""
+    return min(ctx, -(-longest // 8) * 8)
+
+
 def text_features(model, ids, eot, chunk):
     """The text tower's features of ids (one row per text, padded to --ctx).
 
@@ -175,8 +181,7 @@ def text_features(model, ids, eot, chunk):
     parts = []
     for s in range(0, len(order), chunk):
         rows = order[s:s + chunk]
-        length = min(ids.shape[1], -(-int(n[rows].max()) // 8) * 8)  # few shapes: oneDNN builds kernels per shape
-        parts.append(model.get_text_features(ids[rows, :length]))
+        parts.append(model.get_text_features(ids[rows, :cut_length(int(n[rows].max()), ids.shape[1])]))
     inverse = torch.empty_like(order)
     inverse[order] = torch.arange(len(order))
     return torch.cat(parts).index_select(0, inverse)
@@ -629,7 +634,7 @@ def main():
         # the text tower is causal and pools at the end token, so padding
         # after the longest text's end changes nothing and costs time
         n = int((ids == tok.eot).float().argmax(1).max()) + 1
-        return ids[:, :min(ids.shape[1], -(-n // 8) * 8)]  # few shapes: oneDNN builds kernels per shape
+        return ids[:, :cut_length(n, ids.shape[1])]
 
     def gloss_loss(step, scale):
         """Symmetric InfoNCE between WordNet nouns and their definitions, in
