@@ -6,7 +6,8 @@
 # (across an epoch boundary). Then the same for a fine-tune of the result with
 # the hard-negative hinge, chosen with sentences too (--init, --hard-weight,
 # --select-sentences), and for a run with SigLIP's sigmoid loss, whose learned
-# bias lives outside the model (--loss sigmoid).
+# bias lives outside the model (--loss sigmoid), its captions encoded in
+# length-sorted chunks (--text-chunk).
 # Usage: bash tools/train/check_resume.sh CORPUS_DIR [SCRATCH_DIR]   (about 1 min of CPU)
 set -euo pipefail
 CORPUS="$1"
@@ -32,9 +33,9 @@ rm -rf "$WORK/A" "$WORK/B" "$WORK/C" "$WORK/D" "$WORK/E" "$WORK/F"
 /usr/bin/python3 "$HERE/train.py" "${COMMON[@]}" "${FINETUNE[@]}" --out "$WORK/C" > "$WORK/C.log"
 /usr/bin/python3 "$HERE/train.py" "${COMMON[@]}" "${FINETUNE[@]}" --out "$WORK/D" --stop-at-step 5 > "$WORK/D1.log"
 /usr/bin/python3 "$HERE/train.py" "${COMMON[@]}" "${FINETUNE[@]}" --out "$WORK/D" > "$WORK/D2.log"
-/usr/bin/python3 "$HERE/train.py" "${COMMON[@]}" --loss sigmoid --out "$WORK/E" > "$WORK/E.log"
-/usr/bin/python3 "$HERE/train.py" "${COMMON[@]}" --loss sigmoid --out "$WORK/F" --stop-at-step 7 > "$WORK/F1.log"
-/usr/bin/python3 "$HERE/train.py" "${COMMON[@]}" --loss sigmoid --out "$WORK/F" > "$WORK/F2.log"
+/usr/bin/python3 "$HERE/train.py" "${COMMON[@]}" --loss sigmoid --text-chunk 8 --out "$WORK/E" > "$WORK/E.log"
+/usr/bin/python3 "$HERE/train.py" "${COMMON[@]}" --loss sigmoid --text-chunk 8 --out "$WORK/F" --stop-at-step 7 > "$WORK/F1.log"
+/usr/bin/python3 "$HERE/train.py" "${COMMON[@]}" --loss sigmoid --text-chunk 8 --out "$WORK/F" > "$WORK/F2.log"
 /usr/bin/python3 - "$WORK" <<'PY'
 import sys, torch
 ok = True
