@@ -159,6 +159,11 @@ def style_augment(u8, p, gen):
     return ((1.0 - y) * 255.0).round().clamp(0, 255).to(torch.uint8)
 
 
+def text_lengths(ids, eot):
+    """Each row's length up to and including its end token."""
+    return (ids == eot).int().argmax(1) + 1
+
+
 def cut_length(longest, ctx):
     """The length a batch of texts is cut to: its longest, rounded up to 8
     so that oneDNN, which builds kernels per shape, sees few shapes."""
@@ -176,7 +181,7 @@ def text_features(model, ids, eot, chunk):
     """
     if chunk <= 0:
         return model.get_text_features(ids)
-    n = (ids == eot).int().argmax(1) + 1
+    n = text_lengths(ids, eot)
     order = torch.argsort(n, stable=True)
     parts = []
     for s in range(0, len(order), chunk):
@@ -633,8 +638,7 @@ def main():
     def trim(ids):
         # the text tower is causal and pools at the end token, so padding
         # after the longest text's end changes nothing and costs time
-        n = int((ids == tok.eot).float().argmax(1).max()) + 1
-        return ids[:, :cut_length(n, ids.shape[1])]
+        return ids[:, :cut_length(int(text_lengths(ids, tok.eot).max()), ids.shape[1])]
 
     def gloss_loss(step, scale):
         """Symmetric InfoNCE between WordNet nouns and their definitions, in
