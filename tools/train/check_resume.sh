@@ -7,7 +7,8 @@
 # the hard-negative hinge, chosen with sentences too (--init, --hard-weight,
 # --select-sentences), and for a run with SigLIP's sigmoid loss, whose learned
 # bias lives outside the model (--loss sigmoid), its captions encoded in
-# length-sorted chunks (--text-chunk).
+# length-sorted chunks (--text-chunk), its batches given siblings and its
+# targets by caption (--sibling-frac, --caption-targets).
 # Usage: bash tools/train/check_resume.sh CORPUS_DIR [SCRATCH_DIR]   (about 1 min of CPU)
 set -euo pipefail
 CORPUS="$1"
@@ -19,7 +20,14 @@ ln -sfn "$(cd "$CORPUS" && pwd)/images" "$WORK/corpus/images"
 import json, sys
 ims = json.load(open(sys.argv[1]))["images"]
 pick = lambda s, n, step=1: [im for im in ims if im["split"] == s][:n:step]
-json.dump({"images": pick("train", 1200, 3) + pick("val", 60) + pick("test", 60)}, open(sys.argv[2], "w"))
+# and 40 concepts drawn twice, captioned differently, for --sibling-frac
+train = pick("train", 1200, 3)
+groups = {}
+for im in ims:
+    if im["split"] == "train" and im not in train:
+        groups.setdefault(im["group"], {}).setdefault(im["sentences"][0]["raw"], im)
+twice = [im for g in sorted(groups) if len(groups[g]) > 1 for im in list(groups[g].values())[:2]][:80]
+json.dump({"images": train + twice + pick("val", 60) + pick("test", 60)}, open(sys.argv[2], "w"))
 PY
 COMMON=(--corpus "$WORK/corpus" --seed 3 --vision resnet --image-size 32 --r-stem 8 --r-widths 8,16,16,16
   --r-layers 1,1,1,1 --t-width 32 --t-layers 1 --t-heads 2 --ctx 16 --proj 16 --batch 32 --lr 1e-3
@@ -33,9 +41,9 @@ rm -rf "$WORK/A" "$WORK/B" "$WORK/C" "$WORK/D" "$WORK/E" "$WORK/F"
 /usr/bin/python3 "$HERE/train.py" "${COMMON[@]}" "${FINETUNE[@]}" --out "$WORK/C" > "$WORK/C.log"
 /usr/bin/python3 "$HERE/train.py" "${COMMON[@]}" "${FINETUNE[@]}" --out "$WORK/D" --stop-at-step 5 > "$WORK/D1.log"
 /usr/bin/python3 "$HERE/train.py" "${COMMON[@]}" "${FINETUNE[@]}" --out "$WORK/D" > "$WORK/D2.log"
-/usr/bin/python3 "$HERE/train.py" "${COMMON[@]}" --loss sigmoid --text-chunk 8 --out "$WORK/E" > "$WORK/E.log"
-/usr/bin/python3 "$HERE/train.py" "${COMMON[@]}" --loss sigmoid --text-chunk 8 --out "$WORK/F" --stop-at-step 7 > "$WORK/F1.log"
-/usr/bin/python3 "$HERE/train.py" "${COMMON[@]}" --loss sigmoid --text-chunk 8 --out "$WORK/F" > "$WORK/F2.log"
+/usr/bin/python3 "$HERE/train.py" "${COMMON[@]}" --loss sigmoid --text-chunk 8 --sibling-frac 0.25 --caption-targets 1 --out "$WORK/E" > "$WORK/E.log"
+/usr/bin/python3 "$HERE/train.py" "${COMMON[@]}" --loss sigmoid --text-chunk 8 --sibling-frac 0.25 --caption-targets 1 --out "$WORK/F" --stop-at-step 7 > "$WORK/F1.log"
+/usr/bin/python3 "$HERE/train.py" "${COMMON[@]}" --loss sigmoid --text-chunk 8 --sibling-frac 0.25 --caption-targets 1 --out "$WORK/F" > "$WORK/F2.log"
 /usr/bin/python3 - "$WORK" <<'PY'
 import sys, torch
 ok = True

@@ -23,6 +23,7 @@ with SigLIP's pairwise sigmoid loss instead of InfoNCE.
 import argparse
 import copy
 import ctypes
+import hashlib
 import json
 import math
 import os
@@ -61,10 +62,13 @@ def preprocess_u8(path, size):
 
 def load_split_cache(corpus, size, cache_dir):
     os.makedirs(cache_dir, exist_ok=True)
-    # one cache per corpus folder and size (a rebuilt corpus needs the old file removed)
-    cp = os.path.join(cache_dir, f"{os.path.basename(corpus.rstrip('/'))}_images_{size}.npy")
-    ds = json.load(open(os.path.join(corpus, "dataset_xmodal.json"), encoding="utf-8"))
-    imgs = ds["images"]
+    with open(os.path.join(corpus, "dataset_xmodal.json"), "rb") as f:
+        raw = f.read()
+    imgs = json.loads(raw)["images"]
+    # one cache per corpus folder, image list and size: a rebuilt or edited
+    # corpus gets a file of its own rather than another's pixels
+    digest = hashlib.sha256(raw).hexdigest()[:12]
+    cp = os.path.join(cache_dir, f"{os.path.basename(corpus.rstrip('/'))}_{digest}_images_{size}.npy")
     if os.path.exists(cp):
         arr = np.load(cp)
     else:
@@ -218,22 +222,55 @@ def update_ema(avg, model, decay):
     torch._foreach_add_(fa, fm, alpha=1 - decay)
 
 
-def grouped_infonce(logits, groups):
-    """Symmetric InfoNCE whose targets spread over every column of the row's
-    group: items of one group are positives of each other, not negatives."""
-    tgt = (groups[:, None] == groups[None, :]).float()
-    tgt = tgt / tgt.sum(1, keepdim=True)
-    return 0.5 * (torch.sum(-tgt * F.log_softmax(logits, 1), 1).mean()
-                  + torch.sum(-tgt * F.log_softmax(logits.t(), 1), 1).mean())
+def same_group(groups):
+    """Targets under which items of one concept group are positives of each
+    other, not negatives."""
+    return (groups[:, None] == groups[None, :]).float()
 
 
-def grouped_sigmoid(logits, groups, bias):
+def describing(bi, cj, img_keys, cap_key):
+    """Targets under which caption j of the batch is a positive of image i when
+    it is, word for word, one of image i's own captions: two renderings of one
+    concept that share a caption ("penguin") stay positives of each other,
+    while "dog icon" is not a positive of the emoji "dog"."""
+    keys = [cap_key[j] for j in cj]
+    return torch.tensor([[k in img_keys[i] for k in keys] for i in bi.tolist()], dtype=torch.float32)
+
+
+def soft_infonce(logits, tgt):
+    """Symmetric InfoNCE whose targets spread over every positive: tgt[i, j]
+    is 1 where caption j is a positive of image i (the diagonal always)."""
+    ti = tgt / tgt.sum(1, keepdim=True)
+    tt = tgt.t() / tgt.t().sum(1, keepdim=True)
+    return 0.5 * (torch.sum(-ti * F.log_softmax(logits, 1), 1).mean()
+                  + torch.sum(-tt * F.log_softmax(logits.t(), 1), 1).mean())
+
+
+def soft_sigmoid(logits, tgt, bias):
     """SigLIP's pairwise sigmoid loss (Zhai et al. 2023): each image-caption
-    pair of the batch is its own binary problem, positive when the two share a
-    concept group, so no softmax couples a row's pairs. Summed over the pairs
-    and divided by the batch size, as in the paper."""
-    sign = 2.0 * (groups[:, None] == groups[None, :]).float() - 1.0
+    pair of the batch is its own binary problem, positive where tgt is 1, so
+    no softmax couples a row's pairs. Summed over the pairs and divided by the
+    batch size, as in the paper."""
+    sign = 2.0 * tgt - 1.0
     return -F.logsigmoid(sign * (logits + bias)).sum() / logits.shape[0]
+
+
+def with_siblings(bi, siblings, pairs, rng):
+    """The batch bi with its last slots given to other renderings of the
+    concepts in its first slots (siblings[i]: same concept group, captioned
+    differently), up to `pairs` of them. Random batches of a corpus this size
+    almost never hold two renderings of one concept, so nothing else asks the
+    model to tell a Tabler "dog icon" from the emoji "dog"."""
+    out = bi.clone()
+    j, n = len(out) - 1, 0
+    for k, i in enumerate(bi.tolist()):
+        if n == pairs or k >= j:
+            break
+        sib = siblings.get(i)
+        if sib:
+            out[j] = sib[rng.randrange(len(sib))]
+            j, n = j - 1, n + 1
+    return out
 
 
 def max_violation(ie, te, groups, margin):
@@ -431,6 +468,12 @@ def main():
                     help="SOURCE=N[,SOURCE=N]: each training image of these corpus sources is seen N times "
                          "an epoch (a few hundred drawings among 160,000 icons would otherwise barely count)")
     ap.add_argument("--group-targets", type=int, default=1)
+    ap.add_argument("--caption-targets", type=int, default=0,
+                    help="1: a caption is a positive of every image of the batch that has it, word for word, "
+                         "among its own captions (instead of every image of its concept group)")
+    ap.add_argument("--sibling-frac", type=float, default=0.0,
+                    help="fraction of each batch given to other renderings of concepts already in it, "
+                         "captioned differently (another vendor's drawing), as within-concept negatives")
     ap.add_argument("--loss", default="softmax", choices=("softmax", "sigmoid"),
                     help="softmax: symmetric InfoNCE (CLIP); sigmoid: SigLIP's pairwise loss, with a "
                          "learned bias (init -10) and the logit scale initialised at ln 10")
@@ -557,6 +600,20 @@ def main():
     if unknown:
         raise SystemExit(f"--repeat: no images of source {', '.join(sorted(unknown))} in {a.corpus}")
     train_idx = torch.tensor([i for i in splits["train"] for _ in range(repeat.get(imgs[i].get("source"), 1))])
+    # captions compared word for word, as a query would be typed
+    cap_key = [r.rstrip(".").strip().lower() for r in cap_raw]
+    img_keys = [frozenset(cap_key[j] for j in js) for js in img_caps]
+    siblings = {}
+    if a.sibling_frac > 0:
+        members = {}
+        for i in splits["train"]:
+            members.setdefault(int(img_group[i]), []).append(i)
+        for ms in members.values():
+            for i in ms:
+                sib = [k for k in ms if img_keys[k] != img_keys[i]]
+                if sib:
+                    siblings[i] = sib
+        say(event="siblings", train_images_with_siblings=len(siblings))
     if repeat:
         say(event="repeat", sources=repeat, train_entries=len(train_idx), train_images=len(splits["train"]))
     steps_per_epoch = len(train_idx) // a.batch
@@ -651,7 +708,7 @@ def main():
             ge = model.get_text_features(trim(gloss_ids[pick]))
         logits = scale * F.normalize(le.float(), dim=-1) @ F.normalize(ge.float(), dim=-1).t()
         # the same synset drawn twice is a positive, not a negative
-        return grouped_infonce(logits, torch.tensor(pick))
+        return soft_infonce(logits, same_group(torch.tensor(pick)))
 
     # Every random choice of a step comes from generators seeded by (seed, step)
     # and each epoch's order from (seed, epoch): a run resumed from any
@@ -672,6 +729,10 @@ def main():
         for g in opt.param_groups:
             g["lr"] = lr_at(frac)
         bi = perm[b * a.batch:(b + 1) * a.batch]
+        if a.sibling_frac > 0:
+            # a generator of its own, so that earlier recipes keep their random streams
+            bi = with_siblings(bi, siblings, int(a.sibling_frac * a.batch),
+                               random.Random(a.seed * 1_000_039 + step))
         # one random caption variant per image
         cj = [img_caps[i][srng.randrange(len(img_caps[i]))] for i in bi.tolist()]
         rows = []
@@ -713,8 +774,11 @@ def main():
         scale = model.logit_scale.exp().clamp(max=100.0)
         logits = scale * ie @ te.t()
         # without group targets every pair is its own group: plain CLIP targets
-        groups = img_group[bi] if a.group_targets else torch.arange(len(bi))
-        loss = grouped_sigmoid(logits, groups, logit_bias) if sigmoid else grouped_infonce(logits, groups)
+        if a.caption_targets:
+            tgt = describing(bi, cj, img_keys, cap_key)
+        else:
+            tgt = same_group(img_group[bi] if a.group_targets else torch.arange(len(bi)))
+        loss = soft_sigmoid(logits, tgt, logit_bias) if sigmoid else soft_infonce(logits, tgt)
         if a.hard_weight > 0:
             loss = loss + a.hard_weight * max_violation(ie, te, img_group[bi], a.margin)
         if a.gloss_weight > 0:
