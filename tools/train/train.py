@@ -18,7 +18,9 @@ epoch (and every --ckpt-minutes), best.pt by val recall sum (with
 --select-sentences, plus that of val's captions written as sentences). Fine-tuning:
 --init starts from given weights; --hard-weight adds VSE++'s max-violation
 hinge on the hardest negative of another concept group. --loss sigmoid trains
-with SigLIP's pairwise sigmoid loss instead of InfoNCE.
+with SigLIP's pairwise sigmoid loss instead of InfoNCE. --sibling-frac puts other
+renderings of a batch's concepts into it, and --caption-targets makes a caption
+a positive of exactly the images that have it among their own captions.
 """
 import argparse
 import copy
