@@ -602,9 +602,12 @@ def main():
     if unknown:
         raise SystemExit(f"--repeat: no images of source {', '.join(sorted(unknown))} in {a.corpus}")
     train_idx = torch.tensor([i for i in splits["train"] for _ in range(repeat.get(imgs[i].get("source"), 1))])
-    # captions compared word for word, as a query would be typed
-    cap_key = [r.rstrip(".").strip().lower() for r in cap_raw]
-    img_keys = [frozenset(cap_key[j] for j in js) for js in img_caps]
+    # captions compared word for word, as a query would be typed; only the
+    # two flags below read them, and 450,000 keys are not free at start-up
+    cap_key = img_keys = None
+    if a.caption_targets or a.sibling_frac > 0:
+        cap_key = [r.rstrip(".").strip().lower() for r in cap_raw]
+        img_keys = [frozenset(cap_key[j] for j in js) for js in img_caps]
     siblings = {}
     if a.sibling_frac > 0:
         members = {}
