@@ -36,6 +36,8 @@ type Engine struct {
 	cfg    Config
 	maps   *mappings // vector files mapped for graph indexes
 
+	kw keywordCache // for hybrid searches, built on the first
+
 	mu        sync.Mutex // serialises refreshes
 	state     *snapshot  // the indexes as of the last refresh; replaced, never mutated
 	stateMu   sync.RWMutex

@@ -62,6 +62,11 @@ type Query struct {
 	TopK int
 	// Filter keeps only documents of some images: a split, a folder.
 	Filter workspace.Filter
+	// Hybrid, for a text query, also finds documents by the words of their
+	// captions and image keys, and fuses the two rankings: a model that
+	// missed a plain word ("a dog") still finds the images captioned with
+	// it. Scores are then fused ranks, not cosine similarities.
+	Hybrid bool
 }
 
 // Kind names what a query looks for: "text", "image", "image_id" or
@@ -170,6 +175,9 @@ func (e *Engine) plan(q Query) (*Result, error) {
 			return nil, err
 		}
 	}
+	if q.Hybrid && kind != "text" {
+		return nil, fmt.Errorf("%w: hybrid search takes a text query (it matches words)", ErrBadQuery)
+	}
 	if kind == "image" && len(q.Image) == 0 {
 		return nil, fmt.Errorf("%w: the image is empty", ErrBadQuery)
 	}
@@ -217,6 +225,9 @@ func (e *Engine) checkText(text string) error {
 
 // answer finds a planned query's hits; vec is its text's vector, if any.
 func (e *Engine) answer(ctx context.Context, q Query, vec []float32, r *Result) error {
+	if q.Hybrid {
+		return e.answerHybrid(ctx, q, vec, r)
+	}
 	var exclude func(workspace.Kind, int64) bool
 	switch {
 	case q.Image != nil:

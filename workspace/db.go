@@ -474,6 +474,16 @@ type Filter struct {
 // IsZero reports whether f selects everything.
 func (f Filter) IsZero() bool { return f.Split == "" && f.Under == "" }
 
+// Selects reports whether f selects an image with this key and split, as
+// FilterRows does in the database.
+func (f Filter) Selects(key, split string) bool {
+	if f.Split != "" && split != f.Split {
+		return false
+	}
+	u := strings.Trim(f.Under, "/")
+	return u == "" || strings.HasPrefix(key, u+"/")
+}
+
 // FilterRows returns the vector rows of the live documents of kind k that
 // f selects (a caption by its image), in increasing order.
 func (w *Workspace) FilterRows(ctx context.Context, k Kind, f Filter) ([]int, error) {

@@ -449,3 +449,47 @@ func TestFolderNamesWithURISyntax(t *testing.T) {
 		}
 	}
 }
+
+// Filter.Selects, which hybrid search applies in memory, agrees with
+// FilterRows, which asks the database.
+func TestFilterSelectsAsRowsDo(t *testing.T) { stores(t, testFilterSelectsAsRowsDo) }
+
+func testFilterSelectsAsRowsDo(t *testing.T, _ string, create func(Model) (*Workspace, error)) {
+	ctx := context.Background()
+	w, err := create(Model{ID: "m", Dim: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	var batch []NewImage
+	for i, key := range []string{"a/x.jpg", "a%/y.jpg", "a_/z.jpg", "ab/w.jpg", "a/b/c.jpg", "top.jpg", "été/v.jpg"} {
+		im := newImage(key, float32(i+1), "caption")
+		if i%2 == 1 {
+			im.Split = "train"
+		}
+		batch = append(batch, im)
+	}
+	if err := w.Add(ctx, batch, nil); err != nil {
+		t.Fatal(err)
+	}
+	imgs, err := w.ImagesInSplit(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []Filter{{}, {Under: "a"}, {Under: "a/"}, {Under: "/a/b"}, {Under: "a%"}, {Under: "a_"}, {Under: "été"}, {Split: "train"}, {Split: "test", Under: "a"}, {Under: "nowhere"}} {
+		rows, err := w.FilterRows(ctx, Images, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []int
+		for _, im := range imgs {
+			if f.Selects(im.Key, im.Split) {
+				want = append(want, im.Row)
+			}
+		}
+		slices.Sort(want)
+		if !slices.Equal(rows, want) {
+			t.Errorf("%+v: FilterRows gives rows %v, Selects %v", f, rows, want)
+		}
+	}
+}
