@@ -10,11 +10,12 @@
 package lexical
 
 import (
-	"cmp"
 	"math"
 	"slices"
 	"strings"
 	"unicode"
+
+	"github.com/xmodal/xmodal/index"
 )
 
 // BM25's usual constants (Robertson and Zaragoza, 2009): term-frequency
@@ -81,14 +82,17 @@ func Build(docs []Doc) *Index {
 func (x *Index) Len() int { return len(x.ids) }
 
 // Search returns the k documents that score highest for the query's words,
-// best first; a document with none of them is not returned. keep, if not
+// best first, equal scores in the order the documents were given to
+// Build; a document with none of the words is not returned. keep, if not
 // nil, says which documents may be returned.
 func (x *Index) Search(query string, k int, keep func(id int64) bool) []Hit {
 	terms := Terms(query)
 	if len(terms) == 0 || k < 1 || len(x.ids) == 0 {
 		return nil
 	}
-	scores := map[int32]float32{}
+	// A dense array beats a map by far when common words touch many
+	// documents; a document none of the words touch keeps score 0.
+	scores := make([]float32, len(x.ids))
 	n := float64(len(x.ids))
 	for _, w := range dedup(terms) {
 		ps := x.postings[w]
@@ -104,20 +108,12 @@ func (x *Index) Search(query string, k int, keep func(id int64) bool) []Hit {
 			scores[p.doc] += idf * f * (k1 + 1) / (f + norm)
 		}
 	}
-	hits := make([]Hit, 0, len(scores))
-	for d, s := range scores {
-		if keep == nil || keep(x.ids[d]) {
-			hits = append(hits, Hit{x.ids[d], s})
-		}
+	top := index.TopK(scores, k, func(d int) bool { return scores[d] > 0 && (keep == nil || keep(x.ids[d])) })
+	hits := make([]Hit, len(top))
+	for i, h := range top {
+		hits[i] = Hit{x.ids[h.Row], h.Score}
 	}
-	// Ties go to the earlier id, so that results do not depend on map order.
-	slices.SortFunc(hits, func(p, q Hit) int {
-		if c := cmp.Compare(q.Score, p.Score); c != 0 {
-			return c
-		}
-		return cmp.Compare(p.ID, q.ID)
-	})
-	return hits[:min(k, len(hits))]
+	return hits
 }
 
 func dedup(ws []string) []string {

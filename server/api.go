@@ -69,6 +69,7 @@ type searchRequest struct {
 	TopK      int    `json:"top_k,omitempty"`
 	Split     string `json:"split,omitempty"`
 	Under     string `json:"under,omitempty"`
+	Hybrid    bool   `json:"hybrid,omitempty"`
 
 	upload *upload // a multipart file, or Image decoded
 }
@@ -82,6 +83,7 @@ type queryInfo struct {
 	Width    int    `json:"width,omitempty"`
 	Height   int    `json:"height,omitempty"`
 	Bytes    int    `json:"bytes,omitempty"`
+	Hybrid   bool   `json:"hybrid,omitempty"` // fused with a keyword search
 }
 
 // searchResponse lists hits by kind; a kind that was not searched is left
@@ -126,8 +128,8 @@ func (s *Server) apiSearch(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := search.Query{Text: req.Text, ImageID: req.ID, CaptionID: req.CaptionID, Targets: targets, TopK: req.TopK,
-		Filter: workspace.Filter{Split: req.Split, Under: req.Under}}
-	info := queryInfo{Text: req.Text, ID: req.ID + req.CaptionID}
+		Filter: workspace.Filter{Split: req.Split, Under: req.Under}, Hybrid: req.Hybrid}
+	info := queryInfo{Text: req.Text, ID: req.ID + req.CaptionID, Hybrid: req.Hybrid}
 	if up := req.upload; up != nil {
 		q.Image = up.data
 		info = queryInfo{MimeType: up.mimeType, Width: up.width, Height: up.height, Bytes: len(up.data)}
@@ -192,6 +194,7 @@ type searchJSON struct {
 	TopK      *int    `json:"top_k"`
 	Split     *string `json:"split"`
 	Under     *string `json:"under"`
+	Hybrid    *bool   `json:"hybrid"`
 }
 
 func (b searchJSON) into(req *searchRequest) error {
@@ -231,6 +234,9 @@ func (b searchJSON) into(req *searchRequest) error {
 			}
 			*id.to = *id.from
 		}
+	}
+	if b.Hybrid != nil {
+		req.Hybrid = *b.Hybrid
 	}
 	if b.TopK != nil {
 		if *b.TopK < 1 {
@@ -277,6 +283,10 @@ func formFields(v url.Values, req *searchRequest, allowImage bool) error {
 			req.Split = val
 		case "under":
 			req.Under = val
+		case "hybrid":
+			if req.Hybrid, err = strconv.ParseBool(val); err != nil {
+				err = badRequest("hybrid %q: want true or false", val)
+			}
 		case "top_k":
 			if req.TopK, err = strconv.Atoi(val); err != nil {
 				err = badRequest("top_k %q is not a whole number", val)
@@ -289,7 +299,7 @@ func formFields(v url.Values, req *searchRequest, allowImage bool) error {
 			}
 			req.Image = val
 		default:
-			return badRequest("unknown parameter %q (want text, id, caption_id, target, top_k, split, under)", name)
+			return badRequest("unknown parameter %q (want text, id, caption_id, target, top_k, split, under, hybrid)", name)
 		}
 		if err != nil {
 			return err

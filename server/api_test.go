@@ -29,6 +29,7 @@ type searchBody struct {
 		MimeType string `json:"mime_type"`
 		Width    int    `json:"width"`
 		Height   int    `json:"height"`
+		Hybrid   bool   `json:"hybrid"`
 	} `json:"query"`
 	TopK     int       `json:"top_k"`
 	TookMS   *float64  `json:"took_ms"`
@@ -84,6 +85,20 @@ func TestAPISearchByText(t *testing.T) {
 	out = f.search(t, f.postJSON(t, "/api/v1/search", `{"text":"x","target":"both","top_k":2}`))
 	if out.Images == nil || out.Captions == nil || len(*out.Images) != 2 || len(*out.Captions) != 2 {
 		t.Errorf("both: %+v", out)
+	}
+
+	// Hybrid: the words of a caption find its image, however the
+	// fixture's tiny model ranks it; every way of asking says so.
+	ct, body = multipartBody(t, nil, "text", "la 250x330", "hybrid", "true", "top_k", "3")
+	for _, res := range []response{
+		f.get(t, "/api/v1/search?text=la+250x330&hybrid=1&top_k=3"),
+		f.postJSON(t, "/api/v1/search", `{"text":"la 250x330","hybrid":true,"top_k":3}`),
+		f.do(t, "POST", "/api/v1/search", ct, body),
+	} {
+		out := f.search(t, res)
+		if !out.Query.Hybrid || out.Images == nil || len(*out.Images) != 3 || (*out.Images)[0].ID != f.ids["05_la_250x330.png"] {
+			t.Errorf("hybrid: %+v", out)
+		}
 	}
 }
 
@@ -183,6 +198,9 @@ func TestAPISearchErrors(t *testing.T) {
 		{"too many pixels", "/api/v1/search", map[string]string{"image": dataURI("image/png", bombPNG(2000, 2000))}, 413, "limit of 1.0 megapixels"},
 		{"image and text", "/api/v1/search", map[string]string{"image": dataURI("image/png", png), "text": "x"}, 400, "exactly one"},
 		{"unknown id", "/api/v1/search", `{"id":12345}`, 404, "no image with id 12345"},
+		{"bad hybrid", "/api/v1/search?text=x&hybrid=maybe", nil, 400, `hybrid "maybe": want true or false`},
+		{"hybrid by id", "/api/v1/search?id=1&hybrid=true", nil, 400, "hybrid search takes a text query"},
+		{"hybrid as a string", "/api/v1/search", `{"text":"x","hybrid":"yes"}`, 400, `"hybrid" must be`},
 		// GET and POST apply the same rules.
 		{"zero top_k by GET", "/api/v1/search?text=x&top_k=0", nil, 400, "top_k must be at least 1"},
 		{"zero top_k by POST", "/api/v1/search", `{"text":"x","top_k":0}`, 400, "top_k must be at least 1"},

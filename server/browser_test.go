@@ -146,6 +146,20 @@ func TestBrowserEndToEnd(t *testing.T) {
 		bt.Screenshot(t, dir, "desktop-text-to-captions.png"),
 	)
 
+	// Words too: the toggle re-runs the search as a hybrid one, whose
+	// fused scores are small, and the URL keeps it.
+	run(
+		chromedp.Click(chromedp.CSS(`label[for="target-images"]`)),
+		chromedp.SetValue(chromedp.ID("q"), "la 250x330"),
+		chromedp.Click(chromedp.ID("hybrid")),
+		bt.Poll("hybrid results show", `location.search.includes('hybrid=1') && document.querySelectorAll('#images .result').length === 8 && document.querySelector('#images .result').getAttribute('aria-label').includes('05_la_250x330.png')`),
+		bt.Screenshot(t, dir, "desktop-hybrid.png"),
+	)
+	if first := bt.Evaluate[string](tab, t, `document.querySelector('#images .score').textContent`); !strings.HasPrefix(first, "0.0") || len(first) != 6 {
+		t.Errorf("the first hybrid score shows as %q, want a fused score such as 0.0325", first)
+	}
+	run(chromedp.Click(chromedp.ID("hybrid")), bt.Poll("the toggle turns it off", `!location.search.includes('hybrid')`))
+
 	// Phone width: the same query from the URL, no horizontal scrolling.
 	run(
 		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),

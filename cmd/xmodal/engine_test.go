@@ -37,6 +37,7 @@ func TestCLIAndServerAgree(t *testing.T) {
 		{"image to images", []string{"--image", image, "--to", "images"}, map[string]any{"image": "data:image/png;base64," + b64(imageBytes), "target": "images"}},
 		{"more like this", []string{"--id", "2"}, map[string]any{"id": 2}},
 		{"caption to both", []string{"--caption-id", "1", "--to", "both"}, map[string]any{"caption_id": 1, "target": "both"}},
+		{"hybrid", []string{"--text", "a wide strip", "--hybrid", "--to", "both"}, map[string]any{"text": "a wide strip", "hybrid": true, "target": "both"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code, out, errOut := xmodal(t, append([]string{"search", "--workspace", ws, "--model", modelA, "--json"}, c.cli...)...)

@@ -180,6 +180,7 @@ func TestCommandErrors(t *testing.T) {
 		{[]string{"embed", "--bogus"}, 2, "bogus"},
 		{[]string{"search", "--workspace", "/no/such/ws", "--text", "x"}, 1, "no workspace"},
 		{[]string{"search", "--workspace", "/tmp", "--text", "x", "--image", "y"}, 2, "exactly one"},
+		{[]string{"search", "--workspace", "/tmp", "--id", "3", "--hybrid"}, 2, "--hybrid goes with --text"},
 	}
 	for _, tc := range tests {
 		code, _, errOut := xmodal(t, tc.args...)

@@ -66,6 +66,7 @@ func TestDatabaseWorkspace(t *testing.T) {
 	same("search", "--text", "picture 3", "--to", "images", "--top-k", "5", "--json")
 	same("search", "--image", filepath.Join(data, "Images", "0007.png"), "--to", "captions", "--top-k", "5", "--json")
 	same("search", "--text", "another caption", "--to", "captions", "--under", "Images", "--top-k", "3", "--json")
+	same("search", "--text", "picture 3", "--hybrid", "--to", "both", "--top-k", "5", "--json")
 	same("eval", "--json")
 
 	if code, out, errOut := xmodal(t, "db", "migrate", "--workspace", url); code != 0 || !strings.Contains(out, "nothing to do") {
@@ -179,6 +180,10 @@ func TestPgvectorWorkspace(t *testing.T) {
 			t.Errorf("exact search, rank %d: the folder has %+v, pgvector %+v", i+1, h, p)
 		}
 	}
+	// Hybrid search fuses pgvector's ranking with the same keyword index.
+	if keys := searchEach(t, []string{folder, url}, "--exact", "--text", "picture 3", "--hybrid", "--top-k", "5", "--json"); keys[0] != keys[1] {
+		t.Errorf("hybrid search: the folder finds\n%s\npgvector\n%s", keys[0], keys[1])
+	}
 	code, out, errOut := xmodal(t, "eval", "--workspace", url, "--ann-recall", "--json")
 	if code != 0 || !strings.Contains(out, `"queries":"text→image"`) || !strings.Contains(out, `"recall":`) {
 		t.Errorf("eval --ann-recall: exit %d: %s%s", code, out, errOut)
@@ -214,15 +219,24 @@ func TestWorkspaceCopy(t *testing.T) {
 			t.Errorf("copy %s %s: %+v, want %+v", c.src, c.dst, got, c.want)
 		}
 	}
+	outs := searchEach(t, []string{folder, url, back}, "--text", "another caption of 4", "--top-k", "5", "--json")
+	if outs[0] != outs[1] || outs[0] != outs[2] {
+		t.Errorf("the original finds\n%s\nthe database copy\n%s\nthe copy back\n%s", outs[0], outs[1], outs[2])
+	}
+}
+
+// searchEach runs one xmodal search on each workspace and returns what
+// each printed, without document ids: those depend on the order in which
+// batches committed.
+func searchEach(t *testing.T, workspaces []string, args ...string) []string {
+	t.Helper()
 	var outs []string
-	for _, ws := range []string{folder, url, back} {
-		code, out, errOut := xmodal(t, "search", "--workspace", ws, "--text", "another caption of 4", "--top-k", "5", "--json")
+	for _, ws := range workspaces {
+		code, out, errOut := xmodal(t, append([]string{"search", "--workspace", ws}, args...)...)
 		if code != 0 {
 			t.Fatalf("search %s: exit %d: %s", ws, code, errOut)
 		}
 		outs = append(outs, regexp.MustCompile(`"id":\d+,?`).ReplaceAllString(out, ""))
 	}
-	if outs[0] != outs[1] || outs[0] != outs[2] {
-		t.Errorf("the original finds\n%s\nthe database copy\n%s\nthe copy back\n%s", outs[0], outs[1], outs[2])
-	}
+	return outs
 }

@@ -15,7 +15,7 @@ import (
 )
 
 func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("search", "--workspace WS (--text T | --image FILE | --id N | --caption-id N) [--to images|captions|both] [--top-k K] [--split S] [--under FOLDER] [--exact] [--json]", stderr)
+	fs := newFlags("search", "--workspace WS (--text T | --image FILE | --id N | --caption-id N) [--to images|captions|both] [--top-k K] [--split S] [--under FOLDER] [--hybrid] [--exact] [--json]", stderr)
 	wsDir := fs.String("workspace", "", "workspace folder or postgres:// URL")
 	var mf modelFlags
 	mf.add(fs, false)
@@ -29,6 +29,7 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	exact := fs.Bool("exact", false, exactUsage)
 	split := fs.String("split", "", "find only images of this split (and their captions)")
 	under := fs.String("under", "", "find only images whose key is under this folder (and their captions)")
+	hybrid := fs.Bool("hybrid", false, "with --text: also match the words of captions and file names (BM25), fused with the model's ranking; scores are then fused scores")
 	if err := parse(fs, args, false); err != nil {
 		return err
 	}
@@ -36,7 +37,7 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usagef("--workspace is required")
 	}
 	q := search.Query{Text: *text, ImageID: *id, CaptionID: *captionID, TopK: *topK,
-		Filter: workspace.Filter{Split: *split, Under: *under}}
+		Filter: workspace.Filter{Split: *split, Under: *under}, Hybrid: *hybrid}
 	if *image != "" {
 		q.Image = []byte{} // read below, once the flags are known to be right
 	}
@@ -45,6 +46,9 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if *topK < 1 {
 		return usagef("--top-k must be at least 1")
+	}
+	if *hybrid && q.Text == "" {
+		return usagef("--hybrid goes with --text: it matches words")
 	}
 	switch *to {
 	case "":
@@ -98,7 +102,7 @@ func printHits(stdout io.Writer, hits []search.Hit, asJSON bool) error {
 		return nil
 	}
 	if len(hits) == 0 {
-		fmt.Fprintln(out, "no results: the workspace is empty")
+		fmt.Fprintln(out, "no results: the workspace is empty, or the filters leave nothing")
 		return nil
 	}
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)

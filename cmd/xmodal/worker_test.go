@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -137,15 +136,7 @@ func TestDistributedIndexing(t *testing.T) {
 	if code, _, errOut := xmodal(t, "index", "--data", data, "--workspace", folder, "--model", modelA); code != 0 {
 		t.Fatalf("index into a folder: exit %d: %s", code, errOut)
 	}
-	var outs []string
-	for _, w := range []string{folder, url} {
-		code, out, errOut := xmodal(t, "search", "--workspace", w, "--text", "picture 7", "--to", "captions", "--top-k", "10", "--json")
-		if code != 0 {
-			t.Fatalf("search %s: exit %d: %s", w, code, errOut)
-		}
-		outs = append(outs, regexp.MustCompile(`"id":\d+,?`).ReplaceAllString(out, ""))
-	}
-	if outs[0] != outs[1] {
+	if outs := searchEach(t, []string{folder, url}, "--text", "picture 7", "--to", "captions", "--top-k", "10", "--json"); outs[0] != outs[1] {
 		t.Errorf("the folder finds\n%s\nthe workers' workspace\n%s", outs[0], outs[1])
 	}
 }

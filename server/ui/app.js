@@ -59,10 +59,12 @@
     status.classList.toggle('error', isError);
   }
 
-  const fmtScore = (s) => s.toFixed(3);
+  // Fused scores (hybrid) are sums of 1/(60 + rank), about 0.01 to 0.03.
+  const fmtScore = (s) => s.toFixed(s < 0.1 ? 4 : 3);
   const fmtBytes = (n) => (n < 1024 ? `${n} bytes` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KB` : `${(n / (1 << 20)).toFixed(1)} MB`);
   const plural = (n, word) => `${n.toLocaleString()} ${word}${n === 1 ? '' : 's'}`;
   const target = () => form.querySelector('input[name=target]:checked').value;
+  const hybrid = () => $('hybrid').checked;
 
   // With an image query, captions and similar images sit side by side on
   // wide screens.
@@ -113,7 +115,7 @@
 
   // --- searches ------------------------------------------------------------
 
-  async function searchText(text, tgt) {
+  async function searchText(text, tgt, words) {
     const gen = ++generation;
     setStatus('Searching…');
     document.body.setAttribute('aria-busy', 'true');
@@ -121,7 +123,7 @@
       const res = await api('/api/v1/search', {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ text, target: tgt, top_k: TOP_K_TEXT }),
+        body: JSON.stringify({ text, target: tgt, top_k: TOP_K_TEXT, hybrid: words }),
       });
       if (gen !== generation) return;
       if (tgt === 'captions') {
@@ -196,13 +198,14 @@
     const tgt = target();
     const params = new URLSearchParams({ q: text });
     if (tgt !== 'images') params.set('target', tgt);
+    if (hybrid()) params.set('hybrid', '1');
     history.replaceState(null, '', `?${params}`);
-    searchText(text, tgt);
+    searchText(text, tgt, hybrid());
   });
 
-  // Changing the target re-runs a text search.
+  // Changing the target or the word matching re-runs a text search.
   form.addEventListener('change', (e) => {
-    if (e.target.name === 'target' && input.value.trim()) form.requestSubmit();
+    if ((e.target.name === 'target' || e.target.name === 'hybrid') && input.value.trim()) form.requestSubmit();
   });
 
   fileInput.addEventListener('change', () => {
@@ -341,10 +344,11 @@
     const params = new URLSearchParams(location.search);
     const q = params.get('q');
     if (params.get('target') === 'captions') $('target-captions').checked = true;
+    $('hybrid').checked = params.get('hybrid') === '1';
     await loadStats();
     if (q) {
       input.value = q;
-      searchText(q, target());
+      searchText(q, target(), hybrid());
     }
   })();
 })();
