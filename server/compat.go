@@ -114,20 +114,20 @@ func (s *Server) compatSearch(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := s.requestContext(r)
 	defer cancel()
 
-	items, topK, target, err := s.parseCompat(r)
+	items, params, err := s.parseCompat(r)
 	if err != nil {
 		return err
 	}
 	queries := make([]search.Query, len(items))
 	images := false
 	for i, it := range items {
-		q := search.Query{Text: it.text, ImageID: it.imageID, TopK: topK}
+		q := search.Query{Text: it.text, ImageID: it.imageID, TopK: params.topK, Hybrid: params.hybrid && it.text != ""}
 		if it.image.data != nil {
 			q.Image, images = it.image.data, true
 		}
 		switch {
-		case target != "":
-			q.Targets = []workspace.Kind{target}
+		case params.target != "":
+			q.Targets = []workspace.Kind{params.target}
 		case it.imageID != 0:
 			// An image URL is an image query: it finds captions, as a
 			// data URI does (the engine's default for an id is images).
@@ -227,99 +227,109 @@ func score64(f float32) float64 {
 	return v
 }
 
-// parseCompat reads and checks a POST /search body. target is "" unless
-// parameters.target overrides the direction.
-func (s *Server) parseCompat(r *http.Request) (queries []compatQuery, topK int, target workspace.Kind, err error) {
+// compatParams are the settings of a POST /search request, from its
+// top-level top_k and its parameters.
+type compatParams struct {
+	topK   int            // 0 when not given: the engine's default
+	target workspace.Kind // "" unless parameters.target overrides the direction
+	hybrid bool           // parameters.hybrid: text queries match words too
+}
+
+// parseCompat reads and checks a POST /search body.
+func (s *Server) parseCompat(r *http.Request) (queries []compatQuery, params compatParams, err error) {
 	var raw map[string]json.RawMessage
 	if err := readJSON(r, &raw, false); err != nil {
-		return nil, 0, "", err
+		return nil, params, err
 	}
 	if raw == nil {
-		return nil, 0, "", badRequest(`want a JSON object such as {"top_k":5,"data":["a boy playing basketball"]}`)
+		return nil, params, badRequest(`want a JSON object such as {"top_k":5,"data":["a boy playing basketball"]}`)
 	}
-	var k, paramK int
+	var k int
 	for key, val := range raw {
 		switch key {
 		case "data":
 		case "top_k", "topK":
 			if k, err = parseIntField(key, val); err != nil {
-				return nil, 0, "", err
+				return nil, params, err
 			}
 		case "mode":
 			var mode string
 			if err := json.Unmarshal(val, &mode); err != nil {
-				return nil, 0, "", badRequest("field \"mode\" must be a string")
+				return nil, params, badRequest("field \"mode\" must be a string")
 			}
 			if mode != "" && mode != "search" {
-				return nil, 0, "", badRequest("mode %q is not supported here: POST /search only searches (add images with POST /api/v1/images)", mode)
+				return nil, params, badRequest("mode %q is not supported here: POST /search only searches (add images with POST /api/v1/images)", mode)
 			}
 		case "parameters":
-			if paramK, target, err = parseCompatParameters(val); err != nil {
-				return nil, 0, "", err
+			if params, err = parseCompatParameters(val); err != nil {
+				return nil, params, err
 			}
 		default:
 			if !compatIgnored[key] {
-				return nil, 0, "", badRequest("unknown field %q (POST /search takes data, top_k, mode and parameters)", key)
+				return nil, params, badRequest("unknown field %q (POST /search takes data, top_k, mode and parameters)", key)
 			}
 		}
 	}
-	if k != 0 && paramK != 0 && k != paramK {
-		return nil, 0, "", badRequest("top_k is given twice with different values (%d and parameters.top_k %d)", k, paramK)
+	if k != 0 && params.topK != 0 && k != params.topK {
+		return nil, params, badRequest("top_k is given twice with different values (%d and parameters.top_k %d)", k, params.topK)
 	}
-	if k == 0 {
-		k = paramK
+	if k != 0 {
+		params.topK = k
 	}
-	topK = k // 0 when not given: the engine's default
 
 	data, ok := raw["data"]
 	if !ok {
-		return nil, 0, "", badRequest(`field "data" is missing: want a list of queries, such as "data":["a boy playing basketball"]`)
+		return nil, params, badRequest(`field "data" is missing: want a list of queries, such as "data":["a boy playing basketball"]`)
 	}
 	var items []json.RawMessage
 	if err := json.Unmarshal(data, &items); err != nil || items == nil {
-		return nil, 0, "", badRequest(`field "data" must be a list of queries (texts or image data URIs)`)
+		return nil, params, badRequest(`field "data" must be a list of queries (texts or image data URIs)`)
 	}
 	if len(items) == 0 {
-		return nil, 0, "", badRequest(`field "data" is empty: give at least one query`)
+		return nil, params, badRequest(`field "data" is empty: give at least one query`)
 	}
 	if len(items) > s.opts.MaxQueries {
-		return nil, 0, "", badRequest(`field "data" has %d queries, above the limit of %d per request`, len(items), s.opts.MaxQueries)
+		return nil, params, badRequest(`field "data" has %d queries, above the limit of %d per request`, len(items), s.opts.MaxQueries)
 	}
 	queries = make([]compatQuery, len(items))
 	for i, item := range items {
 		if queries[i], err = s.parseCompatItem(r, i+1, item); err != nil {
-			return nil, 0, "", err
+			return nil, params, err
 		}
 	}
-	return queries, topK, target, nil
+	return queries, params, nil
 }
 
-func parseCompatParameters(val json.RawMessage) (topK int, target workspace.Kind, err error) {
+func parseCompatParameters(val json.RawMessage) (p compatParams, err error) {
 	var params map[string]json.RawMessage
 	if err := json.Unmarshal(val, &params); err != nil || params == nil {
-		return 0, "", badRequest(`field "parameters" must be an object such as {"top_k":5}`)
+		return p, badRequest(`field "parameters" must be an object such as {"top_k":5}`)
 	}
 	for key, v := range params {
 		switch key {
 		case "top_k", "topK":
-			if topK, err = parseIntField("parameters."+key, v); err != nil {
-				return 0, "", err
+			if p.topK, err = parseIntField("parameters."+key, v); err != nil {
+				return p, err
 			}
 		case "target":
 			var t string
 			if err := json.Unmarshal(v, &t); err != nil {
-				return 0, "", badRequest("parameters.target must be a string: images or captions")
+				return p, badRequest("parameters.target must be a string: images or captions")
 			}
 			kinds, err := parseTarget(t)
 			if err != nil || len(kinds) != 1 {
-				return 0, "", badRequest("parameters.target %q: want images or captions", t)
+				return p, badRequest("parameters.target %q: want images or captions", t)
 			}
-			target = kinds[0]
+			p.target = kinds[0]
+		case "hybrid":
+			if err := json.Unmarshal(v, &p.hybrid); err != nil {
+				return p, badRequest("parameters.hybrid must be true or false, not %s", shortJSON(v))
+			}
 		default:
-			return 0, "", badRequest("unknown field parameters.%s (parameters takes top_k and target)", key)
+			return p, badRequest("unknown field parameters.%s (parameters takes top_k, target and hybrid)", key)
 		}
 	}
-	return topK, target, nil
+	return p, nil
 }
 
 // parseIntField reads a count (at least 1), which must be a JSON number.

@@ -180,6 +180,28 @@ func TestCompatTargetOverride(t *testing.T) {
 	}
 }
 
+// parameters.hybrid makes text queries match words too; an image in the
+// same request is searched as usual.
+func TestCompatHybrid(t *testing.T) {
+	f := newFixture(t, Options{})
+	png := fixtureBytes(t, "03_tiny_17x9.png")
+	res := f.postJSON(t, "/search", `{"parameters":{"top_k":3,"hybrid":true},"data":["la 250x330","`+dataURI("image/png", png)+`"]}`)
+	var out compatBody
+	res.json(t, &out)
+	if res.status != 200 {
+		t.Fatalf("status %d: %s", res.status, res.body)
+	}
+	words, image := out.Search.Docs[0].Matches, out.Search.Docs[1].Matches
+	if len(words) != 3 || words[0].ID != strconv.FormatInt(f.ids["05_la_250x330.png"], 10) || words[0].Score.Value > 0.1 {
+		t.Errorf("hybrid text: %+v, want 05_la_250x330.png first with a fused score", words)
+	}
+	var alone compatBody
+	f.postJSON(t, "/search", `{"parameters":{"top_k":3},"data":["`+dataURI("image/png", png)+`"]}`).json(t, &alone)
+	if fmt.Sprint(image) != fmt.Sprint(alone.Search.Docs[0].Matches) {
+		t.Errorf("an image beside a hybrid text finds %+v; alone, %+v", image, alone.Search.Docs[0].Matches)
+	}
+}
+
 func TestCompatDefaultTopK(t *testing.T) {
 	f := newFixture(t, Options{})
 	f.eng.Limits.DefaultTopK = 3
@@ -262,6 +284,7 @@ func TestCompatErrors(t *testing.T) {
 		{"parameters not object", `{"parameters":[1],"data":["x"]}`, 400, "parameters"},
 		{"unknown parameter", `{"parameters":{"limit":3},"data":["x"]}`, 400, "parameters.limit"},
 		{"bad target", `{"parameters":{"target":"both"},"data":["x"]}`, 400, "target"},
+		{"bad hybrid", `{"parameters":{"hybrid":"yes"},"data":["x"]}`, 400, "parameters.hybrid must be true or false"},
 		{"too many queries", `{"data":["a","b","c","d","e"]}`, 400, "limit of 4"},
 		{"long text", `{"data":["` + strings.Repeat("word ", 1000) + `"]}`, 400, "above the limit"},
 	}
