@@ -152,7 +152,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`label[for="target-images"]`)),
 		chromedp.SetValue(chromedp.ID("q"), "la 250x330"),
 		chromedp.Click(chromedp.ID("hybrid")),
-		bt.Poll("hybrid results show", `location.search.includes('hybrid=1') && document.querySelectorAll('#images .result').length === 8 && document.querySelector('#images .result').getAttribute('aria-label').includes('05_la_250x330.png')`),
+		bt.Poll("hybrid results show", `location.search.includes('hybrid=1') && document.getElementById('status').textContent.includes('words matched too') && document.querySelectorAll('#images .result').length === 8 && document.querySelector('#images .result').getAttribute('aria-label').includes('05_la_250x330.png')`),
 		bt.Screenshot(t, dir, "desktop-hybrid.png"),
 	)
 	if first := bt.Evaluate[string](tab, t, `document.querySelector('#images .score').textContent`); !strings.HasPrefix(first, "0.0") || len(first) != 6 {

@@ -130,13 +130,13 @@
         renderCaptions(res.captions);
         $('captions-title').textContent = 'Captions';
         showSections({ captions: true });
-        setStatus(`${plural(res.captions.length, 'caption')} for “${text}” · ${res.took_ms.toFixed(0)} ms`);
+        setStatus(`${plural(res.captions.length, 'caption')} for “${text}”${words ? ', words matched too' : ''} · ${res.took_ms.toFixed(0)} ms`);
       } else {
         renderImages($('images'), res.images);
         $('images-title').textContent = 'Images';
         showSections({ images: true });
         setStatus(res.images.length
-          ? `${plural(res.images.length, 'image')} for “${text}” · ${res.took_ms.toFixed(0)} ms`
+          ? `${plural(res.images.length, 'image')} for “${text}”${words ? ', words matched too' : ''} · ${res.took_ms.toFixed(0)} ms`
           : 'No images: the workspace is empty.');
       }
     } catch (e) {
