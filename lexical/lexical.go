@@ -43,21 +43,28 @@ type posting struct {
 	tf  uint16
 }
 
-// Index is an immutable BM25 index. Safe for concurrent use.
+// Index is a BM25 index that documents can be added to. Search may run
+// concurrently with other searches, but not with Add.
 type Index struct {
 	ids      []int64
 	lens     []float32 // words per document
-	avgLen   float32
+	total    float64   // words in all documents
 	postings map[string][]posting
 }
 
 // Build indexes docs.
 func Build(docs []Doc) *Index {
-	x := &Index{ids: make([]int64, len(docs)), lens: make([]float32, len(docs)), postings: map[string][]posting{}}
-	var total float64
+	x := &Index{postings: map[string][]posting{}}
+	x.Add(docs)
+	return x
+}
+
+// Add indexes more documents. Their ids should be new: a document added
+// twice is found twice.
+func (x *Index) Add(docs []Doc) {
 	tf := map[string]int{}
-	for d, doc := range docs {
-		x.ids[d] = doc.ID
+	for _, doc := range docs {
+		d := int32(len(x.ids))
 		clear(tf)
 		n := 0
 		for _, t := range doc.Texts {
@@ -66,16 +73,13 @@ func Build(docs []Doc) *Index {
 				n++
 			}
 		}
-		x.lens[d] = float32(n)
-		total += float64(n)
+		x.ids = append(x.ids, doc.ID)
+		x.lens = append(x.lens, float32(n))
+		x.total += float64(n)
 		for w, c := range tf {
-			x.postings[w] = append(x.postings[w], posting{int32(d), uint16(min(c, math.MaxUint16))})
+			x.postings[w] = append(x.postings[w], posting{d, uint16(min(c, math.MaxUint16))})
 		}
 	}
-	if len(docs) > 0 {
-		x.avgLen = float32(total / float64(len(docs)))
-	}
-	return x
 }
 
 // Len returns the number of documents.
@@ -94,6 +98,7 @@ func (x *Index) Search(query string, k int, keep func(id int64) bool) []Hit {
 	// documents; a document none of the words touch keeps score 0.
 	scores := make([]float32, len(x.ids))
 	n := float64(len(x.ids))
+	avgLen := float32(x.total / n)
 	for _, w := range dedup(terms) {
 		ps := x.postings[w]
 		if len(ps) == 0 {
@@ -104,7 +109,7 @@ func (x *Index) Search(query string, k int, keep func(id int64) bool) []Hit {
 		idf := float32(math.Log(1 + (n-float64(len(ps))+0.5)/(float64(len(ps))+0.5)))
 		for _, p := range ps {
 			f := float32(p.tf)
-			norm := k1 * (1 - b + b*x.lens[p.doc]/x.avgLen)
+			norm := k1 * (1 - b + b*x.lens[p.doc]/avgLen)
 			scores[p.doc] += idf * f * (k1 + 1) / (f + norm)
 		}
 	}

@@ -71,6 +71,14 @@ func TestSearchBM25(t *testing.T) {
 			t.Errorf("Search(%q, %d) = %v, want %v", c.query, c.k, got, c.want)
 		}
 	}
+	// Adding in two steps indexes the same as building at once.
+	y := Build(docs[:2])
+	y.Add(docs[2:])
+	for _, q := range []string{"dogs", "red car", "a cat in the sun", "png"} {
+		if a, b := x.Search(q, 10, nil), y.Search(q, 10, nil); !slices.Equal(a, b) {
+			t.Errorf("Search(%q): built at once %v, in two steps %v", q, a, b)
+		}
+	}
 	if hits := Build(nil).Search("dog", 5, nil); hits != nil {
 		t.Errorf("an empty index found %v", hits)
 	}

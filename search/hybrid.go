@@ -14,65 +14,107 @@ import (
 // and moderately by the other still surfaces.
 const hybridWindow = 100
 
-// keywords is the keyword index of a workspace at one generation: every
-// image by its captions and key, every caption by its text.
-type keywords struct {
-	gen      int64
+// keywordCache is the keyword index of a workspace: every image by its
+// captions and key, every caption by its text. It is built the first time
+// a hybrid search needs it, so that engines that never search by keyword
+// never pay for it, and brought up to date when the workspace changes:
+// images are never changed in place (a re-indexed file gets a new id), so
+// new ids are added and gone ones forgotten.
+type keywordCache struct {
+	mu       sync.RWMutex // writers update; searches read
+	gen      int64        // the snapshot generation it is up to date with
+	built    bool
 	index    map[workspace.Kind]*lexical.Index
-	images   map[int64]imageMeta // for filters
+	images   map[int64]imageMeta // live images; absent once deleted
 	captions map[int64]int64     // caption id → image id
 }
 
 type imageMeta struct{ key, split string }
 
-// keywordCache builds the keyword index the first time a hybrid search
-// needs it, and again when the workspace changed: engines that never
-// search by keyword never pay for it.
-type keywordCache struct {
-	mu  sync.Mutex
-	cur *keywords
-}
-
-// keywords returns the keyword index as of snapshot generation gen.
-func (e *Engine) keywords(ctx context.Context, gen int64) (*keywords, error) {
+// updateKeywords brings the keyword index up to snapshot s.
+func (e *Engine) updateKeywords(ctx context.Context, s *snapshot) error {
 	c := &e.kw
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.cur != nil && c.cur.gen == gen {
-		return c.cur, nil
+	if c.built && c.gen == s.gen {
+		return nil
 	}
-	imgs, err := e.ws.ImagesInSplit(ctx, "")
+	live := s.ids[workspace.Images]
+	if s.inDB {
+		var err error
+		if live, err = e.ws.RowIDs(ctx, workspace.Images); err != nil {
+			return err
+		}
+	}
+	isLive := make(map[int64]bool, len(live))
+	for _, id := range live {
+		if id != 0 {
+			isLive[id] = true
+		}
+	}
+	// Forgotten documents stay in the index, passed over; once they
+	// outnumber the living, start afresh.
+	if !c.built || c.index[workspace.Images].Len() > 2*len(isLive)+1000 {
+		c.index = map[workspace.Kind]*lexical.Index{workspace.Images: lexical.Build(nil), workspace.Captions: lexical.Build(nil)}
+		c.images, c.captions = map[int64]imageMeta{}, map[int64]int64{}
+	}
+	for id := range c.images {
+		if !isLive[id] {
+			delete(c.images, id)
+		}
+	}
+	var added []int64
+	for id := range isLive {
+		if _, ok := c.images[id]; !ok {
+			added = append(added, id)
+		}
+	}
+	slices.Sort(added) // the order of indexing breaks ties
+	imgs, err := e.ws.ImagesByID(ctx, added)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	kw := &keywords{gen: gen, index: map[workspace.Kind]*lexical.Index{}, images: make(map[int64]imageMeta, len(imgs)), captions: map[int64]int64{}}
-	imageDocs := make([]lexical.Doc, 0, len(imgs))
-	var captionDocs []lexical.Doc
-	for _, im := range imgs {
-		kw.images[im.ID] = imageMeta{im.Key, im.Split}
+	var imageDocs, captionDocs []lexical.Doc
+	for _, id := range added {
+		im, ok := imgs[id]
+		if !ok {
+			continue // deleted since
+		}
+		c.images[id] = imageMeta{im.Key, im.Split}
 		texts := make([]string, 0, len(im.Captions)+1)
-		for _, c := range im.Captions {
-			texts = append(texts, c.Text)
-			captionDocs = append(captionDocs, lexical.Doc{ID: c.ID, Texts: []string{c.Text}})
-			kw.captions[c.ID] = im.ID
+		for _, cp := range im.Captions {
+			texts = append(texts, cp.Text)
+			captionDocs = append(captionDocs, lexical.Doc{ID: cp.ID, Texts: []string{cp.Text}})
+			c.captions[cp.ID] = id
 		}
 		// The key too: a folder of photos named "beach/dog_running.jpg"
 		// has no captions but says something.
-		imageDocs = append(imageDocs, lexical.Doc{ID: im.ID, Texts: append(texts, im.Key)})
+		imageDocs = append(imageDocs, lexical.Doc{ID: id, Texts: append(texts, im.Key)})
 	}
-	kw.index[workspace.Images] = lexical.Build(imageDocs)
-	kw.index[workspace.Captions] = lexical.Build(captionDocs)
-	c.cur = kw
-	return kw, nil
+	c.index[workspace.Images].Add(imageDocs)
+	c.index[workspace.Captions].Add(captionDocs)
+	c.gen, c.built = s.gen, true
+	return nil
 }
 
-// selects reports whether filter selects a document of kind k.
-func (kw *keywords) selects(k workspace.Kind, id int64, filter workspace.Filter) bool {
-	if k == workspace.Captions {
-		id = kw.captions[id]
+// searchKeywords ranks the live documents of kind k that filter selects
+// by the words of text, best first.
+func (e *Engine) searchKeywords(k workspace.Kind, text string, n int, filter workspace.Filter) []int64 {
+	c := &e.kw
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	keep := func(id int64) bool {
+		if k == workspace.Captions {
+			id = c.captions[id]
+		}
+		m, ok := c.images[id]
+		return ok && filter.Selects(m.key, m.split)
 	}
-	m, ok := kw.images[id]
-	return ok && filter.Selects(m.key, m.split)
+	var ids []int64
+	for _, h := range c.index[k].Search(text, n, keep) {
+		ids = append(ids, h.ID)
+	}
+	return ids
 }
 
 // answerHybrid answers a text query by fusing, per target, the documents
@@ -85,22 +127,14 @@ func (e *Engine) answerHybrid(ctx context.Context, q Query, vec []float32, r *Re
 		if err != nil {
 			return err
 		}
-		kw, err := e.keywords(ctx, e.snapshot().gen)
-		if err != nil {
+		if err := e.updateKeywords(ctx, e.snapshot()); err != nil {
 			return err
-		}
-		var keep func(int64) bool
-		if !q.Filter.IsZero() {
-			keep = func(id int64) bool { return kw.selects(t, id, q.Filter) }
 		}
 		byVector := make([]int64, len(dense[0]))
 		for i, h := range dense[0] {
 			byVector[i] = h.ID
 		}
-		var byWords []int64
-		for _, h := range kw.index[t].Search(q.Text, window, keep) {
-			byWords = append(byWords, h.ID)
-		}
+		byWords := e.searchKeywords(t, q.Text, window, q.Filter)
 		fused := lexical.Fuse(byVector, byWords)
 		// A few more than asked for, in case some were deleted since.
 		fused = fused[:min(len(fused), r.TopK+8)]

@@ -3,9 +3,11 @@ package search
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/xmodal/xmodal/workspace"
@@ -73,5 +75,58 @@ func TestHybrid(t *testing.T) {
 	_, err = e.Search(ctx, Query{ImageID: dense[0].ID, Hybrid: true})
 	if !errors.Is(err, ErrBadQuery) {
 		t.Errorf("hybrid search by image id: %v, want a bad query", err)
+	}
+}
+
+// Hybrid searches run while images are added and deleted (go test -race).
+func TestHybridWhileWriting(t *testing.T) {
+	ctx := context.Background()
+	e, _ := setup(t)
+	data, _ := os.ReadFile(filepath.Join(fixtures, "images", "05_la_250x330.png"))
+	done := make(chan struct{})
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() {
+			for {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				if _, err := e.Search(ctx, Query{Text: "kite picture", Hybrid: true, Targets: []workspace.Kind{workspace.Images, workspace.Captions}}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for i := range 10 {
+		im, err := e.Add(ctx, data, []string{fmt.Sprintf("kite number %d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 {
+			if err := e.Delete(ctx, im.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	close(done)
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Only the last image added is live: re-adding the same bytes
+	// replaced the ones before it.
+	res := hits(t, e, Query{Text: "kite", Hybrid: true, Targets: []workspace.Kind{workspace.Captions}})
+	if res[0].Text != "kite number 9" {
+		t.Errorf("first caption for kite: %+v", res[0])
+	}
+	for _, h := range res {
+		if strings.HasPrefix(h.Text, "kite number") && h.Text != "kite number 9" {
+			t.Errorf("a replaced or deleted caption was found: %q", h.Text)
+		}
 	}
 }
