@@ -2,7 +2,9 @@ package search
 
 import (
 	"context"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/xmodal/xmodal/lexical"
@@ -69,27 +71,25 @@ func (e *Engine) updateKeywords(ctx context.Context, s *snapshot) error {
 			added = append(added, id)
 		}
 	}
-	slices.Sort(added) // the order of indexing breaks ties
 	imgs, err := e.ws.ImagesByID(ctx, added)
 	if err != nil {
 		return err
 	}
+	// Equal scores keep the order of indexing: by key, as eval orders
+	// images, so that ties break alike whatever order ids were given in.
+	newImages := slices.SortedFunc(maps.Values(imgs), func(a, b *workspace.Image) int { return strings.Compare(a.Key, b.Key) })
 	var imageDocs, captionDocs []lexical.Doc
-	for _, id := range added {
-		im, ok := imgs[id]
-		if !ok {
-			continue // deleted since
-		}
-		c.images[id] = imageMeta{im.Key, im.Split}
+	for _, im := range newImages {
+		c.images[im.ID] = imageMeta{im.Key, im.Split}
 		texts := make([]string, 0, len(im.Captions)+1)
 		for _, cp := range im.Captions {
 			texts = append(texts, cp.Text)
 			captionDocs = append(captionDocs, lexical.Doc{ID: cp.ID, Texts: []string{cp.Text}})
-			c.captions[cp.ID] = id
+			c.captions[cp.ID] = im.ID
 		}
 		// The key too: a folder of photos named "beach/dog_running.jpg"
 		// has no captions but says something.
-		imageDocs = append(imageDocs, lexical.Doc{ID: id, Texts: append(texts, im.Key)})
+		imageDocs = append(imageDocs, lexical.Doc{ID: im.ID, Texts: append(texts, im.Key)})
 	}
 	c.index[workspace.Images].Add(imageDocs)
 	c.index[workspace.Captions].Add(captionDocs)
