@@ -98,6 +98,11 @@ func TestFuse(t *testing.T) {
 	if w := 1.0/63 + 1.0/61; math.Abs(got[0].Score-w) > 1e-12 {
 		t.Errorf("fused score of 3 = %v, want %v", got[0].Score, w)
 	}
+	for i, want := range [][]int{{3, 1}, {1, 0}, {2, 0}, {0, 2}} {
+		if !slices.Equal(got[i].Ranks, want) {
+			t.Errorf("ranks of %d = %v, want %v", got[i].ID, got[i].Ranks, want)
+		}
+	}
 	if len(Fuse()) != 0 {
 		t.Error("fusing nothing gave something")
 	}

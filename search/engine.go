@@ -287,6 +287,15 @@ type Hit struct {
 	// For a caption: its text and its image.
 	Text  string     `json:"text,omitempty"`
 	Image *ImageInfo `json:"image,omitempty"`
+	// For a hybrid search: where each half ranked it.
+	Hybrid *HybridRanks `json:"hybrid,omitempty"`
+}
+
+// HybridRanks are a hybrid hit's ranks by the model's vectors and by
+// words, from 1; 0 where that half did not rank it among its first 100.
+type HybridRanks struct {
+	Vector int `json:"vector_rank"`
+	Words  int `json:"word_rank"`
 }
 
 // ImageInfo names a caption's image.

@@ -147,7 +147,16 @@ func (e *Engine) answerHybrid(ctx context.Context, q Query, vec []float32, r *Re
 		if err != nil {
 			return err
 		}
-		r.Hits[t] = hits[:min(len(hits), r.TopK)]
+		hits = hits[:min(len(hits), r.TopK)]
+		ranks := make(map[int64][]int, len(fused))
+		for _, f := range fused {
+			ranks[f.ID] = f.Ranks
+		}
+		for i := range hits {
+			rk := ranks[hits[i].ID]
+			hits[i].Hybrid = &HybridRanks{Vector: rk[0], Words: rk[1]}
+		}
+		r.Hits[t] = hits
 	}
 	return nil
 }

@@ -36,8 +36,14 @@ func TestHybrid(t *testing.T) {
 	if want := 1.0/61 + 1/float64(60+rank); math.Abs(float64(hybrid[0].Score)-want) > 1e-6 {
 		t.Errorf("fused score = %v, want %v", hybrid[0].Score, want)
 	}
+	if hr := hybrid[0].Hybrid; hr == nil || hr.Vector != rank || hr.Words != 1 {
+		t.Errorf("hybrid ranks of the first hit = %+v, want vector %d, words 1", hr, rank)
+	}
 	// The others keep their vector order, each scored 1/(60+r).
 	for _, h := range hybrid[1:] {
+		if h.Hybrid == nil || h.Hybrid.Words != 0 || h.Hybrid.Vector == 0 {
+			t.Errorf("%s: hybrid ranks %+v, want by vector only", h.Key, h.Hybrid)
+		}
 		for _, d := range dense {
 			if d.ID == h.ID && math.Abs(float64(h.Score)-1/float64(60+d.Rank)) > 1e-6 {
 				t.Errorf("%s: fused score %v at vector rank %d", h.Key, h.Score, d.Rank)

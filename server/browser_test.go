@@ -158,6 +158,9 @@ func TestBrowserEndToEnd(t *testing.T) {
 	if first := bt.Evaluate[string](tab, t, `document.querySelector('#images .score').textContent`); !strings.HasPrefix(first, "0.0") || len(first) != 6 {
 		t.Errorf("the first hybrid score shows as %q, want a fused score such as 0.0325", first)
 	}
+	if title := bt.Evaluate[string](tab, t, `document.querySelector('#images .result').title`); !strings.HasPrefix(title, "model rank ") || !strings.HasSuffix(title, " · word rank 1") {
+		t.Errorf("the first hybrid hit's tooltip says %q, want its model rank and word rank 1", title)
+	}
 	run(chromedp.Click(chromedp.ID("hybrid")), bt.Poll("the toggle turns it off", `!location.search.includes('hybrid')`))
 
 	// Phone width: the same query from the URL, no horizontal scrolling.

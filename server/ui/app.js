@@ -78,11 +78,17 @@
 
   // --- rendering -----------------------------------------------------------
 
+  // Where a hybrid hit came from, for its tooltip.
+  const provenance = (hit) => (hit.hybrid
+    ? [hit.hybrid.vector_rank ? `model rank ${hit.hybrid.vector_rank}` : 'not in the model’s first 100',
+      hit.hybrid.word_rank ? `word rank ${hit.hybrid.word_rank}` : 'no words matched'].join(' · ')
+    : undefined);
+
   function imageCard(hit) {
     const caption = (hit.captions && hit.captions[0]) || hit.key || `Image ${hit.id}`;
     return el('li', {},
       el('button', {
-        type: 'button', class: 'card result', dataset: { id: hit.id },
+        type: 'button', class: 'card result', dataset: { id: hit.id }, title: provenance(hit),
         'aria-label': `${caption} (score ${fmtScore(hit.score)})`,
         onclick: (e) => openDetail(hit.id, e.currentTarget),
       },
@@ -96,7 +102,7 @@
     const imageID = hit.image ? hit.image.id : hit.id;
     return el('li', {},
       el('button', {
-        type: 'button', class: 'caption-hit result', dataset: { id: imageID },
+        type: 'button', class: 'caption-hit result', dataset: { id: imageID }, title: provenance(hit),
         'aria-label': `${hit.text} (score ${fmtScore(hit.score)})`,
         onclick: (e) => openDetail(imageID, e.currentTarget),
       },
