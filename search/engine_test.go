@@ -349,3 +349,35 @@ func TestCleanUploads(t *testing.T) {
 		t.Errorf("second CleanUploads: %d, %d, %v", recovered, removed, err)
 	}
 }
+
+// A page of results is that slice of the results, ranked as there.
+func TestOffset(t *testing.T) {
+	e, _ := setup(t)
+	e.Limits = Limits{MaxTopK: 5}
+	for _, q := range []Query{{Text: "a picture"}, {Text: "a picture named 04_wide", Hybrid: true}, {ImageID: 1}} {
+		all := q
+		all.TopK = 4
+		want := hits(t, e, all)
+		for _, page := range [][2]int{{0, 2}, {1, 2}, {2, 3}, {3, 2}, {4, 1}} {
+			p := q
+			p.Offset, p.TopK = page[0], page[1]
+			got := hits(t, e, p)
+			if lo, hi := min(page[0], len(want)), min(page[0]+page[1], len(want)); !slices.EqualFunc(got, want[lo:hi], func(a, b Hit) bool {
+				return a.ID == b.ID && a.Rank == b.Rank && a.Score == b.Score
+			}) {
+				t.Errorf("%+v: offset %d, top_k %d: %+v, want %+v", q, p.Offset, p.TopK, got, want[lo:hi])
+			}
+		}
+	}
+	for _, c := range []struct {
+		q   Query
+		msg string
+	}{
+		{Query{Text: "x", Offset: -1}, "offset must be 0 or more"},
+		{Query{Text: "x", Offset: 3, TopK: 3}, "reach past the limit of 5"},
+	} {
+		if _, err := e.Search(context.Background(), c.q); !errors.Is(err, ErrBadQuery) || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%+v: %v, want a bad query saying %q", c.q, err, c.msg)
+		}
+	}
+}

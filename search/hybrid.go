@@ -121,7 +121,7 @@ func (e *Engine) searchKeywords(k workspace.Kind, text string, n int, filter wor
 // nearest to its vector with those whose words match its words
 // (lexical.Fuse). A hit's score is its fused score.
 func (e *Engine) answerHybrid(ctx context.Context, q Query, vec []float32, r *Result) error {
-	window := max(r.TopK, hybridWindow)
+	window := max(r.Offset+r.TopK, hybridWindow)
 	for _, t := range r.Targets {
 		dense, err := e.searchVectors(ctx, [][]float32{slices.Clone(vec)}, t, window, nil, q.Filter)
 		if err != nil {
@@ -137,7 +137,7 @@ func (e *Engine) answerHybrid(ctx context.Context, q Query, vec []float32, r *Re
 		byWords := e.searchKeywords(t, q.Text, window, q.Filter)
 		fused := lexical.Fuse(byVector, byWords)
 		// A few more than asked for, in case some were deleted since.
-		fused = fused[:min(len(fused), r.TopK+8)]
+		fused = fused[:min(len(fused), r.Offset+r.TopK+8)]
 		ids := make([]int64, len(fused))
 		scores := make([]float32, len(fused))
 		for i, f := range fused {
@@ -147,7 +147,7 @@ func (e *Engine) answerHybrid(ctx context.Context, q Query, vec []float32, r *Re
 		if err != nil {
 			return err
 		}
-		hits = hits[:min(len(hits), r.TopK)]
+		hits = hits[min(r.Offset, len(hits)):min(len(hits), r.Offset+r.TopK)]
 		ranks := make(map[int64][]int, len(fused))
 		for _, f := range fused {
 			ranks[f.ID] = f.Ranks

@@ -60,6 +60,10 @@ type Query struct {
 	Targets []workspace.Kind
 	// TopK is the number of hits per target; 0 means Limits.DefaultTopK.
 	TopK int
+	// Offset skips the best Offset hits, for the next page of results;
+	// ranks still count from the best. Offset + TopK is bounded by
+	// Limits.MaxTopK.
+	Offset int
 	// Filter keeps only documents of some images: a split, a folder.
 	Filter workspace.Filter
 	// Hybrid, for a text query, also finds documents by the words of their
@@ -96,6 +100,7 @@ func (q Query) Kind() string {
 type Result struct {
 	Targets []workspace.Kind
 	TopK    int
+	Offset  int
 	Hits    map[workspace.Kind][]Hit
 }
 
@@ -184,7 +189,7 @@ func (e *Engine) plan(q Query) (*Result, error) {
 	if q.ImageID < 0 || q.CaptionID < 0 {
 		return nil, fmt.Errorf("%w: a document id is a positive whole number", ErrBadQuery)
 	}
-	r := &Result{TopK: q.TopK, Hits: map[workspace.Kind][]Hit{}}
+	r := &Result{TopK: q.TopK, Offset: q.Offset, Hits: map[workspace.Kind][]Hit{}}
 	switch {
 	case r.TopK == 0:
 		r.TopK = e.Limits.Effective().DefaultTopK
@@ -192,6 +197,12 @@ func (e *Engine) plan(q Query) (*Result, error) {
 		return nil, fmt.Errorf("%w: top_k must be at least 1, not %d", ErrBadQuery, r.TopK)
 	case r.TopK > e.Limits.maxTopK():
 		return nil, fmt.Errorf("%w: top_k %d is above the limit of %d", ErrBadQuery, r.TopK, e.Limits.maxTopK())
+	}
+	switch {
+	case q.Offset < 0:
+		return nil, fmt.Errorf("%w: offset must be 0 or more, not %d", ErrBadQuery, q.Offset)
+	case q.Offset+r.TopK > e.Limits.maxTopK():
+		return nil, fmt.Errorf("%w: offset %d and top_k %d reach past the limit of %d results", ErrBadQuery, q.Offset, r.TopK, e.Limits.maxTopK())
 	}
 	for _, t := range q.Targets {
 		if t != workspace.Images && t != workspace.Captions {
@@ -255,11 +266,11 @@ func (e *Engine) answer(ctx context.Context, q Query, vec []float32, r *Result) 
 	for _, t := range r.Targets {
 		// SearchVectors normalises the vector in place: harmless to repeat,
 		// but a stored row must not be written, so it gets a copy.
-		hits, err := e.searchVectors(ctx, [][]float32{slices.Clone(vec)}, t, r.TopK, exclude, q.Filter)
+		hits, err := e.searchVectors(ctx, [][]float32{slices.Clone(vec)}, t, r.Offset+r.TopK, exclude, q.Filter)
 		if err != nil {
 			return err
 		}
-		r.Hits[t] = hits[0]
+		r.Hits[t] = hits[0][min(r.Offset, len(hits[0])):]
 	}
 	return nil
 }

@@ -67,6 +67,7 @@ type searchRequest struct {
 	CaptionID int64  `json:"caption_id,omitempty"`
 	Target    string `json:"target,omitempty"`
 	TopK      int    `json:"top_k,omitempty"`
+	Offset    int    `json:"offset,omitempty"`
 	Split     string `json:"split,omitempty"`
 	Under     string `json:"under,omitempty"`
 	Hybrid    bool   `json:"hybrid,omitempty"`
@@ -91,6 +92,7 @@ type queryInfo struct {
 type searchResponse struct {
 	Query    queryInfo `json:"query"`
 	TopK     int       `json:"top_k"`
+	Offset   int       `json:"offset,omitempty"`
 	TookMS   float64   `json:"took_ms"`
 	Images   []apiHit  `json:"images,omitzero"`
 	Captions []apiHit  `json:"captions,omitzero"`
@@ -127,7 +129,7 @@ func (s *Server) apiSearch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q := search.Query{Text: req.Text, ImageID: req.ID, CaptionID: req.CaptionID, Targets: targets, TopK: req.TopK,
+	q := search.Query{Text: req.Text, ImageID: req.ID, CaptionID: req.CaptionID, Targets: targets, TopK: req.TopK, Offset: req.Offset,
 		Filter: workspace.Filter{Split: req.Split, Under: req.Under}, Hybrid: req.Hybrid}
 	info := queryInfo{Text: req.Text, ID: req.ID + req.CaptionID, Hybrid: req.Hybrid}
 	if up := req.upload; up != nil {
@@ -144,7 +146,7 @@ func (s *Server) apiSearch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := searchResponse{Query: info, TopK: res.TopK}
+	out := searchResponse{Query: info, TopK: res.TopK, Offset: res.Offset}
 	if hits, ok := res.Hits[workspace.Images]; ok {
 		out.Images = apiHits(hits)
 	}
@@ -192,6 +194,7 @@ type searchJSON struct {
 	CaptionID *int64  `json:"caption_id"`
 	Target    *string `json:"target"`
 	TopK      *int    `json:"top_k"`
+	Offset    *int    `json:"offset"`
 	Split     *string `json:"split"`
 	Under     *string `json:"under"`
 	Hybrid    *bool   `json:"hybrid"`
@@ -238,6 +241,12 @@ func (b searchJSON) into(req *searchRequest) error {
 	if b.Hybrid != nil {
 		req.Hybrid = *b.Hybrid
 	}
+	if b.Offset != nil {
+		if *b.Offset < 0 {
+			return badRequest("offset must be 0 or more, not %d", *b.Offset)
+		}
+		req.Offset = *b.Offset
+	}
 	if b.TopK != nil {
 		if *b.TopK < 1 {
 			return badRequest("top_k must be at least 1, not %d", *b.TopK)
@@ -283,6 +292,12 @@ func formFields(v url.Values, req *searchRequest, allowImage bool) error {
 			req.Split = val
 		case "under":
 			req.Under = val
+		case "offset":
+			if req.Offset, err = strconv.Atoi(val); err != nil {
+				err = badRequest("offset %q is not a whole number", val)
+			} else if req.Offset < 0 {
+				err = badRequest("offset must be 0 or more, not %d", req.Offset)
+			}
 		case "hybrid":
 			if req.Hybrid, err = strconv.ParseBool(val); err != nil {
 				err = badRequest("hybrid %q: want true or false", val)
@@ -299,7 +314,7 @@ func formFields(v url.Values, req *searchRequest, allowImage bool) error {
 			}
 			req.Image = val
 		default:
-			return badRequest("unknown parameter %q (want text, id, caption_id, target, top_k, split, under, hybrid)", name)
+			return badRequest("unknown parameter %q (want text, id, caption_id, target, top_k, offset, split, under, hybrid)", name)
 		}
 		if err != nil {
 			return err

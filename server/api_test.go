@@ -32,6 +32,7 @@ type searchBody struct {
 		Hybrid   bool   `json:"hybrid"`
 	} `json:"query"`
 	TopK     int       `json:"top_k"`
+	Offset   int       `json:"offset"`
 	TookMS   *float64  `json:"took_ms"`
 	Images   *[]hitDoc `json:"images"`
 	Captions *[]hitDoc `json:"captions"`
@@ -85,6 +86,25 @@ func TestAPISearchByText(t *testing.T) {
 	out = f.search(t, f.postJSON(t, "/api/v1/search", `{"text":"x","target":"both","top_k":2}`))
 	if out.Images == nil || out.Captions == nil || len(*out.Images) != 2 || len(*out.Captions) != 2 {
 		t.Errorf("both: %+v", out)
+	}
+
+	// Pages: offset skips the best hits, and ranks count on.
+	all := *f.search(t, f.get(t, "/api/v1/search?text=a+red+square&top_k=5")).Images
+	ct, body = multipartBody(t, nil, "text", "a red square", "top_k", "3", "offset", "2")
+	for _, res := range []response{
+		f.get(t, "/api/v1/search?text=a+red+square&top_k=3&offset=2"),
+		f.postJSON(t, "/api/v1/search", `{"text":"a red square","top_k":3,"offset":2}`),
+		f.do(t, "POST", "/api/v1/search", ct, body),
+	} {
+		out := f.search(t, res)
+		if out.Offset != 2 || len(*out.Images) != 3 {
+			t.Fatalf("page: %+v", out)
+		}
+		for i, h := range *out.Images {
+			if h.ID != all[i+2].ID || h.Rank != i+3 {
+				t.Errorf("page hit %d = %+v, want %+v", i, h.Hit, all[i+2].Hit)
+			}
+		}
 	}
 
 	// Hybrid: the words of a caption find its image, however the
@@ -199,6 +219,9 @@ func TestAPISearchErrors(t *testing.T) {
 		{"image and text", "/api/v1/search", map[string]string{"image": dataURI("image/png", png), "text": "x"}, 400, "exactly one"},
 		{"unknown id", "/api/v1/search", `{"id":12345}`, 404, "no image with id 12345"},
 		{"bad hybrid", "/api/v1/search?text=x&hybrid=maybe", nil, 400, `hybrid "maybe": want true or false`},
+		{"bad offset", "/api/v1/search?text=x&offset=two", nil, 400, `offset "two" is not a whole number`},
+		{"negative offset", "/api/v1/search", `{"text":"x","offset":-1}`, 400, "offset must be 0 or more"},
+		{"offset past the limit", "/api/v1/search?text=x&offset=995&top_k=10", nil, 400, "reach past the limit of 1000"},
 		{"hybrid by id", "/api/v1/search?id=1&hybrid=true", nil, 400, "hybrid search takes a text query"},
 		{"hybrid as a string", "/api/v1/search", `{"text":"x","hybrid":"yes"}`, 400, `"hybrid" must be`},
 		// GET and POST apply the same rules.

@@ -1,6 +1,11 @@
 package server
 
 import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/png"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -191,6 +196,53 @@ func TestBrowserEndToEnd(t *testing.T) {
 		if !strings.HasPrefix(r, f.ts.URL+"/") && !strings.HasPrefix(r, "data:") && !strings.HasPrefix(r, "blob:") {
 			t.Errorf("the page loaded %s", r)
 		}
+	}
+	if p := problems(); len(p) > 0 {
+		t.Errorf("console errors:\n%s", strings.Join(p, "\n"))
+	}
+}
+
+// Show more pages through a text search's results: the next page is
+// appended, no result twice, and the button goes once all are shown.
+func TestBrowserShowMore(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the browser test is not short")
+	}
+	f := newFixture(t, Options{})
+	for i := range 45 {
+		img := image.NewRGBA(image.Rect(0, 0, 16, 16))
+		for p := range img.Pix {
+			img.Pix[p] = uint8(i*37 + p*(i+1))
+		}
+		var buf bytes.Buffer
+		if err := png.Encode(&buf, img); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.eng.Add(context.Background(), buf.Bytes(), []string{fmt.Sprintf("picture %d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tab, problems := bt.Start(t)
+	bt.Run(t, tab,
+		chromedp.EmulateViewport(1280, 860),
+		chromedp.Navigate(f.ts.URL+"/?q=a+picture"),
+		bt.Poll("the first page shows, with Show more", `document.querySelectorAll('#images .result').length === 40 && !document.getElementById('more').hidden`),
+		chromedp.Click(chromedp.ID("more")),
+		bt.Poll("the rest is appended and the button goes", `document.querySelectorAll('#images .result').length === 53 && document.getElementById('more').hidden`),
+	)
+	ids := bt.Evaluate[[]string](tab, t, `[...document.querySelectorAll('#images .result')].map(r => r.dataset.id)`)
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			t.Errorf("image %s is shown twice", id)
+		}
+		seen[id] = true
+	}
+	if status := bt.Evaluate[string](tab, t, `document.getElementById('status').textContent`); !strings.HasPrefix(status, "53 images for “a picture”") {
+		t.Errorf("status %q", status)
+	}
+	if focused := bt.Evaluate[string](tab, t, `document.activeElement.dataset.id || ''`); focused != ids[40] {
+		t.Errorf("focus is on %q, want the first new result, %s", focused, ids[40])
 	}
 	if p := problems(); len(p) > 0 {
 		t.Errorf("console errors:\n%s", strings.Join(p, "\n"))

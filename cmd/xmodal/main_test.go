@@ -181,6 +181,7 @@ func TestCommandErrors(t *testing.T) {
 		{[]string{"search", "--workspace", "/no/such/ws", "--text", "x"}, 1, "no workspace"},
 		{[]string{"search", "--workspace", "/tmp", "--text", "x", "--image", "y"}, 2, "exactly one"},
 		{[]string{"search", "--workspace", "/tmp", "--id", "3", "--hybrid"}, 2, "--hybrid goes with --text"},
+		{[]string{"search", "--workspace", "/tmp", "--text", "x", "--offset", "-1"}, 2, "--offset must be 0 or more"},
 	}
 	for _, tc := range tests {
 		code, _, errOut := xmodal(t, tc.args...)

@@ -15,7 +15,7 @@ import (
 )
 
 func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("search", "--workspace WS (--text T | --image FILE | --id N | --caption-id N) [--to images|captions|both] [--top-k K] [--split S] [--under FOLDER] [--hybrid] [--exact] [--json]", stderr)
+	fs := newFlags("search", "--workspace WS (--text T | --image FILE | --id N | --caption-id N) [--to images|captions|both] [--top-k K] [--offset N] [--split S] [--under FOLDER] [--hybrid] [--exact] [--json]", stderr)
 	wsDir := fs.String("workspace", "", "workspace folder or postgres:// URL")
 	var mf modelFlags
 	mf.add(fs, false)
@@ -25,6 +25,7 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	captionID := fs.Int64("caption-id", 0, "search by an indexed caption's id")
 	to := fs.String("to", "", "what to find: images, captions or both (default: images for a text or an id, captions for an image)")
 	topK := fs.Int("top-k", search.DefaultTopK, "number of results")
+	offset := fs.Int("offset", 0, "skip the best N results (the next page: --offset 10 gives ranks 11 to 20)")
 	asJSON := fs.Bool("json", false, "print one JSON object per hit")
 	exact := fs.Bool("exact", false, exactUsage)
 	split := fs.String("split", "", "find only images of this split (and their captions)")
@@ -36,7 +37,7 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *wsDir == "" {
 		return usagef("--workspace is required")
 	}
-	q := search.Query{Text: *text, ImageID: *id, CaptionID: *captionID, TopK: *topK,
+	q := search.Query{Text: *text, ImageID: *id, CaptionID: *captionID, TopK: *topK, Offset: *offset,
 		Filter: workspace.Filter{Split: *split, Under: *under}, Hybrid: *hybrid}
 	if *image != "" {
 		q.Image = []byte{} // read below, once the flags are known to be right
@@ -46,6 +47,9 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if *topK < 1 {
 		return usagef("--top-k must be at least 1")
+	}
+	if *offset < 0 {
+		return usagef("--offset must be 0 or more")
 	}
 	if *hybrid && q.Text == "" {
 		return usagef("--hybrid goes with --text: it matches words")
@@ -67,7 +71,7 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer eng.Close()
-	eng.Limits.MaxTopK = max(*topK, search.DefaultMaxTopK) // the command line asks for what it wants
+	eng.Limits.MaxTopK = max(*offset+*topK, search.DefaultMaxTopK) // the command line asks for what it wants
 	if *image != "" {
 		if q.Image, err = os.ReadFile(*image); err != nil {
 			return err
@@ -81,14 +85,20 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	for _, t := range res.Targets {
-		if err := printHits(stdout, res.Hits[t], *asJSON); err != nil {
+		none := "no results: the workspace is empty, or the filters leave nothing"
+		if *offset > 0 {
+			none = fmt.Sprintf("no results after the first %d", *offset)
+		}
+		if err := printHits(stdout, res.Hits[t], *asJSON, none); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func printHits(stdout io.Writer, hits []search.Hit, asJSON bool) error {
+// printHits prints hits as a table, or as JSON lines; none is the line
+// printed for no hits, in place of a table.
+func printHits(stdout io.Writer, hits []search.Hit, asJSON bool, none string) error {
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()
 	if asJSON {
@@ -102,7 +112,7 @@ func printHits(stdout io.Writer, hits []search.Hit, asJSON bool) error {
 		return nil
 	}
 	if len(hits) == 0 {
-		fmt.Fprintln(out, "no results: the workspace is empty, or the filters leave nothing")
+		fmt.Fprintln(out, none)
 		return nil
 	}
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)

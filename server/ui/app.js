@@ -19,6 +19,9 @@
 
   // Responses that arrive after a newer search started are dropped.
   let generation = 0;
+  // The text search whose results are showing, for "Show more".
+  let page = null;
+  let maxTopK = 1000;
   let queryObjectURL = null;
 
   // --- helpers -------------------------------------------------------------
@@ -121,8 +124,46 @@
 
   // --- searches ------------------------------------------------------------
 
+  // Show more appears under a full page, while the server allows another.
+  function updateMore(got) {
+    const more = $('more');
+    more.hidden = !page || got < TOP_K_TEXT || page.shown + TOP_K_TEXT > maxTopK;
+  }
+
+  const textStatus = (p, took) => `${plural(p.shown, p.tgt === 'captions' ? 'caption' : 'image')} for “${p.text}”${p.words ? ', words matched too' : ''} · ${took.toFixed(0)} ms`;
+
+  async function showMore() {
+    const p = page;
+    const gen = generation;
+    const more = $('more');
+    more.disabled = true;
+    try {
+      const res = await api('/api/v1/search', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ text: p.text, target: p.tgt, top_k: TOP_K_TEXT, offset: p.shown, hybrid: p.words }),
+      });
+      if (gen !== generation || p !== page) return;
+      const captions = p.tgt === 'captions';
+      const hits = captions ? res.captions : res.images;
+      const items = hits.map(captions ? captionItem : imageCard);
+      $(captions ? 'captions' : 'images').append(...items);
+      p.shown += hits.length;
+      setStatus(textStatus(p, res.took_ms));
+      updateMore(hits.length);
+      // Keyboard users carry on from the first new result.
+      if (items.length) items[0].querySelector('.result').focus();
+    } catch (e) {
+      if (gen === generation) setStatus(e.message, true);
+    } finally {
+      more.disabled = false;
+    }
+  }
+
   async function searchText(text, tgt, words) {
     const gen = ++generation;
+    page = null;
+    updateMore(0);
     setStatus('Searching…');
     document.body.setAttribute('aria-busy', 'true');
     try {
@@ -132,19 +173,20 @@
         body: JSON.stringify({ text, target: tgt, top_k: TOP_K_TEXT, hybrid: words }),
       });
       if (gen !== generation) return;
+      const hits = tgt === 'captions' ? res.captions : res.images;
+      page = { text, tgt, words, shown: hits.length };
       if (tgt === 'captions') {
         renderCaptions(res.captions);
         $('captions-title').textContent = 'Captions';
         showSections({ captions: true });
-        setStatus(`${plural(res.captions.length, 'caption')} for “${text}”${words ? ', words matched too' : ''} · ${res.took_ms.toFixed(0)} ms`);
+        setStatus(textStatus(page, res.took_ms));
       } else {
         renderImages($('images'), res.images);
         $('images-title').textContent = 'Images';
         showSections({ images: true });
-        setStatus(res.images.length
-          ? `${plural(res.images.length, 'image')} for “${text}”${words ? ', words matched too' : ''} · ${res.took_ms.toFixed(0)} ms`
-          : 'No images: the workspace is empty.');
+        setStatus(res.images.length ? textStatus(page, res.took_ms) : 'No images: the workspace is empty.');
       }
+      updateMore(hits.length);
     } catch (e) {
       if (gen === generation) setStatus(e.message, true);
     } finally {
@@ -159,6 +201,8 @@
       return;
     }
     const gen = ++generation;
+    page = null;
+    updateMore(0);
     if (queryObjectURL) URL.revokeObjectURL(queryObjectURL);
     queryObjectURL = URL.createObjectURL(file);
     $('query-img').src = queryObjectURL;
@@ -213,6 +257,8 @@
   form.addEventListener('change', (e) => {
     if ((e.target.name === 'target' || e.target.name === 'hybrid') && input.value.trim()) form.requestSubmit();
   });
+
+  $('more').addEventListener('click', showMore);
 
   fileInput.addEventListener('change', () => {
     const file = fileInput.files[0];
@@ -331,6 +377,7 @@
       const model = st.model.name.split(/[\\/]/).filter(Boolean).pop() || st.model.name;
       // The built-in model says what it knows; a user's own model needs no caveat.
       $('about').hidden = st.model.name !== 'default';
+      maxTopK = st.limits.max_top_k;
       $('stats').textContent = `${plural(st.searchable.images, 'image')} · ${plural(st.searchable.captions, 'caption')} · model ${model} (${st.model.dim}-d)`;
       return true;
     } catch (e) {
