@@ -67,6 +67,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stderr, "\nxmodal demo: %d images and %d captions from %s\n", images, captions, sampleDir)
 		fmt.Fprintf(stderr, "open %s in a browser, or try the API:\n\n", url)
 		fmt.Fprintf(stderr, "  curl -s -X POST -H 'Content-Type: application/json' -d '{\"top_k\":5,\"mode\":\"search\",\"data\":[\"a red heart\"]}' %s/search\n\n", url)
+		fmt.Fprintf(stderr, "or the command line, with words matched too:\n\n  xmodal search --workspace %s --text 'a dog' --hybrid\n\n", wsDir)
 		fmt.Fprintf(stderr, "Press Ctrl-C to stop.\n")
 	}
 	return srv.Run(ctx, ln, open, ready)

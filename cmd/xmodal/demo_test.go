@@ -98,6 +98,15 @@ func TestDemo(t *testing.T) {
 		if out.Status.Code != "SUCCESS" || len(out.Search.Docs) != 1 || len(out.Search.Docs[0].Matches) != 5 {
 			t.Errorf("run %d: response %+v", pass, out)
 		}
+		// The command it suggests works while it serves.
+		m := regexp.MustCompile(`xmodal search --workspace (\S+) --text 'a dog' --hybrid`).FindStringSubmatch(stderr.String())
+		if m == nil {
+			t.Fatalf("run %d: no command line suggested:\n%s", pass, stderr.String())
+		}
+		code, cliOut, errOut := xmodal(t, "search", "--workspace", m[1], "--text", "a dog", "--hybrid", "--top-k", "3")
+		if code != 0 || !strings.Contains(cliOut, "dog") {
+			t.Errorf("run %d: the suggested search: exit %d:\n%s%s", pass, code, cliOut, errOut)
+		}
 		if code := stop(); code != 0 {
 			t.Errorf("run %d: exit %d:\n%s", pass, code, stderr.String())
 		}
