@@ -1,4 +1,4 @@
-// Package demo holds the sample set that `xmodal demo` indexes: 1,200
+// Package demo holds the sample set that `xmodal demo` indexes: 1,193
 // pictures of everyday things from the default model's corpus (some of
 // concepts it saw in training, some of concepts it never saw), with their
 // captions, embedded in the binary. LICENSES.md in sample/ records their

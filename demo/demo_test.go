@@ -1,6 +1,10 @@
 package demo
 
 import (
+	"bytes"
+	"image"
+	_ "image/png"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -47,5 +51,40 @@ func TestSampleIsAFolderDataset(t *testing.T) {
 	}
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {
 		t.Errorf("a file not in the sample is still there: %v", err)
+	}
+}
+
+// Every sample picture shows something: a picture of one flat colour (an
+// SVG that draws nothing, rendered on white) matches nothing a person
+// types, yet ranks for any query near its caption or file name.
+func TestSamplePicturesShowSomething(t *testing.T) {
+	paths, err := fs.Glob(Sample(), "images/*")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no images: %v", err)
+	}
+	for _, p := range paths {
+		data, err := fs.ReadFile(Sample(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, _, err := image.Decode(bytes.NewReader(data))
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+			continue
+		}
+		b := img.Bounds()
+		first := img.At(b.Min.X, b.Min.Y)
+		flat := true
+		for y := b.Min.Y; y < b.Max.Y && flat; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				if img.At(x, y) != first {
+					flat = false
+					break
+				}
+			}
+		}
+		if flat {
+			t.Errorf("%s is one flat colour", p)
+		}
 	}
 }

@@ -47,8 +47,7 @@ func runEmbed(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()
 	emit := func(kind string, inputs []string, embs [][]float32) error {
-		enc := json.NewEncoder(out)
-		enc.SetEscapeHTML(false)
+		enc := jsonLines(out)
 		for i, e := range embs {
 			if !*raw {
 				nn.Normalize(e)

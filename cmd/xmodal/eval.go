@@ -351,8 +351,7 @@ func writeRanks(path string, qs []eval.QueryRank) error {
 		return err
 	}
 	w := bufio.NewWriter(f)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
+	enc := jsonLines(w)
 	for _, q := range qs {
 		enc.Encode(q) // a QueryRank always marshals; a write error sticks in w for Flush
 	}

@@ -37,6 +37,7 @@ func commands() map[string]command {
 		"models":      {"list, pull and inspect models", runModels},
 		"index":       {"index a dataset or a folder of images into a workspace", runIndex},
 		"search":      {"search a workspace by text or image", runSearch},
+		"duplicates":  {"find groups of near-identical images in a workspace", runDuplicates},
 		"eval":        {"measure a workspace's retrieval quality (Recall@K, median rank, MRR), or the hit rate of a query file", runEval},
 		"serve":       {"serve the REST API and web UI", runServe},
 		"bench":       {"measure encoding speed (images/s, texts/s, GFLOP/s)", runBench},

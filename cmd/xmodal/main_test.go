@@ -182,6 +182,8 @@ func TestCommandErrors(t *testing.T) {
 		{[]string{"search", "--workspace", "/tmp", "--text", "x", "--image", "y"}, 2, "exactly one"},
 		{[]string{"search", "--workspace", "/tmp", "--id", "3", "--hybrid"}, 2, "--hybrid goes with --text"},
 		{[]string{"search", "--workspace", "/tmp", "--text", "x", "--offset", "-1"}, 2, "--offset must be 0 or more"},
+		{[]string{"duplicates", "--workspace", "/tmp", "--threshold", "1.5"}, 2, "--threshold 1.5"},
+		{[]string{"duplicates"}, 2, "--workspace is required"},
 	}
 	for _, tc := range tests {
 		code, _, errOut := xmodal(t, tc.args...)

@@ -68,6 +68,7 @@ func TestDatabaseWorkspace(t *testing.T) {
 	same("search", "--text", "another caption", "--to", "captions", "--under", "Images", "--top-k", "3", "--json")
 	same("search", "--text", "picture 3", "--hybrid", "--to", "both", "--top-k", "5", "--json")
 	same("eval", "--json")
+	same("duplicates", "--threshold", "0.9", "--json")
 
 	if code, out, errOut := xmodal(t, "db", "migrate", "--workspace", url); code != 0 || !strings.Contains(out, "nothing to do") {
 		t.Errorf("db migrate: exit %d: %s%s", code, out, errOut)
@@ -183,6 +184,18 @@ func TestPgvectorWorkspace(t *testing.T) {
 	// Hybrid search fuses pgvector's ranking with the same keyword index.
 	if keys := searchEach(t, []string{folder, url}, "--exact", "--text", "picture 3", "--hybrid", "--top-k", "5", "--json"); keys[0] != keys[1] {
 		t.Errorf("hybrid search: the folder finds\n%s\npgvector\n%s", keys[0], keys[1])
+	}
+	// And so does the duplicate finder, which pgvector's index answers.
+	var dups []string
+	for _, ws := range []string{folder, url} {
+		code, out, errOut := xmodal(t, "duplicates", "--workspace", ws, "--exact", "--threshold", "0.9", "--json")
+		if code != 0 || !strings.Contains(out, `"images":[`) {
+			t.Fatalf("duplicates in %s: exit %d: %s%s", ws, code, out, errOut)
+		}
+		dups = append(dups, regexp.MustCompile(`"id":\d+,?|("score":\d\.\d{5})\d*`).ReplaceAllString(out, "$1"))
+	}
+	if dups[0] != dups[1] {
+		t.Errorf("duplicates: the folder finds\n%s\npgvector\n%s", dups[0], dups[1])
 	}
 	code, out, errOut := xmodal(t, "eval", "--workspace", url, "--ann-recall", "--json")
 	if code != 0 || !strings.Contains(out, `"queries":"text→image"`) || !strings.Contains(out, `"recall":`) {

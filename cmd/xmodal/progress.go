@@ -11,9 +11,10 @@ import (
 	"github.com/xmodal/xmodal/indexer"
 )
 
-// progressPrinter renders indexing progress on stderr: a bar redrawn in
+// progressPrinter renders the progress of work on images on stderr: a bar redrawn in
 // place on a terminal, or a plain line every few seconds in a log.
 type progressPrinter struct {
+	label    string // what it is doing: "indexing" unless set
 	w        io.Writer
 	tty      bool
 	last     time.Time
@@ -31,7 +32,7 @@ func newProgressPrinter(w io.Writer) *progressPrinter {
 	if tty {
 		interval = 200 * time.Millisecond
 	}
-	return &progressPrinter{w: w, tty: tty, interval: interval}
+	return &progressPrinter{label: "indexing", w: w, tty: tty, interval: interval}
 }
 
 func (p *progressPrinter) update(pr indexer.Progress) {
@@ -58,13 +59,13 @@ func (p *progressPrinter) update(pr indexer.Progress) {
 		const width = 30
 		filled := int(pct / 100 * width)
 		bar := strings.Repeat("█", filled) + strings.Repeat("░", width-filled)
-		fmt.Fprintf(p.w, "\r\033[Kindexing %s %s", bar, status)
+		fmt.Fprintf(p.w, "\r\033[K%s %s %s", p.label, bar, status)
 		if final {
 			fmt.Fprintln(p.w)
 		}
 		return
 	}
-	fmt.Fprintf(p.w, "indexing: %s\n", status)
+	fmt.Fprintf(p.w, "%s: %s\n", p.label, status)
 }
 
 // byteProgress renders a download: file, bytes, rate and ETA.

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -102,14 +101,7 @@ func printHits(stdout io.Writer, hits []search.Hit, asJSON bool, none string) er
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()
 	if asJSON {
-		enc := json.NewEncoder(out)
-		enc.SetEscapeHTML(false)
-		for _, h := range hits {
-			if err := enc.Encode(h); err != nil {
-				return err
-			}
-		}
-		return nil
+		return writeJSONLines(out, hits)
 	}
 	if len(hits) == 0 {
 		fmt.Fprintln(out, none)

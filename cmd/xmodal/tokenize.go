@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"io"
 	"path/filepath"
 
@@ -36,8 +35,7 @@ func runTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()
-	enc := json.NewEncoder(out)
-	enc.SetEscapeHTML(false)
+	enc := jsonLines(out)
 	type line struct {
 		Text string `json:"text"`
 		IDs  []int  `json:"ids"`

@@ -12,6 +12,10 @@ first (colour emoji, colour illustrations, clip art; line icons only when
 nothing else shows the noun), unseen concepts (the test and val splits) before
 seen ones (train). Choices are seeded, so the same corpus gives the same sample.
 
+Pictures of one flat colour are then left out: openclipart's "SVG Gradient
+Collection" defines gradients and draws nothing, so it renders as plain white,
+yet its file names ("gradient-violet", "gradient-beer-lager") name nouns.
+
 Copies the chosen PNGs unchanged (the demo pixels are the corpus pixels) to
 OUT/images/, and writes OUT/captions.csv (image,caption; the image's first two
 captions) and OUT/LICENSES.md (every source, its licence and attribution).
@@ -28,6 +32,13 @@ from collections import Counter
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import coverage  # noqa: E402
+from PIL import Image  # noqa: E402
+
+
+def flat(path):
+    """Whether an image is one colour: nothing to see, nothing to find."""
+    with Image.open(path) as im:
+        return all(lo == hi for lo, hi in im.convert("RGB").getextrema())
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ATTRIBUTION = {
@@ -118,6 +129,8 @@ def main():
     if len(chosen) > a.max:
         rng.shuffle(chosen)
         chosen = chosen[:a.max]
+    # After the draw, so that the rest of the sample is what it was.
+    chosen = [im for im in chosen if not flat(os.path.join(a.corpus, im["filepath"], im["filename"]))]
     chosen.sort(key=lambda im: im["filename"])
 
     img_dir = os.path.join(a.out, "images")

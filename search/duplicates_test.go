@@ -1,0 +1,75 @@
+package search
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/xmodal/xmodal/workspace"
+)
+
+func TestDuplicates(t *testing.T) {
+	ctx := context.Background()
+	e, _ := setup(t)
+	// The fixtures' four pictures are unlike one another at 0.999.
+	if groups, err := e.Duplicates(ctx, 0.999, nil); err != nil || len(groups) != 0 {
+		t.Fatalf("before copies: %+v, %v", groups, err)
+	}
+	// Two copies of one picture and one of another, as a re-encoded file
+	// gives: the same vector, a different key.
+	orig, err := e.Workspace().ImageByKey(ctx, "08_rgb_732x672.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := e.Workspace().ImageByKey(ctx, "03_tiny_17x9.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var copies []workspace.NewImage
+	for _, c := range []struct {
+		key  string
+		from *workspace.Image
+	}{{"copies/08.png", orig}, {"copies/08-again.png", orig}, {"copies/03.png", other}} {
+		v, err := e.storedVector(ctx, workspace.Images, c.from.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		copies = append(copies, workspace.NewImage{Key: c.key, Path: c.from.Path, SHA256: c.key, Vector: v})
+	}
+	if err := e.write(ctx, func(w *workspace.Workspace) error { return w.Add(ctx, copies, nil) }); err != nil {
+		t.Fatal(err)
+	}
+	var calls, last int
+	groups, err := e.Duplicates(ctx, 0.999, func(done, total int) { calls, last = calls+1, done })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls == 0 || last != 7 {
+		t.Errorf("progress: %d calls, last at %d; want the 7 images", calls, last)
+	}
+	want := [][]string{{"08_rgb_732x672.png", "copies/08-again.png", "copies/08.png"}, {"03_tiny_17x9.png", "copies/03.png"}}
+	if len(groups) != len(want) {
+		t.Fatalf("groups: %+v", groups)
+	}
+	for i, g := range groups {
+		var keys []string
+		for j, h := range g.Images {
+			keys = append(keys, h.Key)
+			if h.Rank != j+1 || h.Score < 0.999 || h.Type != workspace.Images {
+				t.Errorf("group %d, image %d: %+v", i, j, h)
+			}
+		}
+		if len(keys) != len(want[i]) {
+			t.Errorf("group %d: %q, want %q", i, keys, want[i])
+			continue
+		}
+		for j := range keys {
+			if keys[j] != want[i][j] {
+				t.Errorf("group %d: %q, want %q (largest first, keys in order)", i, keys, want[i])
+			}
+		}
+	}
+	if _, err := e.Duplicates(ctx, 1.5, nil); !errors.Is(err, ErrBadQuery) {
+		t.Errorf("threshold 1.5: %v", err)
+	}
+}
