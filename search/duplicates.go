@@ -4,30 +4,34 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/xmodal/xmodal/workspace"
 )
 
 // duplicateNeighbours is how many nearest images of each image are
-// checked against the threshold. A group larger than this is still found
-// whole, through its members' own neighbours.
-const duplicateNeighbours = 10
+// checked against the threshold, and so the most copies a group can hold.
+const duplicateNeighbours = 20
 
 // DuplicateGroup is a set of images whose vectors lie close together:
 // the same picture resized, recompressed or lightly edited, or shots taken
 // a moment apart.
 type DuplicateGroup struct {
-	// Images are in key order. An image's Score is its similarity to its
-	// nearest image in the group; Rank numbers it within the group.
+	// Images start with the group's centre, the image the others are
+	// near, scored 1; the rest follow by their Score, their similarity to
+	// it. Rank numbers them within the group.
 	Images []Hit `json:"images"`
 }
 
-// Duplicates finds the groups of live images in which each image is
-// linked to another by a cosine similarity of at least threshold (single
-// linkage: a chain of near pairs makes one group). Groups come largest
-// first, then by their first key. progress, if not nil, is told how many
-// images have been compared so far, of how many.
+// Duplicates finds groups of live images within threshold of one image
+// of theirs, its centre: every image is compared with its nearest ones;
+// the image with the most neighbours at threshold or above becomes a
+// centre with all of them that are not yet in a group, and so on down.
+// Unlike single linkage, a chain of near pairs cannot string a group out
+// across a collection of like pictures. Groups come largest first, then
+// by their centre's key. progress, if not nil, is told how many images
+// have been compared so far, of how many.
 func (e *Engine) Duplicates(ctx context.Context, threshold float32, progress func(done, total int)) ([]DuplicateGroup, error) {
 	if threshold <= 0 || threshold > 1 {
 		return nil, fmt.Errorf("%w: the threshold %v is not a cosine similarity in (0, 1]", ErrBadQuery, threshold)
@@ -50,28 +54,9 @@ func (e *Engine) Duplicates(ctx context.Context, threshold float32, progress fun
 		}
 	}
 
-	parent := map[int64]int64{} // union-find over image ids
-	var find func(int64) int64
-	find = func(id int64) int64 {
-		p, ok := parent[id]
-		if !ok || p == id {
-			return id
-		}
-		root := find(p)
-		parent[id] = root
-		return root
-	}
-	nearest := map[int64]float32{} // an image's best similarity within its group
-	link := func(a, b int64, score float32) {
-		nearest[a] = max(nearest[a], score)
-		nearest[b] = max(nearest[b], score)
-		ra, rb := find(a), find(b)
-		if ra != rb {
-			parent[max(ra, rb)] = min(ra, rb)
-		}
-	}
-
+	near := map[int64][]workspace.Match{} // each image's neighbours at threshold or above, best first
 	const batch = 256
+	dim := e.enc.Dim()
 	done := 0
 	for lo := 0; lo < len(ids); lo += batch {
 		if err := ctx.Err(); err != nil {
@@ -82,7 +67,6 @@ func (e *Engine) Duplicates(ctx context.Context, threshold float32, progress fun
 		if err != nil {
 			return nil, err
 		}
-		dim := e.enc.Dim()
 		var queries [][]float32
 		var from []int64
 		for r := lo; r < hi; r++ {
@@ -101,7 +85,7 @@ func (e *Engine) Duplicates(ctx context.Context, threshold float32, progress fun
 		for i, matches := range found {
 			for _, m := range matches {
 				if m.ID != from[i] && m.Score >= threshold {
-					link(from[i], m.ID, m.Score)
+					near[from[i]] = append(near[from[i]], m)
 				}
 			}
 		}
@@ -111,42 +95,61 @@ func (e *Engine) Duplicates(ctx context.Context, threshold float32, progress fun
 		}
 	}
 
-	members := map[int64][]int64{}
-	for id := range nearest {
-		root := find(id)
-		members[root] = append(members[root], id)
-	}
+	// Centres: most neighbours first, then the lower id, so that the
+	// same vectors always give the same groups.
+	centres := slices.Collect(maps.Keys(near))
+	slices.SortFunc(centres, func(a, b int64) int {
+		if c := cmp.Compare(len(near[b]), len(near[a])); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	grouped := map[int64]bool{}
+	var members [][]workspace.Match // the centre first, with score 1
 	var all []int64
-	for _, m := range members {
-		all = append(all, m...)
+	for _, c := range centres {
+		if grouped[c] {
+			continue
+		}
+		g := []workspace.Match{{ID: c, Score: 1}}
+		for _, m := range near[c] {
+			if !grouped[m.ID] {
+				g = append(g, m)
+				grouped[m.ID] = true
+			}
+		}
+		if len(g) < 2 {
+			continue
+		}
+		grouped[c] = true
+		members = append(members, g)
+		for _, m := range g {
+			all = append(all, m.ID)
+		}
 	}
+
 	described, err := e.describe(ctx, workspace.Images, all)
 	if err != nil {
 		return nil, err
 	}
 	byID := make(map[int64]Hit, len(described))
 	for _, h := range described {
-		if h.ID != 0 {
-			h.Score = nearest[h.ID]
+		if h.ID != 0 { // not deleted since
 			byID[h.ID] = h
 		}
 	}
 	var groups []DuplicateGroup
-	for _, m := range members {
-		var g DuplicateGroup
-		for _, id := range m {
-			if h, ok := byID[id]; ok { // not deleted since
-				g.Images = append(g.Images, h)
+	for _, g := range members {
+		var dg DuplicateGroup
+		for _, m := range g {
+			if h, ok := byID[m.ID]; ok {
+				h.Rank, h.Score = len(dg.Images)+1, m.Score
+				dg.Images = append(dg.Images, h)
 			}
 		}
-		if len(g.Images) < 2 {
-			continue
+		if len(dg.Images) >= 2 && dg.Images[0].Score == 1 {
+			groups = append(groups, dg)
 		}
-		slices.SortFunc(g.Images, func(a, b Hit) int { return cmp.Compare(a.Key, b.Key) })
-		for i := range g.Images {
-			g.Images[i].Rank = i + 1
-		}
-		groups = append(groups, g)
 	}
 	slices.SortFunc(groups, func(a, b DuplicateGroup) int {
 		if c := cmp.Compare(len(b.Images), len(a.Images)); c != 0 {

@@ -3,6 +3,7 @@ package search
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/xmodal/xmodal/workspace"
@@ -47,7 +48,9 @@ func TestDuplicates(t *testing.T) {
 	if calls == 0 || last != 7 {
 		t.Errorf("progress: %d calls, last at %d; want the 7 images", calls, last)
 	}
-	want := [][]string{{"08_rgb_732x672.png", "copies/08-again.png", "copies/08.png"}, {"03_tiny_17x9.png", "copies/03.png"}}
+	// The centre (most neighbours, then the lowest id: the original)
+	// first, then its copies; the larger group first.
+	want := [][]string{{"08_rgb_732x672.png", "copies/08.png", "copies/08-again.png"}, {"03_tiny_17x9.png", "copies/03.png"}}
 	if len(groups) != len(want) {
 		t.Fatalf("groups: %+v", groups)
 	}
@@ -55,17 +58,24 @@ func TestDuplicates(t *testing.T) {
 		var keys []string
 		for j, h := range g.Images {
 			keys = append(keys, h.Key)
-			if h.Rank != j+1 || h.Score < 0.999 || h.Type != workspace.Images {
+			if h.Rank != j+1 || h.Score < 0.999 || h.Type != workspace.Images || j == 0 && h.Score != 1 {
 				t.Errorf("group %d, image %d: %+v", i, j, h)
 			}
 		}
-		if len(keys) != len(want[i]) {
+		if !slices.Equal(keys, want[i]) {
 			t.Errorf("group %d: %q, want %q", i, keys, want[i])
-			continue
 		}
-		for j := range keys {
-			if keys[j] != want[i][j] {
-				t.Errorf("group %d: %q, want %q (largest first, keys in order)", i, keys, want[i])
+	}
+	// A collection of like pictures does not chain into one group: each
+	// image is within the threshold of its group's centre.
+	loose, err := e.Duplicates(ctx, 0.2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range loose {
+		for _, h := range g.Images {
+			if h.Score < 0.2 {
+				t.Errorf("at 0.2, %s is in a group at %v from its centre", h.Key, h.Score)
 			}
 		}
 	}

@@ -62,6 +62,6 @@ func runDuplicates(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		w.Flush()
 	}
-	fmt.Fprintf(out, "\n%d groups, %d images (score: the similarity to the nearest image of its group)\n", len(groups), images)
+	fmt.Fprintf(out, "\n%d groups, %d images (score: the similarity to the first image of its group, its centre)\n", len(groups), images)
 	return nil
 }
