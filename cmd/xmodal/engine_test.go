@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -74,6 +76,14 @@ func TestCLIAndServerAgree(t *testing.T) {
 		t.Fatalf("GET: %v %v", resp, err)
 	}
 	resp.Body.Close()
+
+	// For people, a hybrid search's table shows both halves' ranks.
+	code, out, errOut := xmodal(t, "search", "--workspace", ws, "--model", modelA, "--text", "a wide strip", "--hybrid", "--top-k", "2")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 3 || !regexp.MustCompile(`^rank +score +model +words +id +result$`).MatchString(lines[0]) ||
+		!regexp.MustCompile(`^1 +0\.0\d{3} +(\d+|-) +(\d+|-) +\d+ +/`).MatchString(lines[1]) {
+		t.Errorf("hybrid table: exit %d:\n%s%s", code, out, errOut)
+	}
 }
 
 func b64(data []byte) string { return base64.StdEncoding.EncodeToString(data) }

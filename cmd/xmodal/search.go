@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -107,8 +108,15 @@ func printHits(stdout io.Writer, hits []search.Hit, asJSON bool, none string) er
 		fmt.Fprintln(out, none)
 		return nil
 	}
+	// A hybrid search also shows where each half ranked a hit ("-": not
+	// in its first 100).
+	hybrid := hits[0].Hybrid != nil
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "rank\tscore\tid\tresult")
+	if hybrid {
+		fmt.Fprintln(w, "rank\tscore\tmodel\twords\tid\tresult")
+	} else {
+		fmt.Fprintln(w, "rank\tscore\tid\tresult")
+	}
 	for _, h := range hits {
 		what := h.Path
 		if h.Type == workspace.Images && len(h.Captions) > 0 {
@@ -117,9 +125,20 @@ func printHits(stdout io.Writer, hits []search.Hit, asJSON bool, none string) er
 		if h.Type == workspace.Captions {
 			what = "“" + shorten(h.Text, 70) + "”  (" + h.Image.Path + ")"
 		}
-		fmt.Fprintf(w, "%d\t%.4f\t%d\t%s\n", h.Rank, h.Score, h.ID, what)
+		fmt.Fprintf(w, "%d\t%.4f\t", h.Rank, h.Score)
+		if hybrid {
+			fmt.Fprintf(w, "%s\t%s\t", rankOrDash(h.Hybrid.Vector), rankOrDash(h.Hybrid.Words))
+		}
+		fmt.Fprintf(w, "%d\t%s\n", h.ID, what)
 	}
 	return w.Flush()
+}
+
+func rankOrDash(r int) string {
+	if r == 0 {
+		return "-"
+	}
+	return strconv.Itoa(r)
 }
 
 func shorten(s string, n int) string {
