@@ -379,7 +379,9 @@ func errText(err error) string {
 		}
 		return pe.Op + ": " + pe.Err.Error()
 	}
-	return err.Error()
+	// The package name says nothing to a person reading why a file was
+	// skipped: "unknown image format" is the news.
+	return strings.TrimPrefix(err.Error(), "imageio: ")
 }
 
 // commit encodes a batch's images and captions and adds them to the
