@@ -311,6 +311,9 @@ func isFile(path string) bool {
 
 func checkDir(dir string) error {
 	fi, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &fs.PathError{Op: "open dataset", Path: dir, Err: fs.ErrNotExist}
+	}
 	if err != nil {
 		return err
 	}

@@ -168,7 +168,7 @@ func TestOpenErrors(t *testing.T) {
 		name, dir, format string
 		wantInErr         []string
 	}{
-		{"missing dir", filepath.Join(empty, "nope"), "auto", []string{"nope"}},
+		{"missing dir", filepath.Join(empty, "nope"), "auto", []string{"open dataset", "nope", "file does not exist"}},
 		{"not a dir", file, "folder", []string{"file.txt", "not a directory"}},
 		{"unknown format", empty, "flickr9k", []string{`"flickr9k"`, "flickr8k-kaggle"}},
 		{"nothing detected", empty, "auto", []string{empty, "dataset_*.json", "Flickr8k.token.txt", "results.csv", "captions.txt", ".jpg"}},
