@@ -127,7 +127,10 @@ func (e *Engine) answerHybrid(ctx context.Context, q Query, vec []float32, r *Re
 		if err != nil {
 			return err
 		}
-		if err := e.updateKeywords(ctx, e.snapshot()); err != nil {
+		// Building the index reads every caption once: on a large workspace
+		// that may outlast the request that asked, and the next request
+		// would start it over. So it runs to the end whatever the request.
+		if err := e.updateKeywords(context.WithoutCancel(ctx), e.snapshot()); err != nil {
 			return err
 		}
 		byVector := make([]int64, len(dense[0]))
