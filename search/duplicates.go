@@ -39,7 +39,53 @@ func (e *Engine) Duplicates(ctx context.Context, threshold float32, progress fun
 	if err := e.Refresh(ctx); err != nil {
 		return nil, err
 	}
-	s := e.snapshot()
+	near, err := e.neighboursAbove(ctx, e.snapshot(), threshold, progress)
+	if err != nil {
+		return nil, err
+	}
+	members := groupAroundCentres(near)
+	var all []int64
+	for _, g := range members {
+		for _, m := range g {
+			all = append(all, m.ID)
+		}
+	}
+	described, err := e.describe(ctx, workspace.Images, all)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[int64]Hit, len(described))
+	for _, h := range described {
+		if h.ID != 0 { // not deleted since
+			byID[h.ID] = h
+		}
+	}
+	var groups []DuplicateGroup
+	for _, g := range members {
+		var dg DuplicateGroup
+		for _, m := range g {
+			if h, ok := byID[m.ID]; ok {
+				h.Rank, h.Score = len(dg.Images)+1, m.Score
+				dg.Images = append(dg.Images, h)
+			}
+		}
+		if len(dg.Images) >= 2 && dg.Images[0].Score == 1 {
+			groups = append(groups, dg)
+		}
+	}
+	slices.SortFunc(groups, func(a, b DuplicateGroup) int {
+		if c := cmp.Compare(len(b.Images), len(a.Images)); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Images[0].Key, b.Images[0].Key)
+	})
+	return groups, nil
+}
+
+// neighboursAbove compares every live image of snapshot s with its
+// nearest ones and returns, for each image that has any, its neighbours
+// at threshold or above, best first.
+func (e *Engine) neighboursAbove(ctx context.Context, s *snapshot, threshold float32, progress func(done, total int)) (map[int64][]workspace.Match, error) {
 	ids := s.ids[workspace.Images]
 	if s.inDB {
 		var err error
@@ -53,8 +99,7 @@ func (e *Engine) Duplicates(ctx context.Context, threshold float32, progress fun
 			live++
 		}
 	}
-
-	near := map[int64][]workspace.Match{} // each image's neighbours at threshold or above, best first
+	near := map[int64][]workspace.Match{}
 	const batch = 256
 	dim := e.enc.Dim()
 	done := 0
@@ -94,9 +139,14 @@ func (e *Engine) Duplicates(ctx context.Context, threshold float32, progress fun
 			progress(done, live)
 		}
 	}
+	return near, nil
+}
 
-	// Centres: most neighbours first, then the lower id, so that the
-	// same vectors always give the same groups.
+// groupAroundCentres makes groups of the neighbour lists: the image with
+// the most neighbours (then the lower id, so that the same vectors always
+// give the same groups) takes those not yet in a group, and so on. Each
+// group starts with its centre, scored 1.
+func groupAroundCentres(near map[int64][]workspace.Match) [][]workspace.Match {
 	centres := slices.Collect(maps.Keys(near))
 	slices.SortFunc(centres, func(a, b int64) int {
 		if c := cmp.Compare(len(near[b]), len(near[a])); c != 0 {
@@ -105,8 +155,7 @@ func (e *Engine) Duplicates(ctx context.Context, threshold float32, progress fun
 		return cmp.Compare(a, b)
 	})
 	grouped := map[int64]bool{}
-	var members [][]workspace.Match // the centre first, with score 1
-	var all []int64
+	var groups [][]workspace.Match
 	for _, c := range centres {
 		if grouped[c] {
 			continue
@@ -115,49 +164,17 @@ func (e *Engine) Duplicates(ctx context.Context, threshold float32, progress fun
 		for _, m := range near[c] {
 			if !grouped[m.ID] {
 				g = append(g, m)
-				grouped[m.ID] = true
 			}
 		}
 		if len(g) < 2 {
 			continue
 		}
-		grouped[c] = true
-		members = append(members, g)
 		for _, m := range g {
-			all = append(all, m.ID)
+			grouped[m.ID] = true
 		}
+		groups = append(groups, g)
 	}
-
-	described, err := e.describe(ctx, workspace.Images, all)
-	if err != nil {
-		return nil, err
-	}
-	byID := make(map[int64]Hit, len(described))
-	for _, h := range described {
-		if h.ID != 0 { // not deleted since
-			byID[h.ID] = h
-		}
-	}
-	var groups []DuplicateGroup
-	for _, g := range members {
-		var dg DuplicateGroup
-		for _, m := range g {
-			if h, ok := byID[m.ID]; ok {
-				h.Rank, h.Score = len(dg.Images)+1, m.Score
-				dg.Images = append(dg.Images, h)
-			}
-		}
-		if len(dg.Images) >= 2 && dg.Images[0].Score == 1 {
-			groups = append(groups, dg)
-		}
-	}
-	slices.SortFunc(groups, func(a, b DuplicateGroup) int {
-		if c := cmp.Compare(len(b.Images), len(a.Images)); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Images[0].Key, b.Images[0].Key)
-	})
-	return groups, nil
+	return groups
 }
 
 // nearestIDs finds the k nearest images of each query vector, ids and

@@ -83,3 +83,34 @@ func TestDuplicates(t *testing.T) {
 		t.Errorf("threshold 1.5: %v", err)
 	}
 }
+
+func TestGroupAroundCentres(t *testing.T) {
+	m := func(id int64) workspace.Match { return workspace.Match{ID: id, Score: 0.96} }
+	for _, c := range []struct {
+		name string
+		near map[int64][]workspace.Match
+		want [][]int64
+	}{
+		// A chain 1–2–3–4: single linkage would make one group; around
+		// centres, 2 (most neighbours, lower id than 3) takes 1 and 3,
+		// and 4's only neighbour is taken.
+		{"chain", map[int64][]workspace.Match{1: {m(2)}, 2: {m(1), m(3)}, 3: {m(2), m(4)}, 4: {m(3)}}, [][]int64{{2, 1, 3}}},
+		{"two pairs", map[int64][]workspace.Match{5: {m(6)}, 6: {m(5)}, 7: {m(8)}, 8: {m(7)}}, [][]int64{{5, 6}, {7, 8}}},
+		{"none", map[int64][]workspace.Match{}, nil},
+	} {
+		var got [][]int64
+		for _, g := range groupAroundCentres(c.near) {
+			var ids []int64
+			for i, mm := range g {
+				ids = append(ids, mm.ID)
+				if i == 0 && mm.Score != 1 {
+					t.Errorf("%s: centre %d scored %v", c.name, mm.ID, mm.Score)
+				}
+			}
+			got = append(got, ids)
+		}
+		if !slices.EqualFunc(got, c.want, slices.Equal) {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
