@@ -8,6 +8,7 @@ import (
 	"image"
 	"image/png"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -379,5 +380,45 @@ func TestOffset(t *testing.T) {
 		if _, err := e.Search(context.Background(), c.q); !errors.Is(err, ErrBadQuery) || !strings.Contains(err.Error(), c.msg) {
 			t.Errorf("%+v: %v, want a bad query saying %q", c.q, err, c.msg)
 		}
+	}
+}
+
+// A steered query searches with its vector plus the added texts' and
+// minus the subtracted texts', each at unit length.
+func TestSteering(t *testing.T) {
+	ctx := context.Background()
+	e, m := setup(t)
+	unit := func(text string) []float32 {
+		v, err := m.EncodeTexts(ctx, []string{text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nn.Normalize(v[0])
+		return v[0]
+	}
+	base, plus, minus := unit("a picture"), unit("wide"), unit("tiny")
+	want := slices.Clone(base)
+	nn.Axpy(want, plus, 1)
+	nn.Axpy(want, minus, -1)
+	exp, err := e.SearchVectors(ctx, [][]float32{want}, workspace.Images, 4, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := hits(t, e, Query{Text: "a picture", Add: []string{"wide"}, Subtract: []string{"tiny"}, TopK: 4})
+	if !slices.EqualFunc(got, exp[0], func(a, b Hit) bool { return a.ID == b.ID && math.Abs(float64(a.Score-b.Score)) < 1e-6 }) {
+		t.Errorf("steered: %+v, want %+v", got, exp[0])
+	}
+	// More like this, steered: the image itself is still left out.
+	similar := hits(t, e, Query{ImageID: 1, Add: []string{"wide"}})
+	if len(similar) != 3 {
+		t.Errorf("steered more like this: %+v", similar)
+	}
+	for _, h := range similar {
+		if h.ID == 1 {
+			t.Errorf("the image itself came back: %+v", h)
+		}
+	}
+	if _, err := e.Search(ctx, Query{Text: "x", Add: []string{" "}}); !errors.Is(err, ErrBadQuery) || !strings.Contains(err.Error(), "a text to add or subtract") {
+		t.Errorf("empty text to add: %v", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/xmodal/xmodal/dataset"
 	"github.com/xmodal/xmodal/imageio"
+	"github.com/xmodal/xmodal/nn"
 	"github.com/xmodal/xmodal/workspace"
 )
 
@@ -66,6 +67,11 @@ type Query struct {
 	Offset int
 	// Filter keeps only documents of some images: a split, a folder.
 	Filter workspace.Filter
+	// Add and Subtract steer the query by texts: their vectors are added
+	// to and taken from the query's own (each at unit length) before it
+	// is searched: an image of a beach, minus "people"; "a dog", plus
+	// "in the snow". Any kind of query may be steered.
+	Add, Subtract []string
 	// Hybrid, for a text query, also finds documents by the words of their
 	// captions and image keys, and fuses the two rankings: a model that
 	// missed a plain word ("a dog") still finds the images captioned with
@@ -138,8 +144,15 @@ func (e *Engine) Search(ctx context.Context, q Query) (*Result, error) {
 // ErrNotFound), wrapped in a *QueryError that says which.
 func (e *Engine) SearchAll(ctx context.Context, qs []Query) ([]*Result, error) {
 	results := make([]*Result, len(qs))
+	// Every text of the batch, steering ones too, goes to the model at
+	// once; sign says what each is to its query: 0 the query itself, +1
+	// added, -1 subtracted.
 	var texts []string
-	var textOf []int // query index of each text
+	type use struct {
+		query int
+		sign  float32
+	}
+	var uses []use
 	for i, q := range qs {
 		r, err := e.plan(q)
 		if err != nil {
@@ -147,21 +160,36 @@ func (e *Engine) SearchAll(ctx context.Context, qs []Query) ([]*Result, error) {
 		}
 		results[i] = r
 		if q.Text != "" {
-			texts, textOf = append(texts, q.Text), append(textOf, i)
+			texts, uses = append(texts, q.Text), append(uses, use{i, 0})
+		}
+		for _, t := range q.Add {
+			texts, uses = append(texts, t), append(uses, use{i, 1})
+		}
+		for _, t := range q.Subtract {
+			texts, uses = append(texts, t), append(uses, use{i, -1})
 		}
 	}
 	vecs := make([][]float32, len(qs))
+	steer := make([][]float32, len(qs))
 	if len(texts) > 0 {
 		tv, err := e.enc.EncodeTexts(ctx, texts)
 		if err != nil {
 			return nil, fmt.Errorf("encode texts: %w", err)
 		}
-		for j, i := range textOf {
-			vecs[i] = tv[j]
+		for j, u := range uses {
+			if u.sign == 0 {
+				vecs[u.query] = tv[j]
+				continue
+			}
+			if steer[u.query] == nil {
+				steer[u.query] = make([]float32, len(tv[j]))
+			}
+			nn.Normalize(tv[j])
+			nn.Axpy(steer[u.query], tv[j], u.sign)
 		}
 	}
 	for i, q := range qs {
-		if err := e.answer(ctx, q, vecs[i], results[i]); err != nil {
+		if err := e.answer(ctx, q, vecs[i], steer[i], results[i]); err != nil {
 			return nil, &QueryError{i, err}
 		}
 	}
@@ -178,6 +206,11 @@ func (e *Engine) plan(q Query) (*Result, error) {
 	if kind == "text" {
 		if err := e.checkText(q.Text); err != nil {
 			return nil, err
+		}
+	}
+	for _, t := range slices.Concat(q.Add, q.Subtract) {
+		if err := e.checkText(t); err != nil {
+			return nil, fmt.Errorf("a text to add or subtract: %w", err)
 		}
 	}
 	if q.Hybrid && kind != "text" {
@@ -234,10 +267,11 @@ func (e *Engine) checkText(text string) error {
 	return nil
 }
 
-// answer finds a planned query's hits; vec is its text's vector, if any.
-func (e *Engine) answer(ctx context.Context, q Query, vec []float32, r *Result) error {
+// answer finds a planned query's hits; vec is its text's vector, if any,
+// and steer the sum of the vectors to add and subtract, if any.
+func (e *Engine) answer(ctx context.Context, q Query, vec, steer []float32, r *Result) error {
 	if q.Hybrid {
-		return e.answerHybrid(ctx, q, vec, r)
+		return e.answerHybrid(ctx, q, steered(vec, steer), r)
 	}
 	var exclude func(workspace.Kind, int64) bool
 	switch {
@@ -263,6 +297,7 @@ func (e *Engine) answer(ctx context.Context, q Query, vec []float32, r *Result) 
 		// "More like this" leaves the document itself out.
 		vec, exclude = stored, func(k workspace.Kind, rid int64) bool { return k == kind && rid == id }
 	}
+	vec = steered(vec, steer)
 	for _, t := range r.Targets {
 		// SearchVectors normalises the vector in place: harmless to repeat,
 		// but a stored row must not be written, so it gets a copy.
@@ -294,4 +329,16 @@ func (e *Engine) storedVector(ctx context.Context, kind workspace.Kind, id int64
 		}
 	}
 	return nil, fmt.Errorf("%w: no %s with id %d", ErrNotFound, kind, id)
+}
+
+// steered returns vec at unit length plus steer, or vec itself if there
+// is nothing to steer by. vec is not written: it may be a stored row.
+func steered(vec, steer []float32) []float32 {
+	if steer == nil {
+		return vec
+	}
+	out := slices.Clone(vec)
+	nn.Normalize(out)
+	nn.Axpy(out, steer, 1)
+	return out
 }

@@ -61,30 +61,34 @@ func apiHits(hits []search.Hit) []apiHit {
 // or its multipart form). Exactly one of Text, Image, ID and CaptionID is
 // given.
 type searchRequest struct {
-	Text      string `json:"text,omitempty"`
-	Image     string `json:"image,omitempty"` // data URI or base64
-	ID        int64  `json:"id,omitempty"`
-	CaptionID int64  `json:"caption_id,omitempty"`
-	Target    string `json:"target,omitempty"`
-	TopK      int    `json:"top_k,omitempty"`
-	Offset    int    `json:"offset,omitempty"`
-	Split     string `json:"split,omitempty"`
-	Under     string `json:"under,omitempty"`
-	Hybrid    bool   `json:"hybrid,omitempty"`
+	Text      string   `json:"text,omitempty"`
+	Image     string   `json:"image,omitempty"` // data URI or base64
+	ID        int64    `json:"id,omitempty"`
+	CaptionID int64    `json:"caption_id,omitempty"`
+	Target    string   `json:"target,omitempty"`
+	TopK      int      `json:"top_k,omitempty"`
+	Offset    int      `json:"offset,omitempty"`
+	Split     string   `json:"split,omitempty"`
+	Under     string   `json:"under,omitempty"`
+	Hybrid    bool     `json:"hybrid,omitempty"`
+	Add       []string `json:"add,omitempty"`
+	Subtract  []string `json:"subtract,omitempty"`
 
 	upload *upload // a multipart file, or Image decoded
 }
 
 // queryInfo describes the query in a search response.
 type queryInfo struct {
-	Type     string `json:"type"` // text, image, image_id or caption_id
-	Text     string `json:"text,omitempty"`
-	ID       int64  `json:"id,omitempty"`
-	MimeType string `json:"mime_type,omitempty"`
-	Width    int    `json:"width,omitempty"`
-	Height   int    `json:"height,omitempty"`
-	Bytes    int    `json:"bytes,omitempty"`
-	Hybrid   bool   `json:"hybrid,omitempty"` // fused with a keyword search
+	Type     string   `json:"type"` // text, image, image_id or caption_id
+	Text     string   `json:"text,omitempty"`
+	ID       int64    `json:"id,omitempty"`
+	MimeType string   `json:"mime_type,omitempty"`
+	Width    int      `json:"width,omitempty"`
+	Height   int      `json:"height,omitempty"`
+	Bytes    int      `json:"bytes,omitempty"`
+	Hybrid   bool     `json:"hybrid,omitempty"` // fused with a keyword search
+	Add      []string `json:"add,omitempty"`    // texts that steered it
+	Subtract []string `json:"subtract,omitempty"`
 }
 
 // searchResponse lists hits by kind; a kind that was not searched is left
@@ -130,7 +134,7 @@ func (s *Server) apiSearch(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := search.Query{Text: req.Text, ImageID: req.ID, CaptionID: req.CaptionID, Targets: targets, TopK: req.TopK, Offset: req.Offset,
-		Filter: workspace.Filter{Split: req.Split, Under: req.Under}, Hybrid: req.Hybrid}
+		Filter: workspace.Filter{Split: req.Split, Under: req.Under}, Hybrid: req.Hybrid, Add: req.Add, Subtract: req.Subtract}
 	info := queryInfo{Text: req.Text, ID: req.ID + req.CaptionID, Hybrid: req.Hybrid}
 	if up := req.upload; up != nil {
 		q.Image = up.data
@@ -141,7 +145,7 @@ func (s *Server) apiSearch(w http.ResponseWriter, r *http.Request) error {
 		}
 		defer release()
 	}
-	info.Type = q.Kind()
+	info.Type, info.Add, info.Subtract = q.Kind(), q.Add, q.Subtract
 	res, err := eng.Search(ctx, q)
 	if err != nil {
 		return err
@@ -188,16 +192,18 @@ func (s *Server) readSearchRequest(r *http.Request) (searchRequest, error) {
 // pointers so that a value given explicitly (top_k 0, id 0, an empty text)
 // is checked rather than taken for "not given".
 type searchJSON struct {
-	Text      *string `json:"text"`
-	Image     *string `json:"image"` // data URI or base64
-	ID        *int64  `json:"id"`
-	CaptionID *int64  `json:"caption_id"`
-	Target    *string `json:"target"`
-	TopK      *int    `json:"top_k"`
-	Offset    *int    `json:"offset"`
-	Split     *string `json:"split"`
-	Under     *string `json:"under"`
-	Hybrid    *bool   `json:"hybrid"`
+	Text      *string  `json:"text"`
+	Image     *string  `json:"image"` // data URI or base64
+	ID        *int64   `json:"id"`
+	CaptionID *int64   `json:"caption_id"`
+	Target    *string  `json:"target"`
+	TopK      *int     `json:"top_k"`
+	Offset    *int     `json:"offset"`
+	Split     *string  `json:"split"`
+	Under     *string  `json:"under"`
+	Hybrid    *bool    `json:"hybrid"`
+	Add       []string `json:"add"`
+	Subtract  []string `json:"subtract"`
 }
 
 func (b searchJSON) into(req *searchRequest) error {
@@ -241,6 +247,7 @@ func (b searchJSON) into(req *searchRequest) error {
 	if b.Hybrid != nil {
 		req.Hybrid = *b.Hybrid
 	}
+	req.Add, req.Subtract = b.Add, b.Subtract
 	if b.Offset != nil {
 		if *b.Offset < 0 {
 			return badRequest("offset must be 0 or more, not %d", *b.Offset)
@@ -274,6 +281,15 @@ func isMultipart(r *http.Request) bool {
 // unknown names.
 func formFields(v url.Values, req *searchRequest, allowImage bool) error {
 	for name, vals := range v {
+		// Texts to steer by may come several times: add=a&add=b.
+		switch name {
+		case "add":
+			req.Add = vals
+			continue
+		case "subtract":
+			req.Subtract = vals
+			continue
+		}
 		if len(vals) != 1 {
 			return badRequest("parameter %q is given %d times", name, len(vals))
 		}
@@ -314,7 +330,7 @@ func formFields(v url.Values, req *searchRequest, allowImage bool) error {
 			}
 			req.Image = val
 		default:
-			return badRequest("unknown parameter %q (want text, id, caption_id, target, top_k, offset, split, under, hybrid)", name)
+			return badRequest("unknown parameter %q (want text, id, caption_id, target, top_k, offset, split, under, hybrid, add, subtract)", name)
 		}
 		if err != nil {
 			return err

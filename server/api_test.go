@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -23,13 +24,15 @@ import (
 // searchBody is the response of /api/v1/search.
 type searchBody struct {
 	Query struct {
-		Type     string `json:"type"`
-		Text     string `json:"text"`
-		ID       int64  `json:"id"`
-		MimeType string `json:"mime_type"`
-		Width    int    `json:"width"`
-		Height   int    `json:"height"`
-		Hybrid   bool   `json:"hybrid"`
+		Type     string   `json:"type"`
+		Text     string   `json:"text"`
+		ID       int64    `json:"id"`
+		MimeType string   `json:"mime_type"`
+		Width    int      `json:"width"`
+		Height   int      `json:"height"`
+		Hybrid   bool     `json:"hybrid"`
+		Add      []string `json:"add"`
+		Subtract []string `json:"subtract"`
 	} `json:"query"`
 	TopK     int       `json:"top_k"`
 	Offset   int       `json:"offset"`
@@ -104,6 +107,30 @@ func TestAPISearchByText(t *testing.T) {
 			if h.ID != all[i+2].ID || h.Rank != i+3 {
 				t.Errorf("page hit %d = %+v, want %+v", i, h.Hit, all[i+2].Hit)
 			}
+		}
+	}
+
+	// Steering: GET and multipart take add and subtract more than once,
+	// JSON as lists; all three search alike and say how they steered.
+	ct, body = multipartBody(t, nil, "text", "a red square", "add", "wide", "add", "strip", "subtract", "tiny")
+	var steered []int64
+	for _, res := range []response{
+		f.get(t, "/api/v1/search?text=a+red+square&add=wide&add=strip&subtract=tiny"),
+		f.postJSON(t, "/api/v1/search", `{"text":"a red square","add":["wide","strip"],"subtract":["tiny"]}`),
+		f.do(t, "POST", "/api/v1/search", ct, body),
+	} {
+		out := f.search(t, res)
+		if !slices.Equal(out.Query.Add, []string{"wide", "strip"}) || !slices.Equal(out.Query.Subtract, []string{"tiny"}) {
+			t.Errorf("steered query echoed as %+v", out.Query)
+		}
+		var ids []int64
+		for _, h := range *out.Images {
+			ids = append(ids, h.ID)
+		}
+		if steered == nil {
+			steered = ids
+		} else if !slices.Equal(ids, steered) {
+			t.Errorf("steered: %v, then %v", steered, ids)
 		}
 	}
 
@@ -220,6 +247,8 @@ func TestAPISearchErrors(t *testing.T) {
 		{"unknown id", "/api/v1/search", `{"id":12345}`, 404, "no image with id 12345"},
 		{"bad hybrid", "/api/v1/search?text=x&hybrid=maybe", nil, 400, `hybrid "maybe": want true or false`},
 		{"bad offset", "/api/v1/search?text=x&offset=two", nil, 400, `offset "two" is not a whole number`},
+		{"empty text to add", "/api/v1/search?text=x&add=", nil, 400, "a text to add or subtract: the text is empty"},
+		{"add as a string", "/api/v1/search", `{"text":"x","add":"wide"}`, 400, `"add"`},
 		{"negative offset", "/api/v1/search", `{"text":"x","offset":-1}`, 400, "offset must be 0 or more"},
 		{"offset past the limit", "/api/v1/search?text=x&offset=995&top_k=10", nil, 400, "reach past the limit of 1000"},
 		{"hybrid by id", "/api/v1/search?id=1&hybrid=true", nil, 400, "hybrid search takes a text query"},

@@ -41,6 +41,7 @@ func TestCLIAndServerAgree(t *testing.T) {
 		{"caption to both", []string{"--caption-id", "1", "--to", "both"}, map[string]any{"caption_id": 1, "target": "both"}},
 		{"hybrid", []string{"--text", "a wide strip", "--hybrid", "--to", "both"}, map[string]any{"text": "a wide strip", "hybrid": true, "target": "both"}},
 		{"a page", []string{"--text", "a wide strip", "--offset", "2", "--top-k", "3"}, map[string]any{"text": "a wide strip", "offset": 2, "top_k": 3}},
+		{"steered", []string{"--id", "2", "--add", "wide", "--add", "red", "--subtract", "tiny"}, map[string]any{"id": 2, "add": []string{"wide", "red"}, "subtract": []string{"tiny"}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code, out, errOut := xmodal(t, append([]string{"search", "--workspace", ws, "--model", modelA, "--json"}, c.cli...)...)

@@ -15,7 +15,7 @@ import (
 )
 
 func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("search", "--workspace WS (--text T | --image FILE | --id N | --caption-id N) [--to images|captions|both] [--top-k K] [--offset N] [--split S] [--under FOLDER] [--hybrid] [--exact] [--json]", stderr)
+	fs := newFlags("search", "--workspace WS (--text T | --image FILE | --id N | --caption-id N) [--to images|captions|both] [--top-k K] [--offset N] [--split S] [--under FOLDER] [--add T]... [--subtract T]... [--hybrid] [--exact] [--json]", stderr)
 	wsDir := fs.String("workspace", "", "workspace folder or postgres:// URL")
 	var mf modelFlags
 	mf.add(fs, false)
@@ -30,6 +30,9 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	exact := fs.Bool("exact", false, exactUsage)
 	split := fs.String("split", "", "find only images of this split (and their captions)")
 	under := fs.String("under", "", "find only images whose key is under this folder (and their captions)")
+	var add, subtract stringList
+	fs.Var(&add, "add", "steer the query towards this text: its vector is added to the query's (repeatable)")
+	fs.Var(&subtract, "subtract", "steer the query away from this text: its vector is taken from the query's (repeatable)")
 	hybrid := fs.Bool("hybrid", false, "with --text: also match the words of captions and file names (BM25), fused with the model's ranking; scores are then fused scores")
 	if err := parse(fs, args, false); err != nil {
 		return err
@@ -38,7 +41,7 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usagef("--workspace is required")
 	}
 	q := search.Query{Text: *text, ImageID: *id, CaptionID: *captionID, TopK: *topK, Offset: *offset,
-		Filter: workspace.Filter{Split: *split, Under: *under}, Hybrid: *hybrid}
+		Filter: workspace.Filter{Split: *split, Under: *under}, Hybrid: *hybrid, Add: add, Subtract: subtract}
 	if *image != "" {
 		q.Image = []byte{} // read below, once the flags are known to be right
 	}
