@@ -26,8 +26,7 @@ type Flat struct {
 
 	mu   sync.RWMutex
 	rows []float32  // n×dim
-	lin  *nn.Linear // rows as a layer, built on first search after a change
-	once *sync.Once // guards building lin for the current rows
+	lin  *nn.Linear // rows as a layer, built on first search after a change (under mu)
 }
 
 // NewFlat returns an empty index of dim-dimensional vectors.
