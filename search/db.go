@@ -12,9 +12,9 @@ import (
 // is searched in SQL: the engine loads no vectors and keeps no row map, so
 // that any number of stateless replicas serve one database.
 
-// searchDB is searchVectors for a workspace searched in the database.
-func (e *Engine) searchDB(ctx context.Context, queries [][]float32, target workspace.Kind, k int, exclude func(workspace.Kind, int64) bool, filter workspace.Filter) ([][]Hit, error) {
-	out := make([][]Hit, len(queries))
+// searchDB is searchIDs for a workspace searched in the database.
+func (e *Engine) searchDB(ctx context.Context, queries [][]float32, target workspace.Kind, k int, exclude func(workspace.Kind, int64) bool, filter workspace.Filter) ([][]workspace.Match, error) {
+	out := make([][]workspace.Match, len(queries))
 	for q, vec := range queries {
 		// exclude drops the query's own document at most: ask for one
 		// more, and more again in the rare case that is not enough.
@@ -34,15 +34,7 @@ func (e *Engine) searchDB(ctx context.Context, queries [][]float32, target works
 				break
 			}
 		}
-		kept = kept[:min(k, len(kept))]
-		ids, scores := make([]int64, len(kept)), make([]float32, len(kept))
-		for i, m := range kept {
-			ids[i], scores[i] = m.ID, m.Score
-		}
-		var err error
-		if out[q], err = e.ranked(ctx, target, ids, scores); err != nil {
-			return nil, err
-		}
+		out[q] = kept[:min(k, len(kept))]
 	}
 	return out, nil
 }

@@ -123,7 +123,7 @@ func (e *Engine) neighboursAbove(ctx context.Context, s *snapshot, threshold flo
 		if len(queries) == 0 {
 			continue
 		}
-		found, err := e.nearestIDs(ctx, s, queries, duplicateNeighbours+1)
+		found, err := e.searchIDs(ctx, queries, workspace.Images, duplicateNeighbours+1, nil, workspace.Filter{})
 		if err != nil {
 			return nil, err
 		}
@@ -175,30 +175,4 @@ func groupAroundCentres(near map[int64][]workspace.Match) [][]workspace.Match {
 		groups = append(groups, g)
 	}
 	return groups
-}
-
-// nearestIDs finds the k nearest images of each query vector, ids and
-// scores only, from the snapshot's indexes or the database.
-func (e *Engine) nearestIDs(ctx context.Context, s *snapshot, queries [][]float32, k int) ([][]workspace.Match, error) {
-	out := make([][]workspace.Match, len(queries))
-	if s.inDB {
-		for i, q := range queries {
-			var err error
-			if out[i], err = e.ws.Nearest(ctx, workspace.Images, q, k, workspace.Filter{}, e.cfg.Exact); err != nil {
-				return nil, err
-			}
-		}
-		return out, nil
-	}
-	ids := s.ids[workspace.Images]
-	hits, err := s.indexes[workspace.Images].Search(queries, k, func(row int) bool { return ids[row] != 0 })
-	if err != nil {
-		return nil, err
-	}
-	for i, hs := range hits {
-		for _, h := range hs {
-			out[i] = append(out[i], workspace.Match{ID: ids[h.Row], Row: h.Row, Score: h.Score})
-		}
-	}
-	return out, nil
 }

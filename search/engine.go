@@ -317,6 +317,27 @@ func (e *Engine) SearchVectors(ctx context.Context, queries [][]float32, target 
 
 // searchVectors is SearchVectors among the documents filter selects.
 func (e *Engine) searchVectors(ctx context.Context, queries [][]float32, target workspace.Kind, k int, exclude func(workspace.Kind, int64) bool, filter workspace.Filter) ([][]Hit, error) {
+	found, err := e.searchIDs(ctx, queries, target, k, exclude, filter)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]Hit, len(found))
+	for q, matches := range found {
+		docIDs := make([]int64, len(matches))
+		scores := make([]float32, len(matches))
+		for i, m := range matches {
+			docIDs[i], scores[i] = m.ID, m.Score
+		}
+		if out[q], err = e.ranked(ctx, target, docIDs, scores); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// searchIDs is searchVectors without describing what it found: ids and
+// scores, best first.
+func (e *Engine) searchIDs(ctx context.Context, queries [][]float32, target workspace.Kind, k int, exclude func(workspace.Kind, int64) bool, filter workspace.Filter) ([][]workspace.Match, error) {
 	if target != workspace.Images && target != workspace.Captions {
 		return nil, fmt.Errorf("%w: target %q (want image or caption)", ErrBadQuery, target)
 	}
@@ -348,15 +369,11 @@ func (e *Engine) searchVectors(ctx context.Context, queries [][]float32, target 
 	if err != nil {
 		return nil, err
 	}
-	out := make([][]Hit, len(rows))
+	out := make([][]workspace.Match, len(rows))
 	for q, hits := range rows {
-		docIDs := make([]int64, len(hits))
-		scores := make([]float32, len(hits))
+		out[q] = make([]workspace.Match, len(hits))
 		for i, h := range hits {
-			docIDs[i], scores[i] = ids[h.Row], h.Score
-		}
-		if out[q], err = e.ranked(ctx, target, docIDs, scores); err != nil {
-			return nil, err
+			out[q][i] = workspace.Match{ID: ids[h.Row], Row: h.Row, Score: h.Score}
 		}
 	}
 	return out, nil

@@ -123,7 +123,7 @@ func (e *Engine) searchKeywords(k workspace.Kind, text string, n int, filter wor
 func (e *Engine) answerHybrid(ctx context.Context, q Query, vec []float32, r *Result) error {
 	window := max(r.Offset+r.TopK, hybridWindow)
 	for _, t := range r.Targets {
-		dense, err := e.searchVectors(ctx, [][]float32{slices.Clone(vec)}, t, window, nil, q.Filter)
+		dense, err := e.searchIDs(ctx, [][]float32{slices.Clone(vec)}, t, window, nil, q.Filter)
 		if err != nil {
 			return err
 		}
