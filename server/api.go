@@ -770,3 +770,50 @@ func (s *Server) apiOpenAPI(w http.ResponseWriter, r *http.Request) error {
 	_, err := w.Write(openAPIDoc)
 	return err
 }
+
+// duplicatesResponse is the body of GET /api/v1/duplicates.
+type duplicatesResponse struct {
+	Threshold float64          `json:"threshold"`
+	Groups    []duplicateGroup `json:"groups"`
+	TookMS    float64          `json:"took_ms"`
+}
+
+type duplicateGroup struct {
+	Images []apiHit `json:"images"`
+}
+
+// apiDuplicates finds groups of near-identical images (search.Engine.Duplicates).
+func (s *Server) apiDuplicates(w http.ResponseWriter, r *http.Request) error {
+	eng := s.engine()
+	if eng == nil {
+		return errNotReady
+	}
+	threshold := 0.95
+	for name, vals := range r.URL.Query() {
+		if name != "threshold" {
+			return badRequest("unknown parameter %q (want threshold)", name)
+		}
+		v, err := strconv.ParseFloat(vals[0], 64)
+		if err != nil || len(vals) != 1 || v <= 0 || v > 1 {
+			return badRequest("threshold %q: want one cosine similarity above 0, at most 1", vals[0])
+		}
+		threshold = v
+	}
+	if !s.dups.TryLock() {
+		return &httpError{status: http.StatusTooManyRequests, msg: "a duplicate search is already running; retry when it is done", retryAfter: "5"}
+	}
+	defer s.dups.Unlock()
+	start := time.Now()
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	groups, err := eng.Duplicates(ctx, float32(threshold), nil)
+	if err != nil {
+		return err
+	}
+	out := duplicatesResponse{Threshold: threshold, Groups: make([]duplicateGroup, len(groups))}
+	for i, g := range groups {
+		out.Groups[i].Images = apiHits(g.Images)
+	}
+	out.TookMS = float64(time.Since(start).Microseconds()) / 1000
+	return writeJSON(w, http.StatusOK, out)
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"image/jpeg"
+	"image/png"
 	"maps"
 	"net/http"
 	"net/url"
@@ -673,4 +674,68 @@ func TestAPIStats(t *testing.T) {
 		t.Errorf("model %+v, limits %v", st.Model, st.Limits)
 	}
 	f.postJSON(t, "/api/v1/stats", `{}`).errorMessage(t, 405)
+}
+
+func TestAPIDuplicates(t *testing.T) {
+	f := newFixture(t, Options{})
+	type body struct {
+		Threshold float64
+		Groups    []struct{ Images []hitDoc }
+		TookMS    *float64 `json:"took_ms"`
+	}
+	get := func(path string) body {
+		t.Helper()
+		res := f.get(t, path)
+		if res.status != 200 {
+			t.Fatalf("%s: %d %s", path, res.status, res.body)
+		}
+		var b body
+		res.json(t, &b)
+		return b
+	}
+	if b := get("/api/v1/duplicates?threshold=0.9999"); len(b.Groups) != 0 || b.Threshold != 0.9999 || b.TookMS == nil {
+		t.Fatalf("before a copy: %+v", b)
+	}
+	// The same pixels in other bytes, as a re-saved file has.
+	orig := makePNG(t, 64, 48, 9)
+	img, err := png.Decode(bytes.NewReader(orig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var again bytes.Buffer
+	if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&again, img); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(orig, again.Bytes()) {
+		t.Fatal("the copy has the same bytes")
+	}
+	var ids []int64
+	for _, data := range [][]byte{orig, again.Bytes()} {
+		ct, mp := multipartBody(t, data, "caption", "a copy")
+		res := f.do(t, "POST", "/api/v1/images", ct, mp)
+		if res.status != 201 {
+			t.Fatalf("add: %d %s", res.status, res.body)
+		}
+		var doc apiImageBody
+		res.json(t, &doc)
+		ids = append(ids, doc.ID)
+	}
+	b := get("/api/v1/duplicates?threshold=0.9999")
+	if len(b.Groups) != 1 || len(b.Groups[0].Images) != 2 {
+		t.Fatalf("after a copy: %+v", b)
+	}
+	for _, h := range b.Groups[0].Images {
+		if !slices.Contains(ids, h.ID) || h.FileURL != fileURL(h.ID) || h.ThumbnailURL != thumbnailURL(h.ID) {
+			t.Errorf("group member %+v, want one of %v with its URLs", h, ids)
+		}
+	}
+	for _, c := range []struct{ path, want string }{
+		{"/api/v1/duplicates?threshold=2", "want one cosine similarity"},
+		{"/api/v1/duplicates?threshold=high", "want one cosine similarity"},
+		{"/api/v1/duplicates?limit=3", `unknown parameter \"limit\"`},
+	} {
+		if res := f.get(t, c.path); res.status != 400 || !strings.Contains(string(res.body), c.want) {
+			t.Errorf("%s: %d %s", c.path, res.status, res.body)
+		}
+	}
 }

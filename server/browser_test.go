@@ -214,8 +214,18 @@ func TestBrowserShowMore(t *testing.T) {
 		for p := range img.Pix {
 			img.Pix[p] = uint8(i*37 + p*(i+1))
 		}
+		// The last is the first saved again, smaller: other bytes, the
+		// same pixels, for Duplicates below.
+		enc := png.Encoder{}
+		if i == 44 {
+			img.Pix = image.NewRGBA(img.Rect).Pix
+			for p := range img.Pix {
+				img.Pix[p] = uint8(p)
+			}
+			enc.CompressionLevel = png.BestCompression
+		}
 		var buf bytes.Buffer
-		if err := png.Encode(&buf, img); err != nil {
+		if err := enc.Encode(&buf, img); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := f.eng.Add(context.Background(), buf.Bytes(), []string{fmt.Sprintf("picture %d", i)}); err != nil {
@@ -243,6 +253,23 @@ func TestBrowserShowMore(t *testing.T) {
 	}
 	if focused := bt.Evaluate[string](tab, t, `document.activeElement.dataset.id || ''`); focused != ids[40] {
 		t.Errorf("focus is on %q, want the first new result, %s", focused, ids[40])
+	}
+
+	// The footer's Duplicates shows what the API finds, a row per group.
+	var want struct {
+		Groups []struct{ Images []struct{ ID int64 } }
+	}
+	f.get(t, "/api/v1/duplicates").json(t, &want)
+	if len(want.Groups) == 0 {
+		t.Fatal("no duplicates to show: the re-saved copy was not found")
+	}
+	bt.Run(t, tab,
+		chromedp.Click(chromedp.ID("dups-link")),
+		bt.Poll("the groups show", fmt.Sprintf(`!document.getElementById('dups-section').hidden && document.querySelectorAll('#dups > li').length === %d && document.getElementById('images-section').hidden && location.search === '?view=duplicates'`, len(want.Groups))),
+	)
+	first := bt.Evaluate[[]string](tab, t, `[...document.querySelectorAll('#dups > li:first-child .result')].map(r => r.dataset.id)`)
+	if len(first) != len(want.Groups[0].Images) || first[0] != strconv.FormatInt(want.Groups[0].Images[0].ID, 10) {
+		t.Errorf("first group shows %v, the API says %+v", first, want.Groups[0])
 	}
 	if p := problems(); len(p) > 0 {
 		t.Errorf("console errors:\n%s", strings.Join(p, "\n"))

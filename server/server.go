@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -130,7 +131,10 @@ type Server struct {
 	thumbs  *thumbCache
 	// images is a semaphore bounding concurrent image decodes and encodes.
 	images  chan struct{}
-	encodes *gate                       // model calls in flight and waiting
+	encodes *gate // model calls in flight and waiting
+	// dups lets one duplicate search run at a time: it compares every
+	// image, and a second at once would only halve the speed of both.
+	dups    sync.Mutex
 	conns   atomic.Pointer[connLimiter] // set by Serve
 	handler http.Handler
 	static  *staticFiles
@@ -256,6 +260,7 @@ func (s *Server) table() []route {
 		{"/api/v1/images/{id}/file", map[string]apiFunc{"GET": s.apiImageFile}},
 		{"/api/v1/images/{id}/thumbnail", map[string]apiFunc{"GET": s.apiThumbnail}},
 		{"/api/v1/stats", map[string]apiFunc{"GET": s.apiStats}},
+		{"/api/v1/duplicates", map[string]apiFunc{"GET": s.apiDuplicates}},
 		{"/api/v1/openapi.json", map[string]apiFunc{"GET": s.apiOpenAPI}},
 		{"/healthz", map[string]apiFunc{"GET": s.healthz}},
 		{"/readyz", map[string]apiFunc{"GET": s.readyz}},

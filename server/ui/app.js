@@ -11,6 +11,7 @@
   const querySection = $('query-section');
   const captionsSection = $('captions-section');
   const imagesSection = $('images-section');
+  const dupsSection = $('dups-section');
   const dialog = $('detail');
 
   const TOP_K_TEXT = 40;
@@ -71,9 +72,10 @@
 
   // With an image query, captions and similar images sit side by side on
   // wide screens.
-  function showSections({ query = false, captions = false, images = false }) {
+  function showSections({ query = false, captions = false, images = false, dups = false }) {
     $('results').classList.toggle('split', captions && images);
-    welcome.hidden = query || captions || images;
+    welcome.hidden = query || captions || images || dups;
+    dupsSection.hidden = !dups;
     querySection.hidden = !query;
     captionsSection.hidden = !captions;
     imagesSection.hidden = !images;
@@ -260,6 +262,38 @@
 
   $('more').addEventListener('click', showMore);
 
+  // Groups of near-identical images, each a row of cards: the group's
+  // centre first, then the others by their similarity to it.
+  async function showDuplicates() {
+    const gen = ++generation;
+    page = null;
+    updateMore(0);
+    history.replaceState(null, '', '?view=duplicates');
+    setStatus('Looking for duplicates…');
+    document.body.setAttribute('aria-busy', 'true');
+    try {
+      const res = await api('/api/v1/duplicates');
+      if (gen !== generation) return;
+      $('dups').replaceChildren(...res.groups.map((g) => el('li', {},
+        el('ul', { class: 'grid grid-small' }, ...g.images.map(imageCard)))));
+      showSections({ dups: true });
+      const images = res.groups.reduce((n, g) => n + g.images.length, 0);
+      setStatus(res.groups.length
+        ? `${plural(res.groups.length, 'group')} of near-identical images (${plural(images, 'image')}, cosine ${res.threshold} or more) · ${res.took_ms.toFixed(0)} ms`
+        : `No near-identical images (cosine ${res.threshold} or more).`);
+    } catch (e) {
+      if (gen === generation) setStatus(e.message, true);
+    } finally {
+      if (gen === generation) document.body.removeAttribute('aria-busy');
+    }
+  }
+
+  $('dups-link').addEventListener('click', (e) => {
+    e.preventDefault();
+    input.value = '';
+    showDuplicates();
+  });
+
   fileInput.addEventListener('change', () => {
     const file = fileInput.files[0];
     searchImage(file);
@@ -402,6 +436,8 @@
     if (q) {
       input.value = q;
       searchText(q, target(), hybrid());
+    } else if (params.get('view') === 'duplicates') {
+      showDuplicates();
     }
   })();
 })();
