@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/png"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -92,6 +93,28 @@ func TestBrowserEndToEnd(t *testing.T) {
 	run(
 		chromedp.Click(chromedp.CSS("#detail-similar .result")),
 		bt.Poll("a similar image's detail loads", `document.querySelectorAll('#detail-similar .result').length === 7 && document.getElementById('detail-title').textContent !== 'Loading…'`),
+	)
+	// "Similar, but …" steers them as the API does with add.
+	shown := bt.Evaluate[string](tab, t, `[...document.querySelectorAll('#detail-meta dt')].find(d => d.textContent === 'Id').nextElementSibling.textContent`)
+	var steered searchBody
+	f.postJSON(t, "/api/v1/search", `{"id":`+shown+`,"target":"images","top_k":12,"add":["a wide strip"]}`).json(t, &steered)
+	var plain searchBody
+	f.postJSON(t, "/api/v1/search", `{"id":`+shown+`,"target":"images","top_k":12}`).json(t, &plain)
+	var want, unsteered []string
+	for _, h := range *steered.Images {
+		want = append(want, strconv.FormatInt(h.ID, 10))
+	}
+	for _, h := range *plain.Images {
+		unsteered = append(unsteered, strconv.FormatInt(h.ID, 10))
+	}
+	if slices.Equal(want, unsteered) {
+		t.Fatalf("steering does not change image %s's similar images here: the test cannot tell", shown)
+	}
+	run(
+		chromedp.SendKeys(chromedp.ID("steer"), "a wide strip"+kb.Enter),
+		bt.Poll("the steered similar images show", `[...document.querySelectorAll('#detail-similar .result')].map(r => r.dataset.id).join(' ') === '`+strings.Join(want, " ")+`'`),
+	)
+	run(
 		chromedp.KeyEvent(kb.Escape),
 		bt.Poll("Escape closes the detail view", `!document.getElementById('detail').open`),
 		bt.Poll("the focus returns to the result", `document.activeElement.classList.contains('result')`),

@@ -262,6 +262,18 @@
 
   $('more').addEventListener('click', showMore);
 
+  // "Similar images, but …": the words steer the similar images.
+  $('steer-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const gen = ++detailGeneration;
+    try {
+      const similar = await similarTo(detailID, $('steer').value.trim());
+      if (gen === detailGeneration) renderImages($('detail-similar'), similar.images);
+    } catch (err) {
+      if (gen === detailGeneration) $('detail-similar').replaceChildren(el('li', { class: 'muted' }, err.message));
+    }
+  });
+
   // Groups of near-identical images, each a row of cards: the group's
   // centre first, then the others by their similarity to it.
   async function showDuplicates() {
@@ -350,8 +362,21 @@
   let returnFocus = null;
   let detailGeneration = 0;
 
+  // The image the detail view shows, for steering its similar images.
+  let detailID = null;
+
+  const similarTo = (id, steer) => api('/api/v1/search', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(steer
+      ? { id, target: 'images', top_k: TOP_K_SIMILAR, add: [steer] }
+      : { id, target: 'images', top_k: TOP_K_SIMILAR }),
+  });
+
   async function openDetail(id, from) {
     const gen = ++detailGeneration;
+    detailID = id;
+    $('steer').value = '';
     if (!dialog.open) {
       returnFocus = from || document.activeElement;
       dialog.showModal();
@@ -363,14 +388,7 @@
     $('detail-similar').replaceChildren();
     $('detail-close').focus();
     try {
-      const [doc, similar] = await Promise.all([
-        api(`/api/v1/images/${id}`),
-        api('/api/v1/search', {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json' },
-          body: JSON.stringify({ id, target: 'images', top_k: TOP_K_SIMILAR }),
-        }),
-      ]);
+      const [doc, similar] = await Promise.all([api(`/api/v1/images/${id}`), similarTo(id, '')]);
       if (gen !== detailGeneration) return;
       const name = doc.key.split('/').pop();
       $('detail-title').textContent = name;
