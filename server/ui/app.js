@@ -64,7 +64,7 @@
   }
 
   // Fused scores (hybrid) are sums of 1/(60 + rank), about 0.01 to 0.03.
-  const fmtScore = (s) => s.toFixed(s < 0.1 ? 4 : 3);
+  const fmtScore = (hit) => hit.score.toFixed(hit.hybrid ? 4 : 3);
   const fmtBytes = (n) => (n < 1024 ? `${n} bytes` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KB` : `${(n / (1 << 20)).toFixed(1)} MB`);
   const plural = (n, word) => `${n.toLocaleString()} ${word}${n === 1 ? '' : 's'}`;
   const target = () => form.querySelector('input[name=target]:checked').value;
@@ -94,12 +94,12 @@
     return el('li', {},
       el('button', {
         type: 'button', class: 'card result', dataset: { id: hit.id }, title: provenance(hit),
-        'aria-label': `${caption} (score ${fmtScore(hit.score)})`,
+        'aria-label': `${caption} (score ${fmtScore(hit)})`,
         onclick: (e) => openDetail(hit.id, e.currentTarget),
       },
       el('span', { class: 'card-media' },
         el('img', { src: hit.thumbnail_url, alt: '', loading: 'lazy', decoding: 'async', width: 256, height: 256 }),
-        el('span', { class: 'score', 'aria-hidden': 'true' }, fmtScore(hit.score))),
+        el('span', { class: 'score', 'aria-hidden': 'true' }, fmtScore(hit))),
       el('span', { class: 'card-caption', 'aria-hidden': 'true' }, caption)));
   }
 
@@ -108,12 +108,12 @@
     return el('li', {},
       el('button', {
         type: 'button', class: 'caption-hit result', dataset: { id: imageID }, title: provenance(hit),
-        'aria-label': `${hit.text} (score ${fmtScore(hit.score)})`,
+        'aria-label': `${hit.text} (score ${fmtScore(hit)})`,
         onclick: (e) => openDetail(imageID, e.currentTarget),
       },
       el('img', { src: hit.thumbnail_url, alt: '', loading: 'lazy', width: 52, height: 52 }),
       el('span', { class: 'text caption-text' }, hit.text),
-      el('span', { class: 'pill', 'aria-hidden': 'true' }, fmtScore(hit.score))));
+      el('span', { class: 'pill', 'aria-hidden': 'true' }, fmtScore(hit))));
   }
 
   function renderImages(list, hits) {
