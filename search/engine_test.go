@@ -421,4 +421,8 @@ func TestSteering(t *testing.T) {
 	if _, err := e.Search(ctx, Query{Text: "x", Add: []string{" "}}); !errors.Is(err, ErrBadQuery) || !strings.Contains(err.Error(), "a text to add or subtract") {
 		t.Errorf("empty text to add: %v", err)
 	}
+	many := slices.Repeat([]string{"red"}, MaxSteerTexts)
+	if _, err := e.Search(ctx, Query{Text: "x", Add: many, Subtract: []string{"blue"}}); !errors.Is(err, ErrBadQuery) || !strings.Contains(err.Error(), "above the limit of 16") {
+		t.Errorf("17 texts to steer by: %v", err)
+	}
 }

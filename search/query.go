@@ -20,6 +20,10 @@ const (
 	DefaultTopK         = 10
 	DefaultMaxTopK      = 1000
 	DefaultMaxTextBytes = dataset.MaxCaptionBytes // what a caption may hold, a query may
+
+	// MaxSteerTexts bounds the texts one query adds and subtracts: each
+	// is a pass of the text model.
+	MaxSteerTexts = 16
 )
 
 // Limits bound the queries an engine takes. Zero fields take the
@@ -207,6 +211,9 @@ func (e *Engine) plan(q Query) (*Result, error) {
 		if err := e.checkText(q.Text); err != nil {
 			return nil, err
 		}
+	}
+	if n := len(q.Add) + len(q.Subtract); n > MaxSteerTexts {
+		return nil, fmt.Errorf("%w: %d texts to add and subtract, above the limit of %d", ErrBadQuery, n, MaxSteerTexts)
 	}
 	for _, t := range slices.Concat(q.Add, q.Subtract) {
 		if err := e.checkText(t); err != nil {
