@@ -25,6 +25,7 @@ targets=(
   ./pickle:FuzzUnpickle
   ./torchfile:FuzzRead
   ./index:FuzzReadGraph
+  ./lexical:FuzzSearch
 )
 for t in "${targets[@]}"; do
   pkg=${t%%:*} name=${t##*:}
