@@ -43,6 +43,7 @@ func FuzzCompatRequest(f *testing.F) {
 		`{"data":["http://example.org/a.jpg"]}`,
 		`{"data":["data:image/png"],"top_k":"5","mode":null}`,
 		`{"data":["x"],"data":["y"]}`,
+		`{"data":["a dog","` + png + `"],"parameters":{"hybrid":true,"top_k":3}}`,
 	} {
 		f.Add(s)
 	}
@@ -59,6 +60,8 @@ func FuzzAPIRequest(f *testing.F) {
 	for _, s := range []string{
 		`{"text":"a dog","top_k":3}`, `{"id":1,"target":"both"}`, `{"caption_id":2}`, `{"image":"` + png + `"}`,
 		`{"text":"x","top_k":0}`, `{"text":null}`, `{"image":"data:image/png;base64,AAAA","captions":["a"]}`,
+		`{"text":"a picture named 05","hybrid":true,"target":"both","offset":2,"top_k":3}`,
+		`{"id":1,"add":["wide"],"subtract":["tiny"],"offset":1}`, `{"text":"x","split":"test","under":"a/b","hybrid":true}`,
 	} {
 		f.Add(s, false)
 		f.Add(s, true)
