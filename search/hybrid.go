@@ -23,12 +23,11 @@ const hybridWindow = 100
 // images are never changed in place (a re-indexed file gets a new id), so
 // new ids are added and gone ones forgotten.
 type keywordCache struct {
-	mu       sync.RWMutex // writers update; searches read
-	gen      int64        // the snapshot generation it is up to date with
-	built    bool
-	index    map[workspace.Kind]*lexical.Index
-	images   map[int64]imageMeta // live images; absent once deleted
-	captions map[int64]int64     // caption id → image id
+	mu       sync.RWMutex                      // writers update; searches read
+	gen      int64                             // the snapshot generation it is up to date with
+	index    map[workspace.Kind]*lexical.Index // nil until the first hybrid search
+	images   map[int64]imageMeta               // live images; absent once deleted
+	captions map[int64]int64                   // caption id → image id
 }
 
 type imageMeta struct{ key, split string }
@@ -38,7 +37,7 @@ func (e *Engine) updateKeywords(ctx context.Context, s *snapshot) error {
 	c := &e.kw
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.built && c.gen == s.gen {
+	if c.index != nil && c.gen == s.gen {
 		return nil
 	}
 	live := s.ids[workspace.Images]
@@ -56,7 +55,7 @@ func (e *Engine) updateKeywords(ctx context.Context, s *snapshot) error {
 	}
 	// Forgotten documents stay in the index, passed over; once they
 	// outnumber the living, start afresh.
-	if !c.built || c.index[workspace.Images].Len() > 2*len(isLive)+1000 {
+	if c.index == nil || c.index[workspace.Images].Len() > 2*len(isLive)+1000 {
 		c.index = map[workspace.Kind]*lexical.Index{workspace.Images: lexical.Build(nil), workspace.Captions: lexical.Build(nil)}
 		c.images, c.captions = map[int64]imageMeta{}, map[int64]int64{}
 	}
@@ -93,7 +92,7 @@ func (e *Engine) updateKeywords(ctx context.Context, s *snapshot) error {
 	}
 	c.index[workspace.Images].Add(imageDocs)
 	c.index[workspace.Captions].Add(captionDocs)
-	c.gen, c.built = s.gen, true
+	c.gen = s.gen
 	return nil
 }
 
@@ -121,16 +120,19 @@ func (e *Engine) searchKeywords(k workspace.Kind, text string, n int, filter wor
 // nearest to its vector with those whose words match its words
 // (lexical.Fuse). A hit's score is its fused score.
 func (e *Engine) answerHybrid(ctx context.Context, q Query, vec []float32, r *Result) error {
+	if err := e.maybeRefresh(ctx); err != nil {
+		return err
+	}
+	// Building the index reads every caption once: on a large workspace
+	// that may outlast the request that asked, and the next request would
+	// start it over. So it runs to the end whatever the request.
+	if err := e.updateKeywords(context.WithoutCancel(ctx), e.snapshot()); err != nil {
+		return err
+	}
 	window := max(r.Offset+r.TopK, hybridWindow)
 	for _, t := range r.Targets {
 		dense, err := e.searchIDs(ctx, [][]float32{slices.Clone(vec)}, t, window, nil, q.Filter)
 		if err != nil {
-			return err
-		}
-		// Building the index reads every caption once: on a large workspace
-		// that may outlast the request that asked, and the next request
-		// would start it over. So it runs to the end whatever the request.
-		if err := e.updateKeywords(context.WithoutCancel(ctx), e.snapshot()); err != nil {
 			return err
 		}
 		byVector := make([]int64, len(dense[0]))
@@ -150,7 +152,7 @@ func (e *Engine) answerHybrid(ctx context.Context, q Query, vec []float32, r *Re
 		if err != nil {
 			return err
 		}
-		hits = hits[min(r.Offset, len(hits)):min(len(hits), r.Offset+r.TopK)]
+		hits = r.page(hits)
 		ranks := make(map[int64][]int, len(fused))
 		for _, f := range fused {
 			ranks[f.ID] = f.Ranks

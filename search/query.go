@@ -114,6 +114,12 @@ type Result struct {
 	Hits    map[workspace.Kind][]Hit
 }
 
+// page returns the hits of the result's page: those after the first
+// Offset, TopK at most.
+func (r *Result) page(hits []Hit) []Hit {
+	return hits[min(r.Offset, len(hits)):min(len(hits), r.Offset+r.TopK)]
+}
+
 // ErrNotFound marks a query by id whose document does not exist.
 var ErrNotFound = errors.New("not found")
 
@@ -312,7 +318,7 @@ func (e *Engine) answer(ctx context.Context, q Query, vec, steer []float32, r *R
 		if err != nil {
 			return err
 		}
-		r.Hits[t] = hits[0][min(r.Offset, len(hits[0])):]
+		r.Hits[t] = r.page(hits[0])
 	}
 	return nil
 }

@@ -248,19 +248,40 @@ func (b searchJSON) into(req *searchRequest) error {
 		req.Hybrid = *b.Hybrid
 	}
 	req.Add, req.Subtract = b.Add, b.Subtract
-	if b.Offset != nil {
-		if *b.Offset < 0 {
-			return badRequest("offset must be 0 or more, not %d", *b.Offset)
+	for _, c := range []struct {
+		name  string
+		from  *int
+		to    *int
+		least int
+	}{{"offset", b.Offset, &req.Offset, 0}, {"top_k", b.TopK, &req.TopK, 1}} {
+		if c.from != nil {
+			if err := atLeast(c.name, *c.from, c.least); err != nil {
+				return err
+			}
+			*c.to = *c.from
 		}
-		req.Offset = *b.Offset
-	}
-	if b.TopK != nil {
-		if *b.TopK < 1 {
-			return badRequest("top_k must be at least 1, not %d", *b.TopK)
-		}
-		req.TopK = *b.TopK
 	}
 	return nil
+}
+
+// count reads a whole-number parameter of at least least.
+func count(name, val string, least int) (int, error) {
+	n, err := strconv.Atoi(val)
+	if err != nil {
+		return 0, badRequest("%s %q is not a whole number", name, val)
+	}
+	return n, atLeast(name, n, least)
+}
+
+// atLeast refuses a count below least.
+func atLeast(name string, n, least int) error {
+	switch {
+	case n >= least:
+		return nil
+	case least == 0:
+		return badRequest("%s must be 0 or more, not %d", name, n)
+	}
+	return badRequest("%s must be at least %d, not %d", name, least, n)
 }
 
 // readJSONOrForm reads the JSON body of a route that also takes multipart
@@ -309,21 +330,13 @@ func formFields(v url.Values, req *searchRequest, allowImage bool) error {
 		case "under":
 			req.Under = val
 		case "offset":
-			if req.Offset, err = strconv.Atoi(val); err != nil {
-				err = badRequest("offset %q is not a whole number", val)
-			} else if req.Offset < 0 {
-				err = badRequest("offset must be 0 or more, not %d", req.Offset)
-			}
+			req.Offset, err = count(name, val, 0)
 		case "hybrid":
 			if req.Hybrid, err = strconv.ParseBool(val); err != nil {
 				err = badRequest("hybrid %q: want true or false", val)
 			}
 		case "top_k":
-			if req.TopK, err = strconv.Atoi(val); err != nil {
-				err = badRequest("top_k %q is not a whole number", val)
-			} else if req.TopK < 1 {
-				err = badRequest("top_k must be at least 1, not %d", req.TopK)
-			}
+			req.TopK, err = count(name, val, 1)
 		case "image":
 			if !allowImage {
 				return badRequest("search by image with POST (multipart or JSON), not GET")

@@ -58,6 +58,14 @@
     return body;
   }
 
+  // A search of the native API, as JSON.
+  const searchJSON = (query) => api('/api/v1/search', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(query),
+  });
+
+
   function setStatus(text, isError = false) {
     status.textContent = text;
     status.classList.toggle('error', isError);
@@ -140,11 +148,7 @@
     const more = $('more');
     more.disabled = true;
     try {
-      const res = await api('/api/v1/search', {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ text: p.text, target: p.tgt, top_k: TOP_K_TEXT, offset: p.shown, hybrid: p.words }),
-      });
+      const res = await searchJSON({ text: p.text, target: p.tgt, top_k: TOP_K_TEXT, offset: p.shown, hybrid: p.words });
       if (gen !== generation || p !== page) return;
       const captions = p.tgt === 'captions';
       const hits = captions ? res.captions : res.images;
@@ -169,11 +173,7 @@
     setStatus('Searching…');
     document.body.setAttribute('aria-busy', 'true');
     try {
-      const res = await api('/api/v1/search', {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ text, target: tgt, top_k: TOP_K_TEXT, hybrid: words }),
-      });
+      const res = await searchJSON({ text, target: tgt, top_k: TOP_K_TEXT, hybrid: words });
       if (gen !== generation) return;
       const hits = tgt === 'captions' ? res.captions : res.images;
       page = { text, tgt, words, shown: hits.length };
@@ -365,13 +365,9 @@
   // The image the detail view shows, for steering its similar images.
   let detailID = null;
 
-  const similarTo = (id, steer) => api('/api/v1/search', {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify(steer
-      ? { id, target: 'images', top_k: TOP_K_SIMILAR, add: [steer] }
-      : { id, target: 'images', top_k: TOP_K_SIMILAR }),
-  });
+  const similarTo = (id, steer) => searchJSON(steer
+    ? { id, target: 'images', top_k: TOP_K_SIMILAR, add: [steer] }
+    : { id, target: 'images', top_k: TOP_K_SIMILAR });
 
   async function openDetail(id, from) {
     const gen = ++detailGeneration;
