@@ -17,6 +17,12 @@ var (
 	ErrTooLarge          = errors.New("imageio: image too large")          // more pixels than Options.MaxPixels
 )
 
+// Reason is err's message for a person: without this package's "imageio: "
+// prefix, which names code, not the problem ("unknown image format").
+func Reason(err error) string {
+	return strings.TrimPrefix(err.Error(), "imageio: ")
+}
+
 // Decode reads a JPEG, PNG, GIF (first frame), WebP or BMP image and returns
 // it in its Pillow mode, with the EXIF orientation applied unless
 // opts.NoEXIF. The whole input is read into memory. Only opts.NoEXIF and

@@ -379,9 +379,7 @@ func errText(err error) string {
 		}
 		return pe.Op + ": " + pe.Err.Error()
 	}
-	// The package name says nothing to a person reading why a file was
-	// skipped: "unknown image format" is the news.
-	return strings.TrimPrefix(err.Error(), "imageio: ")
+	return imageio.Reason(err)
 }
 
 // commit encodes a batch's images and captions and adds them to the

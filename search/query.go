@@ -291,7 +291,7 @@ func (e *Engine) answer(ctx context.Context, q Query, vec, steer []float32, r *R
 	case q.Image != nil:
 		pixels, err := imageio.PreprocessBytes(q.Image, e.enc.ImageOptions())
 		if err != nil {
-			return fmt.Errorf("%w: %s", ErrBadQuery, strings.TrimPrefix(err.Error(), "imageio: "))
+			return fmt.Errorf("%w: %s", ErrBadQuery, imageio.Reason(err))
 		}
 		vecs, err := e.enc.EncodePixels(ctx, [][]float32{pixels})
 		if err != nil {

@@ -32,9 +32,9 @@ func (s *Server) checkImage(data []byte) (upload, error) {
 	case errors.Is(err, imageio.ErrUnknownFormat):
 		return upload{}, errorf(http.StatusUnsupportedMediaType, "not a %s image (%s)", imageio.FormatNames(), http.DetectContentType(data))
 	case errors.Is(err, imageio.ErrUnsupportedFormat):
-		return upload{}, errorf(http.StatusUnsupportedMediaType, "%v (want %s)", strings.TrimPrefix(err.Error(), "imageio: "), imageio.FormatNames())
+		return upload{}, errorf(http.StatusUnsupportedMediaType, "%v (want %s)", imageio.Reason(err), imageio.FormatNames())
 	case err != nil:
-		return upload{}, badRequest("cannot read the image: %v", strings.TrimPrefix(err.Error(), "imageio: "))
+		return upload{}, badRequest("cannot read the image: %v", imageio.Reason(err))
 	}
 	if px := info.Pixels(); px > s.opts.MaxPixels {
 		return upload{}, errorf(http.StatusRequestEntityTooLarge, "the image is %d×%d (%.1f megapixels), above the limit of %.1f megapixels",
